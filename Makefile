@@ -1,0 +1,42 @@
+# The two jobs a newcomer runs. Each makes its own virtual environment in .venv.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 0.0.0.0
+PORT ?= 8000
+MODELS ?= models
+
+.PHONY: serve test lint format setup-serve setup-dev clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# Serving needs no torch.
+setup-serve: $(BIN)/python
+	$(BIN)/pip install -q -e .
+
+# Tests train tiny models: the CPU build of torch first, so the range in
+# pyproject.toml is already met and pip pulls no CUDA build.
+setup-dev: $(BIN)/python
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[train,dev]'
+
+serve: setup-serve
+	$(BIN)/python -m service --host $(HOST) --port $(PORT) --models $(MODELS)
+
+test: setup-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest
+
+lint: setup-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
