@@ -1,0 +1,1 @@
+"""ganserve's serving half: ONNX Runtime behind FastAPI. Never imports torch."""
