@@ -26,6 +26,7 @@ serve: setup-serve
 	$(BIN)/python -m service --host $(HOST) --port $(PORT) --models $(MODELS)
 
 test: setup-dev
+	bash scripts/install-system-test-deps.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
