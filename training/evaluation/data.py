@@ -1,0 +1,41 @@
+"""The MNIST split every evaluation uses: the first 9,000 digits train, the last 1,000 are held out.
+
+Images are returned as float32 [N, 1, 28, 28] in [-1, 1], the range of the generators' output.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+TRAIN_COUNT = 9000
+
+
+def to_model_range(images_uint8: np.ndarray) -> np.ndarray:
+    """uint8 [N, 28, 28] (0 = background) -> float32 [N, 1, 28, 28] in [-1, 1]."""
+    x = images_uint8.astype(np.float32) / 127.5 - 1.0
+    return x[:, None, :, :]
+
+
+def load_split(path: str | Path, part: str) -> tuple[np.ndarray, np.ndarray]:
+    """`part` is `train` (first 9,000) or `heldout` (the rest): images in [-1, 1], labels int64."""
+    with np.load(path) as data:
+        images, labels = data["images"], data["labels"]
+    if part == "train":
+        sl = slice(0, TRAIN_COUNT)
+    elif part == "heldout":
+        sl = slice(TRAIN_COUNT, None)
+    else:
+        raise ValueError(f"unknown part {part!r}")
+    return to_model_range(images[sl]), labels[sl].astype(np.int64)
+
+
+def describe(path: str | Path, part: str) -> str:
+    """How a figure names its data, e.g. `mnist10k.npz[9000:] (held out, 1000 digits)`."""
+    with np.load(path) as data:
+        total = len(data["labels"])
+    name = Path(path).name
+    if part == "train":
+        return f"{name}[0:{TRAIN_COUNT}] (training split, {TRAIN_COUNT} digits)"
+    return f"{name}[{TRAIN_COUNT}:{total}] (held out, {total - TRAIN_COUNT} digits)"

@@ -1,0 +1,224 @@
+"""Train the MNIST judge on the first 9,000 digits, report its held-out accuracy, export to ONNX.
+
+    python -m training.evaluation.train_judge --data ../shared/data/mnist/mnist10k.npz \
+        --out judges/mnist
+
+Writes `judge.onnx` (outputs `logits` and `features`) and `judge.json` (the card the metrics
+cite). The accuracy reported is the ONNX file's own, on the 1,000 held-out digits it never saw.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from service.manifest import sha256_of
+from training.evaluation.data import describe, load_split
+from training.evaluation.judge import CARD_FILE, ONNX_FILE, Judge
+
+FEATURE_DIM = 128
+CLASSES = [str(d) for d in range(10)]
+
+
+def _block(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(cout, cout, 3, padding=1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+    )
+
+
+class JudgeNet(nn.Module):
+    """A small VGG-style CNN: 28x28x1 -> 16 -> 32 -> 64 channels, global average pool, a
+    128-unit penultimate layer (the features) and a linear classifier (the logits)."""
+
+    def __init__(self, channels: tuple[int, int, int] = (16, 32, 64), num_classes: int = 10):
+        super().__init__()
+        c1, c2, c3 = channels
+        self.body = nn.Sequential(
+            _block(1, c1),
+            nn.MaxPool2d(2),
+            _block(c1, c2),
+            nn.MaxPool2d(2),
+            _block(c2, c3),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+        )
+        self.penultimate = nn.Sequential(nn.Linear(c3, FEATURE_DIM), nn.ReLU(inplace=True))
+        self.dropout = nn.Dropout(0.3)
+        self.head = nn.Linear(FEATURE_DIM, num_classes)
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.penultimate(self.body(image))
+        return self.head(self.dropout(features)), features
+
+
+def export_onnx(net: JudgeNet, path: Path, size: int = 28) -> None:
+    """Single-file ONNX, opset 17, dynamic batch: `image` -> `logits`, `features`."""
+    net.eval()
+    example = torch.zeros(2, 1, size, size)
+    torch.onnx.export(
+        net,
+        (example,),
+        str(path),
+        input_names=["image"],
+        output_names=["logits", "features"],
+        dynamic_axes={"image": {0: "N"}, "logits": {0: "N"}, "features": {0: "N"}},
+        opset_version=17,
+        dynamo=False,
+    )
+
+
+def _shift(x: torch.Tensor, gen: torch.Generator, max_shift: int = 2) -> torch.Tensor:
+    """Random translation by up to `max_shift` pixels (pad with background, crop)."""
+    n, c, h, w = x.shape
+    m = max_shift
+    padded = F.pad(x, (m, m, m, m), value=-1.0)
+    dy = torch.randint(0, 2 * m + 1, (n,), generator=gen)
+    dx = torch.randint(0, 2 * m + 1, (n,), generator=gen)
+    rows = (dy[:, None] + torch.arange(h)[None, :])[:, None, :, None].expand(n, c, h, w + 2 * m)
+    cols = (dx[:, None] + torch.arange(w)[None, :])[:, None, None, :].expand(n, c, h, w)
+    return padded.gather(2, rows).gather(3, cols)
+
+
+def train(
+    train_x: np.ndarray,
+    train_y: np.ndarray,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
+    log=print,
+) -> JudgeNet:
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    net = JudgeNet()
+    x = torch.from_numpy(train_x)
+    y = torch.from_numpy(train_y)
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
+    steps_per_epoch = math.ceil(len(x) / batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=lr, total_steps=epochs * steps_per_epoch, pct_start=0.2
+    )
+    for epoch in range(epochs):
+        net.train()
+        order = torch.randperm(len(x), generator=gen)
+        total, correct, loss_sum = 0, 0, 0.0
+        for i in range(0, len(x), batch_size):
+            idx = order[i : i + batch_size]
+            xb = _shift(x[idx], gen)
+            logits, _ = net(xb)
+            loss = F.cross_entropy(logits, y[idx], label_smoothing=0.05)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            loss_sum += loss.item() * len(idx)
+            correct += int((logits.argmax(1) == y[idx]).sum())
+            total += len(idx)
+        log(
+            f"epoch {epoch + 1}/{epochs}: loss {loss_sum / total:.4f}, "
+            f"train acc {correct / total:.4f}"
+        )
+    net.eval()
+    return net
+
+
+def _git_revision() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--data", required=True, help="mnist10k.npz")
+    p.add_argument("--out", default="judges/mnist", help="judge folder to write")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2)
+    args = p.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    train_x, train_y = load_split(args.data, "train")
+    held_x, held_y = load_split(args.data, "heldout")
+    start = time.perf_counter()
+    net = train(train_x, train_y, args.epochs, args.batch_size, args.lr, args.seed)
+    wall = time.perf_counter() - start
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    onnx_path = out / ONNX_FILE
+    export_onnx(net, onnx_path)
+    with torch.no_grad():
+        torch_acc = float((net(torch.from_numpy(held_x))[0].argmax(1).numpy() == held_y).mean())
+
+    card = {
+        "name": "mnist-judge",
+        "classes": CLASSES,
+        "input": {"name": "image", "shape": [None, 1, 28, 28], "range": [-1.0, 1.0]},
+        "outputs": {"logits": [None, len(CLASSES)], "features": [None, FEATURE_DIM]},
+        "architecture": "CNN 2x(conv3x3-BN-ReLU) blocks of 16, 32, 64 channels with 2x2 max "
+        "pooling between, global average pool, Linear(64,128)+ReLU (features), Linear(128,10)",
+        "parameters": sum(p.numel() for p in net.parameters()),
+        "data": {
+            "train": describe(args.data, "train"),
+            "heldout": describe(args.data, "heldout"),
+            "source": "MNIST (LeCun, Cortes, Burges) via ../shared/data/mnist/mnist10k.npz",
+        },
+        "training": {
+            "epochs": args.epochs,
+            "batch_size": args.batch_size,
+            "optimizer": f"AdamW lr {args.lr} one-cycle, weight decay 1e-4",
+            "loss": "cross-entropy, label smoothing 0.05",
+            "augmentation": "random shift up to 2 pixels",
+            "seed": args.seed,
+            "wall_seconds": round(wall, 1),
+            "device": f"cpu ({platform.processor() or platform.machine()}, {args.threads} threads)",
+            "torch": torch.__version__,
+            "code_revision": _git_revision(),
+            "command": "python -m training.evaluation.train_judge " + " ".join(sys.argv[1:]),
+        },
+        "sha256": sha256_of(onnx_path),
+    }
+    (out / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
+
+    judge = Judge.load(out)
+    logits, _ = judge.run(held_x)
+    pred = logits.argmax(1)
+    acc = float((pred == held_y).mean())
+    per_class = {
+        CLASSES[c]: round(float((pred[held_y == c] == c).mean()), 4) for c in range(len(CLASSES))
+    }
+    card["heldout_accuracy"] = round(acc, 4)
+    card["heldout_accuracy_per_class"] = per_class
+    card["heldout_errors"] = int((pred != held_y).sum())
+    card["torch_heldout_accuracy"] = round(torch_acc, 4)
+    (out / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
+    print(f"held-out accuracy (ONNX, {len(held_y)} digits): {acc:.4f}; wall {wall:.0f} s")
+    print(f"wrote {onnx_path} ({onnx_path.stat().st_size} bytes) and {out / CARD_FILE}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
