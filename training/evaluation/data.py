@@ -18,24 +18,26 @@ def to_model_range(images_uint8: np.ndarray) -> np.ndarray:
     return x[:, None, :, :]
 
 
-def load_split(path: str | Path, part: str) -> tuple[np.ndarray, np.ndarray]:
+def load_split(
+    path: str | Path, part: str, train_count: int = TRAIN_COUNT
+) -> tuple[np.ndarray, np.ndarray]:
     """`part` is `train` (first 9,000) or `heldout` (the rest): images in [-1, 1], labels int64."""
     with np.load(path) as data:
         images, labels = data["images"], data["labels"]
     if part == "train":
-        sl = slice(0, TRAIN_COUNT)
+        sl = slice(0, train_count)
     elif part == "heldout":
-        sl = slice(TRAIN_COUNT, None)
+        sl = slice(train_count, None)
     else:
         raise ValueError(f"unknown part {part!r}")
     return to_model_range(images[sl]), labels[sl].astype(np.int64)
 
 
-def describe(path: str | Path, part: str) -> str:
-    """How a figure names its data, e.g. `mnist10k.npz[9000:] (held out, 1000 digits)`."""
+def describe(path: str | Path, part: str, train_count: int = TRAIN_COUNT) -> str:
+    """How a figure names its data, e.g. `mnist10k.npz[9000:10000] (held out, 1000 digits)`."""
     with np.load(path) as data:
         total = len(data["labels"])
     name = Path(path).name
     if part == "train":
-        return f"{name}[0:{TRAIN_COUNT}] (training split, {TRAIN_COUNT} digits)"
-    return f"{name}[{TRAIN_COUNT}:{total}] (held out, {total - TRAIN_COUNT} digits)"
+        return f"{name}[0:{train_count}] (training split, {train_count} digits)"
+    return f"{name}[{train_count}:{total}] (held out, {total - train_count} digits)"

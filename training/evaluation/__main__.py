@@ -1,0 +1,5 @@
+"""`python -m training.evaluation MODEL_DIR --data PATH`: same as `python -m training evaluate`."""
+
+from training.evaluation.evaluate import main
+
+raise SystemExit(main())

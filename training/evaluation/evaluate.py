@@ -1,0 +1,311 @@
+"""Evaluate an exported model folder with the project's judge; write the figures into model.json.
+
+    python -m training evaluate models/mnist-dcgan --data ../shared/data/mnist/mnist10k.npz
+    python -m training.evaluation models/mnist-dcgan --data ...        (same, standalone)
+
+It runs the folder's ONNX generator with onnxruntime on latents made by `service.latents` from
+seeds 0..n-1 (a conditional model gets label `seed % K`, the service's default), so it scores
+exactly what the service serves. The ONNX files' sha256s are checked first; only model.json's
+`metrics` changes (model.json itself is not hashed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from service.latents import default_label, latents
+from service.manifest import MANIFEST_FILE, Manifest, sha256_of
+from training.evaluation import metrics as M
+from training.evaluation.data import TRAIN_COUNT, describe, load_split
+from training.evaluation.judge import Judge
+
+DEFAULT_JUDGE = "judges/mnist"
+
+
+def verify_files(folder: Path, manifest: Manifest) -> None:
+    for role, ref in manifest.files.items():
+        digest = sha256_of(folder / ref.path)
+        if digest != ref.sha256:
+            raise ValueError(f"{folder / ref.path} ({role}): sha256 {digest} != manifest")
+
+
+def generate(
+    folder: Path, manifest: Manifest, seeds: list[int], labels: np.ndarray | None, batch: int = 500
+) -> np.ndarray:
+    """Images float32 [N, C, H, W] from the folder's ONNX generator, as the service makes them."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 2
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(
+        str(folder / manifest.files["generator"].path),
+        options,
+        providers=["CPUExecutionProvider"],
+    )
+    assert manifest.latent is not None
+    out = []
+    for i in range(0, len(seeds), batch):
+        feed: dict[str, np.ndarray] = {"z": latents(seeds[i : i + batch], manifest.latent.dim)}
+        if labels is not None:
+            feed["label"] = labels[i : i + batch].astype(np.int64)
+        out.append(session.run(["image"], feed)[0])
+    return np.concatenate(out).astype(np.float32)
+
+
+def _r(x: float, digits: int = 4) -> float:
+    return float(round(x, digits))
+
+
+def _revision() -> str | None:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def evaluate(
+    model_dir: str | Path,
+    data: str | Path,
+    judge_dir: str | Path = DEFAULT_JUDGE,
+    n: int = 5000,
+    first_seed: int = 0,
+    k: int = 3,
+    train_count: int = TRAIN_COUNT,
+    command: str | None = None,
+) -> dict[str, Any]:
+    """All metrics for one model folder, as the dict that goes into model.json `metrics`."""
+    folder = Path(model_dir)
+    manifest = Manifest.load(folder)
+    if manifest.kind not in ("unconditional", "conditional"):
+        raise ValueError(f"{folder}: kind {manifest.kind!r} has no judge here (generators only)")
+    verify_files(folder, manifest)
+    judge = Judge.load(judge_dir)
+    want = tuple(judge.info["input"]["shape"][1:])
+    have = (manifest.image.channels, manifest.image.height, manifest.image.width)
+    if have != want:
+        raise ValueError(f"judge {judge.name} takes images {want}, the model makes {have}")
+    num_classes = judge.num_classes
+    if manifest.kind == "conditional":
+        assert manifest.classes is not None
+        if len(manifest.classes) != num_classes:
+            raise ValueError(
+                f"model has {len(manifest.classes)} classes, judge {judge.name} {num_classes}"
+            )
+
+    start = time.perf_counter()
+    seeds = list(range(first_seed, first_seed + n))
+    labels = (
+        np.array([default_label(s, num_classes) for s in seeds])
+        if manifest.kind == "conditional"
+        else None
+    )
+    images = generate(folder, manifest, seeds, labels)
+    gen_logits, gen_feats = judge.run(images)
+
+    train_x, _ = load_split(data, "train", train_count)
+    held_x, held_y = load_split(data, "heldout", train_count)
+    m = min(n, len(train_x))
+    _, train_feats = judge.run(train_x[:m])
+    held_logits, held_feats = judge.run(held_x)
+
+    judge_text = judge.describe()
+    held_text = describe(data, "heldout", train_count)
+    data_name = Path(data).name
+    gen_text = f"{n} samples of {manifest.name}, seeds {first_seed}..{first_seed + n - 1}"
+    if labels is not None:
+        gen_text += ", label = seed % " + str(num_classes)
+    train_text = f"{data_name}[0:{m}] ({m} digits of the training split)"
+
+    fd = M.frechet_distance(gen_feats, held_feats)
+    floor = M.frechet_distance(train_feats, held_feats)
+    out: dict[str, Any] = {
+        "evaluation": {
+            "tool": "training.evaluation",
+            "command": command,
+            "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "code_revision": _revision(),
+            "judge": {
+                "name": judge.name,
+                "path": Path(judge_dir).as_posix(),
+                "sha256": judge.info["sha256"],
+                "heldout_accuracy": judge.info.get("heldout_accuracy"),
+            },
+            "data": held_text,
+            "generated": gen_text,
+            "truncation": None,
+        },
+        "fd_judge": {
+            "value": _r(fd),
+            "floor": _r(floor),
+            "ratio_to_floor": _r(fd / floor, 3) if floor > 0 else None,
+            "judge": judge_text,
+            "data": f"{gen_text} vs {held_text}",
+            "floor_data": f"{train_text} vs {held_text}",
+            "features": f"{gen_feats.shape[1]}-d penultimate layer",
+        },
+    }
+
+    gen_pred = gen_logits.argmax(1)
+    held_pred = held_logits.argmax(1)
+    if manifest.kind == "unconditional":
+        hist = M.class_histogram(gen_pred, num_classes)
+        held_hist = M.class_histogram(held_pred, num_classes)
+        out["classes"] = {
+            "present": M.classes_present(hist),
+            "of": num_classes,
+            "rule": f"a class is present when at least {M.APPEARS_MIN_SHARE:.0%} of the "
+            "samples are classified as it (judge argmax)",
+            "kl_from_uniform": _r(M.kl_from_uniform(hist)),
+            "histogram": [_r(h) for h in hist],
+            "real_reference": {
+                "present": M.classes_present(held_hist),
+                "kl_from_uniform": _r(M.kl_from_uniform(held_hist)),
+                "data": held_text + ", judge predictions",
+            },
+            "judge": judge_text,
+            "data": gen_text,
+        }
+    else:
+        assert labels is not None
+        acc = M.per_label_accuracy(gen_pred, labels, num_classes)
+        assert manifest.classes is not None
+        out["label_accuracy"] = {
+            "per_label": {
+                name: (None if a is None else _r(a))
+                for name, a in zip(manifest.classes, acc, strict=True)
+            },
+            "min": _r(min(a for a in acc if a is not None)),
+            "mean": _r(float(np.mean([a for a in acc if a is not None]))),
+            "samples_per_label": int(np.bincount(labels, minlength=num_classes).min()),
+            "real_reference": {
+                "accuracy": _r(float((held_pred == held_y).mean())),
+                "data": held_text + ", true labels",
+            },
+            "judge": judge_text,
+            "data": gen_text,
+        }
+
+    n_pr = min(n, len(held_feats), m)
+    precision, recall = M.precision_recall(held_feats[:n_pr], gen_feats[:n_pr], k)
+    fp, fr = M.precision_recall(held_feats[:n_pr], train_feats[:n_pr], k)
+    out["precision_recall"] = {
+        "precision": _r(precision),
+        "recall": _r(recall),
+        "k": k,
+        "floor": {"precision": _r(fp), "recall": _r(fr)},
+        "judge": judge_text,
+        "data": f"first {n_pr} of the {n} samples vs {n_pr} digits of {held_text}",
+    }
+    out["precision_recall"]["floor"]["data"] = (
+        f"{data_name}[0:{n_pr}] (training split) vs {n_pr} digits of {held_text}"
+    )
+    out["evaluation"]["wall_seconds"] = _r(time.perf_counter() - start, 1)
+    return out
+
+
+def write_metrics(model_dir: str | Path, new: dict[str, Any]) -> None:
+    """Merge `new` into model.json `metrics`, keeping every other byte of meaning."""
+    path = Path(model_dir) / MANIFEST_FILE
+    raw = json.loads(path.read_text())
+    raw.setdefault("metrics", {}).update(new)
+    Manifest.model_validate(raw)  # still a valid manifest
+    path.write_text(json.dumps(raw, indent=2) + "\n")
+
+
+def format_table(name: str, kind: str, m: dict[str, Any]) -> str:
+    ev = m["evaluation"]
+    rows: list[tuple[str, str, str]] = []
+    fd = m["fd_judge"]
+    rows.append(
+        (
+            "FD-judge (lower is better)",
+            f"{fd['value']:.3f}",
+            f"{fd['floor']:.3f}  (x{fd['ratio_to_floor']} the floor)",
+        )
+    )
+    if "classes" in m:
+        c = m["classes"]
+        ref = c["real_reference"]
+        rows.append(
+            ("classes present (>= 1 %)", f"{c['present']}/{c['of']}", f"{ref['present']}/{c['of']}")
+        )
+        rows.append(
+            (
+                "class KL from uniform",
+                f"{c['kl_from_uniform']:.4f}",
+                f"{ref['kl_from_uniform']:.4f}",
+            )
+        )
+    if "label_accuracy" in m:
+        la = m["label_accuracy"]
+        ref = la["real_reference"]["accuracy"]
+        rows.append(("label accuracy, min over labels", f"{la['min']:.4f}", f"{ref:.4f} (real)"))
+        rows.append(("label accuracy, mean", f"{la['mean']:.4f}", ""))
+        for label, a in la["per_label"].items():
+            rows.append((f"  label {label}", f"{a:.4f}", ""))
+    pr = m["precision_recall"]
+    rows.append(
+        (f"precision (k={pr['k']})", f"{pr['precision']:.4f}", f"{pr['floor']['precision']:.4f}")
+    )
+    rows.append((f"recall (k={pr['k']})", f"{pr['recall']:.4f}", f"{pr['floor']['recall']:.4f}"))
+    w0 = max(len(r[0]) for r in rows)
+    w1 = max(len(r[1]) for r in [*rows, ("", "model", "")])
+    lines = [
+        f"{name} ({kind}): {ev['generated']}",
+        f"judge: {fd['judge']}",
+        f"real data: {ev['data']}; floor: {fd['floor_data']}",
+        "",
+        f"{'metric':<{w0}}  {'model':>{w1}}  real-vs-real floor / reference",
+        f"{'-' * w0}  {'-' * w1}  {'-' * 31}",
+    ]
+    lines += [f"{a:<{w0}}  {b:>{w1}}  {c}" for a, b, c in rows]
+    return "\n".join(lines)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model_dir", help="an exported model folder (model.json + ONNX)")
+    p.add_argument("--data", required=True, help="mnist10k.npz (first 9,000 train, rest held out)")
+    p.add_argument("--judge", default=DEFAULT_JUDGE, help="judge folder (judge.onnx + judge.json)")
+    p.add_argument("--n", type=int, default=5000, help="generated samples (seeds 0..n-1)")
+    p.add_argument("--k", type=int, default=3, help="k of the k-NN manifolds")
+    p.add_argument("--train-count", type=int, default=TRAIN_COUNT, help=argparse.SUPPRESS)
+    p.add_argument("--no-write", action="store_true", help="print only; leave model.json alone")
+
+
+def run(args: argparse.Namespace, command: str | None = None) -> int:
+    result = evaluate(
+        args.model_dir,
+        args.data,
+        args.judge,
+        n=args.n,
+        k=args.k,
+        train_count=args.train_count,
+        command=command,
+    )
+    manifest = Manifest.load(Path(args.model_dir))
+    print(format_table(manifest.name, manifest.kind, result))
+    if not args.no_write:
+        write_metrics(args.model_dir, result)
+        print(f"\nwrote metrics into {Path(args.model_dir) / MANIFEST_FILE}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    import sys
+
+    p = argparse.ArgumentParser(prog="python -m training evaluate", description=__doc__)
+    add_arguments(p)
+    args = p.parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
+    return run(args, command="python -m training evaluate " + " ".join(words))
