@@ -1,0 +1,78 @@
+"""The FastAPI application: built from settings, models loaded in the lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
+
+from service import errors, imaging
+from service.metrics import Metrics
+from service.middleware import ApiKeyMiddleware, BodyLimitMiddleware, MetricsMiddleware
+from service.repository import Repository
+from service.routes import generate, health, models, translate
+from service.routes.common import Services
+from service.routes.health import STATIC_DIR
+from service.settings import Settings
+
+log = logging.getLogger("ganserve")
+
+# Room for the multipart envelope around an upload of exactly max_upload_bytes.
+MULTIPART_SLACK = 64 * 1024
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        imaging.limit_pixels(settings.max_pixels)
+        inference_pool = ThreadPoolExecutor(16, thread_name_prefix="ganserve-infer")
+        cpu_pool = ThreadPoolExecutor(
+            max(2, settings.intra_op_threads), thread_name_prefix="ganserve-cpu"
+        )
+        repository = Repository(settings, metrics, inference_pool)
+        app.state.services = Services(settings, metrics, repository, inference_pool, cpu_pool)
+        results = await repository.reload()
+        log.info("models: %s", ", ".join(f"{k}: {v}" for k, v in results.items()) or "none")
+        try:
+            yield
+        finally:
+            await repository.close()
+            inference_pool.shutdown(wait=False, cancel_futures=True)
+            cpu_pool.shutdown(wait=False, cancel_futures=True)
+
+    app = FastAPI(
+        title="ganserve",
+        version="0.1.0",
+        summary="GAN generators and translators, served with ONNX Runtime",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    for module in (generate, translate, models, health):
+        app.include_router(module.router)
+    if STATIC_DIR.is_dir():
+        app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    # Added innermost first: CORS answers preflights before the key is checked.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes + MULTIPART_SLACK)
+    if settings.api_key:
+        app.add_middleware(ApiKeyMiddleware, api_key=settings.api_key)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+            expose_headers=["X-Model", "X-Seeds", "X-Labels", "X-Direction", "X-Image-Size"],
+        )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    return app

@@ -1,0 +1,121 @@
+"""Pixels in and out: network output to PNG, uploads to network input, grids.
+
+Conversions are deterministic (same floats, same bytes), which is what makes batching
+invisible in the PNGs.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import warnings
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from service.errors import ApiError
+
+UPLOAD_FORMATS = {"JPEG", "PNG", "WEBP"}
+# Fast zlib level: tiny images compress about as well, and encoding is on the hot path.
+PNG_COMPRESS_LEVEL = 1
+
+
+def limit_pixels(max_pixels: int) -> None:
+    """Pillow's decompression-bomb guard at our cap, its warning made an error (process-wide)."""
+    Image.MAX_IMAGE_PIXELS = max_pixels
+    warnings.simplefilter("error", Image.DecompressionBombWarning)
+
+
+def to_uint8(batch: np.ndarray) -> np.ndarray:
+    """float [N, C, H, W] in [-1, 1] -> uint8 [N, H, W, C] ([N, H, W] for one channel)."""
+    scaled = np.clip(batch * np.float32(127.5) + np.float32(128.0), 0, 255).astype(np.uint8)
+    pixels = scaled.transpose(0, 2, 3, 1)
+    if pixels.shape[-1] == 1:
+        pixels = pixels[..., 0]
+    return np.ascontiguousarray(pixels)
+
+
+def encode_png(pixels: np.ndarray) -> bytes:
+    """uint8 [H, W] or [H, W, 3] -> PNG bytes."""
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+    return buf.getvalue()
+
+
+def encode_pngs(batch: np.ndarray) -> list[bytes]:
+    """Network output [N, C, H, W] -> one PNG per image."""
+    return [encode_png(img) for img in to_uint8(batch)]
+
+
+def grid(pixels: np.ndarray, pad: int = 2) -> np.ndarray:
+    """uint8 [N, H, W(, C)] -> one roughly square uint8 image with `pad` black pixels between."""
+    n, h, w = pixels.shape[:3]
+    cols = math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    out = np.zeros((rows * (h + pad) + pad, cols * (w + pad) + pad, *pixels.shape[3:]), np.uint8)
+    for i, img in enumerate(pixels):
+        r, c = divmod(i, cols)
+        y, x = pad + r * (h + pad), pad + c * (w + pad)
+        out[y : y + h, x : x + w] = img
+    return out
+
+
+def encode_grid(batch: np.ndarray) -> bytes:
+    return encode_png(grid(to_uint8(batch)))
+
+
+def decode_upload(data: bytes, max_pixels: int) -> np.ndarray:
+    """JPEG/PNG/WebP bytes -> uint8 RGB [H, W, 3], EXIF orientation applied, alpha dropped."""
+    if not data:
+        raise ApiError(400, "empty_file", "the uploaded file is empty")
+    try:
+        img = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError as exc:
+        raise ApiError(400, "not_an_image", "the upload is not an image Pillow can read") from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise _too_many_pixels(max_pixels) from exc
+    if img.format not in UPLOAD_FORMATS:
+        raise ApiError(
+            415, "unsupported_format", f"{img.format} is not accepted; send JPEG, PNG or WebP"
+        )
+    if img.width * img.height > max_pixels:
+        raise _too_many_pixels(max_pixels, img.width, img.height)
+    try:
+        img.load()
+        img = ImageOps.exif_transpose(img)
+        rgb = img.convert("RGB")
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise _too_many_pixels(max_pixels) from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ApiError(400, "corrupt_image", f"the image cannot be decoded: {exc}") from exc
+    return np.asarray(rgb)
+
+
+def _too_many_pixels(max_pixels: int, width: int = 0, height: int = 0) -> ApiError:
+    size = f"{width}x{height} " if width else ""
+    return ApiError(413, "image_too_large", f"image {size}is over the {max_pixels} pixel cap")
+
+
+def cap_side(rgb: np.ndarray, max_side: int) -> np.ndarray:
+    """Scale down (aspect kept) so the longest side is at most `max_side`."""
+    h, w = rgb.shape[:2]
+    if max(h, w) <= max_side:
+        return rgb
+    scale = max_side / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.LANCZOS))
+
+
+def to_network(rgb: np.ndarray, multiple_of: int) -> np.ndarray:
+    """uint8 [H, W, 3] -> float [1, 3, H', W'] in [-1, 1], reflect-padded to a multiple."""
+    x = rgb.transpose(2, 0, 1)[None].astype(np.float32) * np.float32(1 / 127.5) - np.float32(1)
+    h, w = rgb.shape[:2]
+    pad_h, pad_w = -h % multiple_of, -w % multiple_of
+    if pad_h or pad_w:
+        x = np.pad(x, ((0, 0), (0, 0), (0, pad_h), (0, pad_w)), mode="reflect")
+    return x
+
+
+def from_network(out: np.ndarray, height: int, width: int) -> bytes:
+    """float [1, 3, H', W'] -> PNG of the top-left height x width (the padding cropped off)."""
+    return encode_png(to_uint8(out[:, :, :height, :width])[0])

@@ -1,0 +1,82 @@
+"""Prometheus metrics, one registry per app so tests that build many apps never collide.
+
+The label `model` is the session key: the model name for generators (`mnist-dcgan`), the name
+and direction for translation (`horse2zebra:a2b`). Names are fixed: dashboards use them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 48, 64, 96, 128, 256)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "ganserve_requests", "Requests answered", ["route", "model", "status"], registry=r
+        )
+        self.request_seconds = Histogram(
+            "ganserve_request_seconds",
+            "Request latency",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.queue_wait = Histogram(
+            "ganserve_queue_wait_seconds",
+            "Time rows wait in the batcher",
+            ["model"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.inference = Histogram(
+            "ganserve_inference_seconds",
+            "session.run time per batch",
+            ["model"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.batch_size = Histogram(
+            "ganserve_batch_size",
+            "Rows per session.run",
+            ["model"],
+            buckets=BATCH_BUCKETS,
+            registry=r,
+        )
+        self.queue_depth = Gauge(
+            "ganserve_queue_depth", "Rows waiting in the batcher", ["model"], registry=r
+        )
+        self.images = Counter("ganserve_images", "Images produced", ["model", "route"], registry=r)
+        self.model_info = Gauge(
+            "ganserve_model_info",
+            "Loaded model sessions (value 1)",
+            ["model", "kind", "version", "provider"],
+            registry=r,
+        )
+        self.model_ready = Gauge(
+            "ganserve_model_ready", "1 when the session serves", ["model"], registry=r
+        )
+
+    def for_session(self, key: str) -> SessionMetrics:
+        return SessionMetrics(
+            queue_wait=self.queue_wait.labels(key),
+            inference=self.inference.labels(key),
+            batch_size=self.batch_size.labels(key),
+            queue_depth=self.queue_depth.labels(key),
+        )
+
+
+@dataclass(frozen=True)
+class SessionMetrics:
+    """The batcher's metric children, resolved once so the hot path skips label lookups."""
+
+    queue_wait: Histogram
+    inference: Histogram
+    batch_size: Histogram
+    queue_depth: Gauge

@@ -1,0 +1,163 @@
+"""Pure ASGI middleware: request metrics, the API key, and the upload byte cap.
+
+Pure ASGI (not BaseHTTPMiddleware) keeps the hot path cheap and lets the byte cap act on
+the body stream itself, before anything is spooled.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import time
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.metrics import Metrics
+
+log = logging.getLogger("ganserve.http")
+
+# Open without the API key: probes, the scrape, and the static shell of the web page
+# and the API docs (they hold no data and run no model; every API call they make needs the key).
+PUBLIC_PATHS = {
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/",
+    "/docs",
+    "/redoc",
+    "/openapi.json",
+    "/docs/oauth2-redirect",
+    "/favicon.ico",
+}
+PUBLIC_PREFIXES = ("/static/",)
+
+
+async def _send_error(
+    send: Send,
+    status: int,
+    code: str,
+    message: str,
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class MetricsMiddleware:
+    """`ganserve_requests_total{route,model,status}` and `ganserve_request_seconds{route}`.
+
+    `route` is the route template (unmatched paths count as `other`, so scanners cannot
+    blow up the label set); `model` is the session key a route stored in `scope["state"]`.
+    """
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "other"
+            model = scope.get("state", {}).get("model", "")
+            self.metrics.requests.labels(route, model, str(status)).inc()
+            self.metrics.request_seconds.labels(route).observe(time.perf_counter() - start)
+
+
+class ApiKeyMiddleware:
+    """`Authorization: Bearer <api_key>` on everything but the public paths."""
+
+    def __init__(self, app: ASGIApp, api_key: str) -> None:
+        self.app = app
+        self.key = api_key.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if (
+            scope["type"] != "http"
+            or scope.get("method") == "OPTIONS"
+            or path in PUBLIC_PATHS
+            or path.startswith(PUBLIC_PREFIXES)
+        ):
+            await self.app(scope, receive, send)
+            return
+        auth = dict(scope["headers"]).get(b"authorization", b"")
+        scheme, _, token = auth.partition(b" ")
+        if scheme.lower() != b"bearer" or not hmac.compare_digest(token.strip(), self.key):
+            log.warning("%s %s -> 401 unauthorized", scope.get("method"), path)
+            await _send_error(
+                send,
+                401,
+                "unauthorized",
+                "a valid bearer token is required",
+                [(b"www-authenticate", b"Bearer")],
+            )
+            return
+        await self.app(scope, receive, send)
+
+
+class BodyLimitMiddleware:
+    """Refuse bodies over `max_bytes`: by Content-Length before reading, else while streaming."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            log.warning(
+                "%s %s -> 413 upload_too_large (content-length %s)",
+                scope.get("method"),
+                scope.get("path"),
+                length.decode(errors="replace"),
+            )
+            await _send_error(
+                send,
+                413,
+                "upload_too_large",
+                f"the body is over the {self.max_bytes} byte cap",
+                [(b"connection", b"close")],
+            )
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    # FastAPI re-raises HTTPException from body parsing; errors.py shapes it.
+                    raise HTTPException(413, f"the body is over the {self.max_bytes} byte cap")
+            return message
+
+        await self.app(scope, counted, send)

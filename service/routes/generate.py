@@ -1,0 +1,147 @@
+"""`POST /generate` and `POST /interpolate`: latents from seeds, images from a generator."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+
+import numpy as np
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from service import imaging
+from service.errors import ApiError
+from service.latents import default_label, latent, latents, lerp, slerp
+from service.repository import Model
+from service.routes.common import Services, infer, pick_model, services
+from service.schemas import GeneratedImage, GenerateRequest, ImagesResponse, InterpolateRequest
+
+router = APIRouter(tags=["generate"])
+
+PNG_RESPONSE = {200: {"content": {"image/png": {}}, "description": "JSON, or one PNG grid"}}
+
+
+def _check_count(svc: Services, n: int, what: str) -> None:
+    low = 2 if what == "steps" else 1
+    if not low <= n <= svc.settings.max_n:
+        raise ApiError(
+            422, f"{what}_out_of_range", f"{what} must be in {low}..{svc.settings.max_n}, got {n}"
+        )
+
+
+def _generator(svc: Services, name: str | None, wants_label: bool) -> Model:
+    kinds = ("conditional",) if wants_label else ("unconditional", "conditional")
+    if wants_label and name is not None:
+        model = pick_model(svc, name, ("unconditional", "conditional"))
+        if model.kind == "unconditional":
+            raise ApiError(400, "wrong_kind", f"model {name!r} is unconditional: it takes no label")
+        return model
+    return pick_model(svc, name, kinds)
+
+
+def _label_index(model: Model, label: int | str) -> int:
+    classes = model.manifest.classes or []
+    if isinstance(label, str):
+        if label in classes:
+            return classes.index(label)
+        raise ApiError(
+            422, "unknown_class", f"{label!r} is not a class of {model.name}; classes: {classes}"
+        )
+    if not 0 <= label < len(classes):
+        raise ApiError(
+            422,
+            "label_out_of_range",
+            f"label {label} is not in 0..{len(classes) - 1} for {model.name}",
+        )
+    return label
+
+
+def _labels(
+    model: Model, seeds: list[int], label: int | str | None, labels: list[int | str] | None
+) -> list[int] | None:
+    if model.kind != "conditional":
+        return None
+    if label is not None and labels is not None:
+        raise ApiError(422, "invalid_request", "give either label or labels, not both")
+    if labels is not None:
+        if len(labels) != len(seeds):
+            raise ApiError(
+                422, "invalid_request", f"labels has {len(labels)} entries for {len(seeds)} images"
+            )
+        return [_label_index(model, lab) for lab in labels]
+    if label is not None:
+        return [_label_index(model, label)] * len(seeds)
+    return [default_label(s, len(model.manifest.classes or [])) for s in seeds]
+
+
+async def _respond(
+    svc: Services,
+    request: Request,
+    model: Model,
+    route: str,
+    batch: np.ndarray,
+    seeds: list[int],
+    labels: list[int] | None,
+    extra: dict[str, float] | None = None,
+) -> Response | ImagesResponse:
+    svc.metrics.images.labels(model.name, route).inc(len(batch))
+    if "image/png" in request.headers.get("accept", ""):
+        png = await svc.in_pool(imaging.encode_grid, batch)
+        headers = {"X-Model": model.name, "X-Seeds": ",".join(map(str, seeds))}
+        if labels is not None:
+            headers["X-Labels"] = ",".join(map(str, labels))
+        return Response(png, media_type="image/png", headers=headers)
+    pngs = await svc.in_pool(imaging.encode_pngs, batch)
+    classes = model.manifest.classes
+    return ImagesResponse(
+        model=model.name,
+        images=[
+            GeneratedImage(
+                seed=seed,
+                label=labels[i] if labels else None,
+                class_name=classes[labels[i]] if labels and classes else None,
+                png=base64.b64encode(png).decode("ascii"),
+            )
+            for i, (seed, png) in enumerate(zip(seeds, pngs, strict=True))
+        ],
+    )
+
+
+def _inputs(z: np.ndarray, labels: list[int] | None) -> dict[str, np.ndarray]:
+    inputs = {"z": z}
+    if labels is not None:
+        inputs["label"] = np.asarray(labels, dtype=np.int64)
+    return inputs
+
+
+@router.post("/generate", response_model=ImagesResponse, responses=PNG_RESPONSE)
+async def generate(body: GenerateRequest, request: Request) -> Response | ImagesResponse:
+    """n images, image i from seed+i (random seeds when none is given)."""
+    svc = services(request)
+    _check_count(svc, body.n, "n")
+    model = _generator(svc, body.model, body.label is not None or body.labels is not None)
+    if body.seed is None:
+        seeds = [secrets.randbits(32) for _ in range(body.n)]
+    else:
+        seeds = list(range(body.seed, body.seed + body.n))
+    labels = _labels(model, seeds, body.label, body.labels)
+    z = latents(seeds, model.manifest.latent.dim, body.truncation)
+    batch = await infer(svc, request, model.runners["generator"], _inputs(z, labels))
+    return await _respond(svc, request, model, "/generate", batch, seeds, labels)
+
+
+@router.post("/interpolate", response_model=ImagesResponse, responses=PNG_RESPONSE)
+async def interpolate(body: InterpolateRequest, request: Request) -> Response | ImagesResponse:
+    """`steps` images along the path from seed_a's latent to seed_b's (slerp or lerp)."""
+    svc = services(request)
+    _check_count(svc, body.steps, "steps")
+    model = _generator(svc, body.model, body.label is not None)
+    dim = model.manifest.latent.dim
+    za, zb = latent(body.seed_a, dim, body.truncation), latent(body.seed_b, dim, body.truncation)
+    mix = slerp if body.method == "slerp" else lerp
+    ts = np.linspace(0.0, 1.0, body.steps)
+    z = np.stack([mix(za, zb, float(t)) for t in ts]).astype(np.float32, copy=False)
+    seeds = [body.seed_a if t < 0.5 else body.seed_b for t in ts]
+    labels = _labels(model, [body.seed_a] * body.steps, body.label, None)
+    batch = await infer(svc, request, model.runners["generator"], _inputs(z, labels))
+    return await _respond(svc, request, model, "/interpolate", batch, seeds, labels)

@@ -1,0 +1,43 @@
+"""`GET /models`, `GET /models/{name}`, `POST /admin/reload`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from service.errors import ApiError
+from service.routes.common import Services, services
+from service.schemas import ModelInfo, ModelsResponse, ReloadResponse
+
+router = APIRouter(tags=["models"])
+
+
+def _all(svc: Services) -> list[ModelInfo]:
+    return [ModelInfo(**m.describe()) for m in svc.repository.models.values()]
+
+
+@router.get("/models", response_model=ModelsResponse)
+async def list_models(request: Request) -> ModelsResponse:
+    """Every model found, ready or failed (with the reason), and the default per kind."""
+    svc = services(request)
+    defaults = {}
+    for kind in ("unconditional", "conditional", "translation"):
+        model = svc.repository.default(kind)
+        defaults[kind] = model.name if model else None
+    return ModelsResponse(models=_all(svc), defaults=defaults)
+
+
+@router.get("/models/{name}", response_model=ModelInfo)
+async def get_model(name: str, request: Request) -> ModelInfo:
+    model = services(request).repository.models.get(name)
+    if model is None:
+        raise ApiError(404, "unknown_model", f"no model named {name!r}")
+    return ModelInfo(**model.describe())
+
+
+@router.post("/admin/reload", response_model=ReloadResponse, tags=["admin"])
+async def reload(request: Request) -> ReloadResponse:
+    """Rescan the models folder. Working models keep serving until their successor is warm;
+    a broken successor is refused (see `reload_error`)."""
+    svc = services(request)
+    results = await svc.repository.reload()
+    return ReloadResponse(results=results, models=_all(svc))

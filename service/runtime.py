@@ -1,0 +1,127 @@
+"""ONNX Runtime sessions: execution provider choice and the signature check per model kind."""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from service.manifest import Manifest
+
+log = logging.getLogger("ganserve.runtime")
+
+CUDA = "CUDAExecutionProvider"
+CPU = "CPUExecutionProvider"
+
+# What each kind's session must take and give: name -> (element type, rank). A translation
+# graph cannot name its output `image` (ONNX value names are unique and the input has it),
+# so its first output may have any name.
+ANY = "*"
+SIGNATURES: dict[str, tuple[dict[str, tuple[str, int]], dict[str, tuple[str, int]]]] = {
+    "unconditional": ({"z": ("tensor(float)", 2)}, {"image": ("tensor(float)", 4)}),
+    "conditional": (
+        {"z": ("tensor(float)", 2), "label": ("tensor(int64)", 1)},
+        {"image": ("tensor(float)", 4)},
+    ),
+    "translation": ({"image": ("tensor(float)", 4)}, {ANY: ("tensor(float)", 4)}),
+}
+
+
+class SignatureError(ValueError):
+    """The ONNX graph does not take or give what the manifest's kind promises."""
+
+
+def cuda_driver_present() -> bool:
+    """Whether the NVIDIA driver library exists; without it asking ORT for CUDA only adds noise."""
+    try:
+        ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return False
+    return True
+
+
+@dataclass
+class ProviderChoice:
+    """Which providers to ask ORT for; what a session really uses is read back afterwards."""
+
+    setting: str  # auto | cuda | cpu
+
+    def __post_init__(self) -> None:
+        # In `auto` mode, skip CUDA where it cannot possibly load (no driver), and stop asking
+        # once it failed to load for one session: every failed attempt logs a screenful.
+        self._try_cuda = self.setting == "cuda" or (
+            self.setting == "auto"
+            and CUDA in ort.get_available_providers()
+            and cuda_driver_present()
+        )
+
+    def requested(self) -> list[str]:
+        return [CUDA, CPU] if self._try_cuda else [CPU]
+
+    def observe(self, in_use: str) -> None:
+        if self.setting == "auto" and self._try_cuda and in_use != CUDA:
+            log.warning("CUDA did not load; serving on %s", in_use)
+            self._try_cuda = False
+
+
+def make_session(
+    path: Path, choice: ProviderChoice, intra_op_threads: int, inter_op_threads: int
+) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = intra_op_threads
+    options.inter_op_num_threads = inter_op_threads
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    session = ort.InferenceSession(str(path), sess_options=options, providers=choice.requested())
+    choice.observe(session.get_providers()[0])
+    return session
+
+
+def check_signature(session: ort.InferenceSession, manifest: Manifest) -> None:
+    """Names, element types and ranks per kind; static sizes must agree with the manifest."""
+    want_in, want_out = SIGNATURES[manifest.kind]
+    _check_args("input", session.get_inputs(), want_in)
+    _check_args("output", session.get_outputs()[:1], want_out)
+    spec = manifest.image
+    out = session.get_outputs()[0].shape
+    if manifest.kind != "translation":
+        dim = session.get_inputs()[[a.name for a in session.get_inputs()].index("z")].shape[1]
+        if isinstance(dim, int) and manifest.latent and dim != manifest.latent.dim:
+            raise SignatureError(f"z has {dim} entries, the manifest says {manifest.latent.dim}")
+        expected = (spec.channels, spec.height, spec.width)
+        for axis, (got, want) in enumerate(zip(out[1:], expected, strict=True), start=1):
+            if isinstance(got, int) and got != want:
+                raise SignatureError(f"image axis {axis} is {got}, the manifest says {want}")
+    elif isinstance(out[1], int) and out[1] != 3:
+        raise SignatureError(f"translation output has {out[1]} channels, not 3")
+
+
+def _check_args(what: str, args: list, want: dict[str, tuple[str, int]]) -> None:
+    got = {a.name: (a.type, len(a.shape)) for a in args}
+    if ANY in want:
+        got = {ANY: got[args[0].name]} if args else {}
+    if what == "input" and set(got) != set(want):
+        raise SignatureError(f"inputs are {sorted(got)}, expected {sorted(want)}")
+    for name, (dtype, rank) in want.items():
+        if name not in got:
+            raise SignatureError(f"{what} {name!r} missing; found {sorted(got)}")
+        if got[name] != (dtype, rank):
+            raise SignatureError(
+                f"{what} {name!r} is {got[name][0]} of rank {got[name][1]}, "
+                f"expected {dtype} of rank {rank}"
+            )
+
+
+def warmup_inputs(manifest: Manifest, rows: int) -> dict[str, np.ndarray]:
+    """Zeros of the right shape: the first run allocates arenas and picks kernels."""
+    if manifest.kind == "translation":
+        spec = manifest.image
+        return {"image": np.zeros((rows, 3, spec.height, spec.width), np.float32)}
+    assert manifest.latent is not None
+    inputs = {"z": np.zeros((rows, manifest.latent.dim), np.float32)}
+    if manifest.kind == "conditional":
+        inputs["label"] = np.zeros(rows, np.int64)
+    return inputs

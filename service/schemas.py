@@ -1,0 +1,92 @@
+"""Request and response bodies (they are also the OpenAPI documentation)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Label = int | str
+
+
+class _Request(BaseModel):
+    # A typo in a field name is an error, not a silently ignored option.
+    model_config = ConfigDict(extra="forbid")
+
+
+class GenerateRequest(_Request):
+    model: str | None = Field(default=None, description="model name; omitted: the default")
+    n: int = Field(default=1, ge=1, description="images, 1..max_n")
+    label: Label | None = Field(default=None, description="class index or name, for all images")
+    labels: list[Label] | None = Field(default=None, description="one class per image")
+    seed: int | None = Field(
+        default=None, ge=0, lt=2**63, description="image i uses seed+i; omitted: random seeds"
+    )
+    truncation: float | None = Field(default=None, gt=0, le=1, description="truncated normal z")
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"n": 16, "label": 3, "seed": 42}]}
+    )
+
+
+class InterpolateRequest(_Request):
+    model: str | None = None
+    seed_a: int = Field(ge=0, lt=2**63)
+    seed_b: int = Field(ge=0, lt=2**63)
+    steps: int = Field(default=8, ge=2, description="images along the path, 2..max_n")
+    method: Literal["slerp", "lerp"] = "slerp"
+    label: Label | None = None
+    truncation: float | None = Field(default=None, gt=0, le=1)
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"seed_a": 1, "seed_b": 2, "steps": 8, "label": 7}]},
+    )
+
+
+class GeneratedImage(BaseModel):
+    seed: int = Field(description="the seed of this image (for /interpolate: of the path start)")
+    label: int | None = None
+    class_name: str | None = None
+    png: str = Field(description="base64 PNG")
+
+
+class ImagesResponse(BaseModel):
+    model: str
+    images: list[GeneratedImage]
+
+
+class ModelInfo(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    state: Literal["ready", "failed"]
+    reason: str | None = None
+    reload_error: str | None = None
+    kind: str | None = None
+    version: str | None = None
+    description: str | None = None
+    untrained: bool | None = None
+    provider: str | None = None
+    image: dict[str, Any] | None = None
+    latent: dict[str, Any] | None = None
+    classes: list[str] | None = None
+    domains: dict[str, str] | None = None
+    sessions: dict[str, dict[str, Any]] = {}
+    manifest: dict[str, Any] | None = None
+
+
+class ModelsResponse(BaseModel):
+    models: list[ModelInfo]
+    defaults: dict[str, str | None]
+
+
+class ReloadResponse(BaseModel):
+    results: dict[str, str]
+    models: list[ModelInfo]
+
+
+class Health(BaseModel):
+    status: str
+    reason: str | None = None
+    models_ready: int = 0

@@ -1,0 +1,64 @@
+"""Service settings: environment variables with the prefix `GANSERVE_` (pydantic-settings).
+
+Every field is listed with its default in the README's service section.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _default_threads() -> int:
+    """Cores this process may run on (its CPU affinity, which `docker --cpuset-cpus` sets)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GANSERVE_", extra="ignore")
+
+    host: str = "0.0.0.0"
+    port: int = Field(default=8000, ge=0, le=65535)
+    models_dir: Path = Path("models")
+    provider: Literal["auto", "cuda", "cpu"] = "auto"
+    intra_op_threads: int = Field(default_factory=_default_threads, ge=1)
+    inter_op_threads: int = Field(default=1, ge=1)
+    max_batch: int = Field(default=64, ge=1, description="rows per session.run")
+    max_delay_ms: float = Field(default=3.0, ge=0, description="wait this long for company")
+    queue_size: int = Field(default=1024, ge=1, description="rows waiting per session")
+    max_n: int = Field(default=64, ge=1, description="images per /generate or /interpolate")
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    max_pixels: int = Field(default=40_000_000, ge=1, description="decoded pixels per upload")
+    max_side: int = Field(default=1024, ge=1, description="/translate scales larger uploads down")
+    default_unconditional: str | None = None
+    default_conditional: str | None = None
+    default_translation: str | None = None
+    api_key: str | None = Field(default=None, description="bearer token; None = open")
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    log_level: str = "info"
+    request_timeout_s: float = Field(default=30.0, gt=0)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        """`GANSERVE_CORS_ORIGINS=https://a.example,https://b.example` (or a JSON list)."""
+        if isinstance(value, str):
+            value = value.strip()
+            if value.startswith("["):
+                return json.loads(value)
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _queue_holds_a_request(self) -> Settings:
+        if self.queue_size < self.max_n:
+            raise ValueError("queue_size must be at least max_n, or big requests never fit")
+        return self

@@ -1,0 +1,72 @@
+"""Shared fixtures: a models folder with one tiny model per kind, settings, and clients."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from onnx_models import make_models_dir
+
+from service.app import create_app
+from service.settings import Settings
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def models_dir(tmp_path: Path) -> Path:
+    return make_models_dir(tmp_path / "models")
+
+
+@pytest.fixture
+def settings(models_dir: Path) -> Settings:
+    """Small and single-threaded: the test machine is shared."""
+    return Settings(
+        models_dir=models_dir,
+        provider="cpu",
+        intra_op_threads=1,
+        max_batch=16,
+        max_delay_ms=2,
+        queue_size=256,
+        max_n=32,
+        max_upload_bytes=256 * 1024,
+        max_pixels=2_000_000,
+        max_side=512,
+        request_timeout_s=10,
+    )
+
+
+@asynccontextmanager
+async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with its lifespan run, behind an in-process ASGI client."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield client
+
+
+AppClient = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
+
+
+@pytest.fixture
+def app_client(settings: Settings) -> AppClient:
+    """`async with app_client(**overrides) as client`: an app from the fixture settings."""
+
+    def make(**overrides: object) -> AbstractAsyncContextManager[httpx.AsyncClient]:
+        app = create_app(settings.model_copy(update=overrides))
+        return serve(app)
+
+    return make
+
+
+@pytest.fixture
+async def client(app_client: AppClient) -> AsyncIterator[httpx.AsyncClient]:
+    async with app_client() as c:
+        yield c

@@ -1,0 +1,165 @@
+"""The dynamic batcher: merging, order, chunking, the bounded queue, and batch invariance."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from onnx_models import CLASSES, DIM, make_conditional
+
+from service.batcher import Batcher, QueueFull
+from service.imaging import encode_pngs
+from service.latents import latents
+
+pytestmark = pytest.mark.anyio
+
+
+class Recorder:
+    """A fake session: returns its input rows times two and records every batch size."""
+
+    def __init__(self, gate: threading.Event | None = None) -> None:
+        self.sizes: list[int] = []
+        self.gate = gate
+
+    def __call__(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        if self.gate is not None:
+            self.gate.wait(5)
+        x = inputs["x"]
+        self.sizes.append(len(x))
+        return x * 2
+
+
+@pytest.fixture
+def pool() -> ThreadPoolExecutor:
+    with ThreadPoolExecutor(2) as executor:
+        yield executor
+
+
+def batcher(run, pool, **kw) -> Batcher:
+    options = {"max_batch": 8, "max_delay_s": 0.01, "queue_size": 64} | kw
+    return Batcher(run, executor=pool, **options)
+
+
+def rows(start: int, n: int, width: int = 2) -> dict[str, np.ndarray]:
+    return {"x": np.arange(start, start + n, dtype=np.float32)[:, None].repeat(width, 1)}
+
+
+async def test_concurrent_requests_merge_and_come_back_in_order(pool) -> None:
+    run = Recorder()
+    b = batcher(run, pool)
+    outs = await asyncio.gather(*(b.submit(rows(10 * i, 2)) for i in range(4)))
+    for i, out in enumerate(outs):
+        np.testing.assert_array_equal(out, rows(10 * i, 2)["x"] * 2)
+    assert run.sizes == [8]  # four requests of 2 rows: one session.run
+    await b.aclose()
+
+
+async def test_a_full_batch_does_not_wait_for_the_delay(pool) -> None:
+    b = batcher(Recorder(), pool, max_delay_s=10)
+    out = await asyncio.wait_for(b.submit(rows(0, 8)), 2)
+    assert len(out) == 8
+    await b.aclose()
+
+
+async def test_a_lone_request_waits_at_most_max_delay(pool) -> None:
+    b = batcher(Recorder(), pool, max_delay_s=0.02)
+    start = asyncio.get_running_loop().time()
+    await b.submit(rows(0, 1))
+    assert asyncio.get_running_loop().time() - start < 0.5
+    await b.aclose()
+
+
+async def test_a_request_over_max_batch_is_split_into_chunks(pool) -> None:
+    run = Recorder()
+    b = batcher(run, pool, max_batch=4)
+    out = await b.submit(rows(0, 10))
+    np.testing.assert_array_equal(out, rows(0, 10)["x"] * 2)
+    assert run.sizes == [4, 4, 2]
+    await b.aclose()
+
+
+async def test_batches_never_exceed_max_batch(pool) -> None:
+    run = Recorder()
+    b = batcher(run, pool, max_batch=5)
+    outs = await asyncio.gather(*(b.submit(rows(i * 100, 3)) for i in range(6)))
+    assert all(size <= 5 for size in run.sizes)
+    assert sum(run.sizes) == 18
+    for i, out in enumerate(outs):
+        np.testing.assert_array_equal(out, rows(i * 100, 3)["x"] * 2)
+    await b.aclose()
+
+
+async def test_rows_of_different_shapes_are_not_merged(pool) -> None:
+    run = Recorder()
+    b = batcher(run, pool)
+    a, c = await asyncio.gather(b.submit(rows(0, 2, width=2)), b.submit(rows(0, 2, width=3)))
+    assert a.shape == (2, 2) and c.shape == (2, 3)
+    assert sorted(run.sizes) == [2, 2]
+    await b.aclose()
+
+
+async def test_the_queue_is_bounded_in_rows(pool) -> None:
+    gate = threading.Event()
+    b = batcher(Recorder(gate), pool, max_batch=4, queue_size=8, max_delay_s=0)
+    first = asyncio.ensure_future(b.submit(rows(0, 4)))
+    await asyncio.sleep(0.05)  # taken into a run that blocks on the gate
+    waiting = [asyncio.ensure_future(b.submit(rows(0, 4))) for _ in range(2)]
+    await asyncio.sleep(0)
+    assert b.depth == 8
+    with pytest.raises(QueueFull):
+        await b.submit(rows(0, 1))
+    gate.set()
+    await asyncio.gather(first, *waiting)
+    assert b.depth == 0
+    await b.aclose()
+
+
+async def test_a_failing_run_reaches_every_waiter(pool) -> None:
+    def broken(inputs):
+        raise RuntimeError("session exploded")
+
+    b = batcher(broken, pool)
+    results = await asyncio.gather(
+        b.submit(rows(0, 1)), b.submit(rows(1, 1)), return_exceptions=True
+    )
+    assert all(isinstance(r, RuntimeError) for r in results)
+    await b.aclose()
+
+
+async def test_a_closed_batcher_still_serves_late_arrivals(pool) -> None:
+    b = batcher(Recorder(), pool)
+    await b.aclose()
+    out = await b.submit(rows(0, 2))  # a request that picked this session before a reload
+    assert len(out) == 2
+    await b.aclose()
+
+
+async def test_batching_does_not_change_the_pngs(tmp_path: Path, pool) -> None:
+    """Same seed and label: byte-identical PNG alone and inside a crowded batch."""
+    folder = make_conditional(tmp_path / "cond")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(
+        str(folder / "generator.onnx"), options, providers=["CPUExecutionProvider"]
+    )
+
+    def run(inputs):
+        return session.run(None, inputs)[0]
+
+    def request(seeds: list[int], label: int) -> dict[str, np.ndarray]:
+        return {"z": latents(seeds, DIM), "label": np.full(len(seeds), label, np.int64)}
+
+    alone = encode_pngs(await batcher(run, pool, max_batch=64).submit(request([7], 1)))
+    crowded = batcher(run, pool, max_batch=64, max_delay_s=0.05)
+    strangers = [
+        crowded.submit(request(list(range(100 + 9 * i, 109 + 9 * i)), i % len(CLASSES)))
+        for i in range(7)
+    ]
+    outs = await asyncio.gather(*strangers[:3], crowded.submit(request([7], 1)), *strangers[3:])
+    assert encode_pngs(outs[3]) == alone
+    await crowded.aclose()
