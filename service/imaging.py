@@ -74,6 +74,8 @@ def decode_upload(data: bytes, max_pixels: int) -> np.ndarray:
         raise ApiError(400, "not_an_image", "the upload is not an image Pillow can read") from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise _too_many_pixels(max_pixels) from exc
+    except (OSError, SyntaxError, ValueError) as exc:  # a header cut short
+        raise ApiError(400, "corrupt_image", f"the image cannot be decoded: {exc}") from exc
     if img.format not in UPLOAD_FORMATS:
         raise ApiError(
             415, "unsupported_format", f"{img.format} is not accepted; send JPEG, PNG or WebP"

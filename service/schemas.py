@@ -16,7 +16,7 @@ class _Request(BaseModel):
 
 class GenerateRequest(_Request):
     model: str | None = Field(default=None, description="model name; omitted: the default")
-    n: int = Field(default=1, ge=1, description="images, 1..max_n")
+    n: int = Field(default=1, description="images, 1..max_n")
     label: Label | None = Field(default=None, description="class index or name, for all images")
     labels: list[Label] | None = Field(default=None, description="one class per image")
     seed: int | None = Field(
@@ -33,7 +33,7 @@ class InterpolateRequest(_Request):
     model: str | None = None
     seed_a: int = Field(ge=0, lt=2**63)
     seed_b: int = Field(ge=0, lt=2**63)
-    steps: int = Field(default=8, ge=2, description="images along the path, 2..max_n")
+    steps: int = Field(default=8, description="images along the path, 2..max_n")
     method: Literal["slerp", "lerp"] = "slerp"
     label: Label | None = None
     truncation: float | None = Field(default=None, gt=0, le=1)
