@@ -21,8 +21,9 @@ def test_to_uint8_maps_the_range_and_layout() -> None:
     assert rgb.shape == (2, 4, 5, 3) and rgb.flags.c_contiguous
 
 
-def test_png_round_trip() -> None:
-    batch = np.random.default_rng(0).uniform(-1, 1, (3, 3, 6, 7)).astype(np.float32)
+@pytest.mark.parametrize("channels", [1, 3])
+def test_png_round_trip(channels: int) -> None:
+    batch = np.random.default_rng(0).uniform(-1, 1, (3, channels, 6, 7)).astype(np.float32)
     pngs = imaging.encode_pngs(batch)
     decoded = np.asarray(Image.open(io.BytesIO(pngs[1])))
     np.testing.assert_array_equal(decoded, imaging.to_uint8(batch)[1])
