@@ -157,7 +157,12 @@ class BodyLimitMiddleware:
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
                     # FastAPI re-raises HTTPException from body parsing; errors.py shapes it.
-                    raise HTTPException(413, f"the body is over the {self.max_bytes} byte cap")
+                    # `Connection: close` makes the server stop reading the rest.
+                    raise HTTPException(
+                        413,
+                        f"the body is over the {self.max_bytes} byte cap",
+                        headers={"Connection": "close"},
+                    )
             return message
 
         await self.app(scope, counted, send)

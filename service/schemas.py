@@ -45,7 +45,7 @@ class InterpolateRequest(_Request):
 
 
 class GeneratedImage(BaseModel):
-    seed: int = Field(description="the seed of this image (for /interpolate: of the path start)")
+    seed: int = Field(description="the seed of this image (/interpolate: of the nearer end)")
     label: int | None = None
     class_name: str | None = None
     png: str = Field(description="base64 PNG")

@@ -14,11 +14,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from onnx_models import make_models_dir
 from PIL import Image
 
 pytestmark = pytest.mark.anyio
 
 ROOT = Path(__file__).resolve().parent.parent
+UPLOAD_CAP = 1_000_000
 
 
 def free_port() -> int:
@@ -27,14 +29,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def server(models_dir: Path) -> Iterator[str]:
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    models_dir = make_models_dir(tmp_path_factory.mktemp("models"))
     port = free_port()
     env = os.environ | {
         "GANSERVE_PROVIDER": "cpu",
         "GANSERVE_INTRA_OP_THREADS": "1",
         "GANSERVE_MAX_BATCH": "32",
         "GANSERVE_LOG_LEVEL": "warning",
+        "GANSERVE_MAX_UPLOAD_BYTES": str(UPLOAD_CAP),
     }
     proc = subprocess.Popen(
         [
@@ -105,3 +109,29 @@ async def test_concurrent_clients_over_a_socket(server: str) -> None:
             'ganserve_requests_total{model="cond",route="/generate",status="200"} 48.0' in metrics
         )
         assert (await client.get("/healthz")).status_code == 200
+
+
+def test_a_streamed_upload_over_the_cap_is_cut_off(server: str) -> None:
+    """Chunked, no Content-Length: the server answers 413 and stops reading long before
+    the 64 MiB body ends."""
+    boundary = "b0undary"
+    sent = 0
+
+    def body() -> Iterator[bytes]:
+        nonlocal sent
+        yield (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="x.png"\r\n\r\n'
+        ).encode()
+        for _ in range(1024):
+            sent += 1
+            yield b"\0" * 65536
+
+    r = httpx.post(
+        f"{server}/translate",
+        content=body(),
+        timeout=30,
+        headers={"content-type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert (r.status_code, r.json()["error"]["code"]) == (413, "upload_too_large")
+    assert sent < 512
+    assert httpx.get(f"{server}/healthz").status_code == 200
