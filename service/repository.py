@@ -47,12 +47,23 @@ class Runner:
     session: ort.InferenceSession
     provider: str
     batcher: Batcher | None = None
+    # Batch sizes runs are padded up to (empty: run as is). On CUDA every new input shape
+    # costs a cuDNN algorithm search, so batches are padded to a few warmed-up sizes.
+    buckets: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         self._output = [self.session.get_outputs()[0].name]
 
     def run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
-        return self.session.run(self._output, inputs)[0]
+        rows = len(next(iter(inputs.values())))
+        size = next((b for b in self.buckets if b >= rows), rows)
+        if size == rows:
+            return self.session.run(self._output, inputs)[0]
+        padded = {}
+        for name, arr in inputs.items():
+            padded[name] = np.zeros((size, *arr.shape[1:]), arr.dtype)
+            padded[name][:rows] = arr
+        return self.session.run(self._output, padded)[0][:rows]
 
     def describe(self) -> dict[str, Any]:
         def args(items: list) -> list[dict[str, Any]]:
@@ -189,14 +200,26 @@ def _load_runner(
         check_signature(session, manifest)
     except ValueError as exc:
         raise LoadError(f"{role}: wrong signature for {manifest.kind}: {exc}") from exc
-    runner = Runner(session_key(manifest.name, role, manifest), session, session.get_providers()[0])
+    provider = session.get_providers()[0]
+    generator = manifest.kind != "translation"
+    buckets = batch_buckets(settings.max_batch) if provider == CUDA and generator else ()
+    runner = Runner(session_key(manifest.name, role, manifest), session, provider, buckets=buckets)
     _warm_up(runner, manifest, settings.max_batch)
     return runner
 
 
+def batch_buckets(max_batch: int) -> tuple[int, ...]:
+    """Powers of two below max_batch, and max_batch: 1, 2, 4, ..., 32, 64."""
+    sizes = [1 << i for i in range(max_batch.bit_length()) if 1 << i < max_batch]
+    return (*sizes, max_batch)
+
+
 def _warm_up(runner: Runner, manifest: Manifest, max_batch: int) -> None:
     """Run the sizes the batcher will use, and check the output shape while at it."""
-    sizes = (1,) if manifest.kind == "translation" else sorted({1, max_batch})
+    if manifest.kind == "translation":
+        sizes: tuple[int, ...] = (1,)
+    else:
+        sizes = runner.buckets or tuple(sorted({1, max_batch}))
     for rows in sizes:
         inputs = warmup_inputs(manifest, rows)
         try:

@@ -178,3 +178,23 @@ def test_auto_skips_cuda_without_a_driver(monkeypatch: pytest.MonkeyPatch) -> No
     assert ProviderChoice("auto").requested() == [CPU]
     assert ProviderChoice("cpu").requested() == [CPU]
     assert ProviderChoice("cuda").requested()[0] == runtime.CUDA
+
+
+def test_bucket_padding_does_not_change_rows(models_dir: Path) -> None:
+    """The CUDA path pads batches to warmed-up sizes; the rows that come back are the same."""
+    import onnxruntime as ort
+
+    from service.repository import Runner, batch_buckets
+
+    assert batch_buckets(64) == (1, 2, 4, 8, 16, 32, 64)
+    assert batch_buckets(48) == (1, 2, 4, 8, 16, 32, 48)
+    assert batch_buckets(1) == (1,)
+    session = ort.InferenceSession(str(models_dir / "cond" / "generator.onnx"), providers=[CPU])
+    inputs = {
+        "z": np.random.default_rng(0).standard_normal((5, 8)).astype(np.float32),
+        "label": np.array([0, 1, 2, 1, 0], np.int64),
+    }
+    plain = Runner("cond", session, CPU).run(inputs)
+    padded = Runner("cond", session, CPU, buckets=(1, 2, 4, 8)).run(inputs)
+    assert padded.shape == plain.shape == (5, 3, 8, 8)
+    np.testing.assert_array_equal(padded, plain)
