@@ -1,0 +1,44 @@
+"""Settings from the environment and the command line."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import service.__main__ as entry
+from service.settings import Settings
+
+
+def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [n for n in os.environ if n.startswith("GANSERVE_")]:
+        monkeypatch.delenv(name)
+    s = Settings()
+    assert (s.host, s.port, s.models_dir, s.provider) == ("0.0.0.0", 8000, Path("models"), "auto")
+    assert (s.max_batch, s.max_n, s.api_key, s.cors_origins) == (64, 64, None, [])
+    assert s.intra_op_threads >= 1 and s.inter_op_threads == 1
+
+
+def test_environment_with_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GANSERVE_PROVIDER", "cpu")
+    monkeypatch.setenv("GANSERVE_MAX_BATCH", "8")
+    monkeypatch.setenv("GANSERVE_CORS_ORIGINS", "https://a.example, https://b.example")
+    monkeypatch.setenv("GANSERVE_API_KEY", "k")
+    s = Settings()
+    assert (s.provider, s.max_batch, s.api_key) == ("cpu", 8, "k")
+    assert s.cors_origins == ["https://a.example", "https://b.example"]
+    monkeypatch.setenv("GANSERVE_CORS_ORIGINS", '["https://c.example"]')
+    assert Settings().cors_origins == ["https://c.example"]
+    monkeypatch.setenv("GANSERVE_PROVIDER", "tpu")
+    with pytest.raises(ValueError):
+        Settings()
+
+
+def test_command_line_overrides_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = {}
+    monkeypatch.setenv("GANSERVE_PORT", "9000")
+    monkeypatch.setattr(entry.uvicorn, "run", lambda app, **kw: seen.update(kw, app=app))
+    entry.main(["--host", "127.0.0.1", "--models", "elsewhere"])
+    assert (seen["host"], seen["port"]) == ("127.0.0.1", 9000)
+    assert seen["app"].state.settings.models_dir == Path("elsewhere")
