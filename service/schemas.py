@@ -88,5 +88,4 @@ class ReloadResponse(BaseModel):
 
 class Health(BaseModel):
     status: str
-    reason: str | None = None
-    models_ready: int = 0
+    models_ready: int | None = None
