@@ -58,6 +58,8 @@ class ProviderChoice:
             and CUDA in ort.get_available_providers()
             and cuda_driver_present()
         )
+        if self.setting == "auto" and not self._try_cuda:
+            log.info("provider=auto: no CUDA build or NVIDIA driver here, serving on CPU")
 
     def requested(self) -> list[str]:
         return [CUDA, CPU] if self._try_cuda else [CPU]
