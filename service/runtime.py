@@ -77,6 +77,9 @@ def make_session(
     options.intra_op_num_threads = intra_op_threads
     options.inter_op_num_threads = inter_op_threads
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Idle ORT threads would spin between runs, stealing the cores that decode, encode and
+    # serve HTTP; the batcher keeps runs big, so waking them costs little.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = ort.InferenceSession(str(path), sess_options=options, providers=choice.requested())
     choice.observe(session.get_providers()[0])
     return session
