@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import time
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,7 +84,6 @@ class Model:
     manifest: Manifest | None = None
     runners: dict[str, Runner] = field(default_factory=dict)  # role -> runner
     fingerprint: str = ""
-    loaded_at: float = field(default_factory=time.time)
     reload_error: str | None = None  # a broken successor that was refused
 
     @property
@@ -246,7 +244,7 @@ def _short(exc: Exception) -> str:
 
 
 class Repository:
-    """All models by name. Mutated only by `load`/`reload`, one at a time."""
+    """All models by name. Changed only by `reload`, one reload at a time."""
 
     def __init__(self, settings: Settings, metrics: Metrics, executor: Executor) -> None:
         self.settings = settings
