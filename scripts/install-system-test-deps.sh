@@ -5,6 +5,7 @@ set -euo pipefail
 
 # command-on-PATH -> Debian package that provides it
 declare -A wanted=(
+  [chromium]=chromium
 )
 
 missing=()
