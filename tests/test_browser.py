@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from onnx_models import make_models_dir
+from onnx_models import DIM, generator, make_models_dir, write_model
 from PIL import Image
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -120,7 +121,20 @@ class Server:
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_models_dir(tmp_path_factory.mktemp("browser") / "models")
+    """One ready model per kind, plus an untrained placeholder and a broken folder."""
+    root = make_models_dir(tmp_path_factory.mktemp("browser") / "models")
+    write_model(
+        root / "placeholder",
+        {"generator": generator(DIM, 1, 8, seed=5)},
+        kind="unconditional",
+        channels=1,
+        size=8,
+        dim=DIM,
+        untrained=True,
+    )
+    (root / "broken").mkdir()
+    (root / "broken" / "model.json").write_text("{not json")
+    return root
 
 
 @pytest.fixture(scope="module")
@@ -240,14 +254,15 @@ def test_models_are_listed_with_their_details(open_page) -> None:
     p = open_page()
     page = p.open()
     options = page.locator("#model option")
-    assert sorted(options.evaluate_all("os => os.map(o => o.value)")) == ["cond", "trans", "uncond"]
+    values = options.evaluate_all("os => os.map(o => o.value)")
+    assert sorted(values) == ["broken", "cond", "placeholder", "trans", "uncond"]
     page.select_option("#model", "cond")
     info = page.locator("#model-info")
     expect(info).to_contain_text("conditional")
     expect(info).to_contain_text("CPUExecutionProvider")
     for name in ("cat", "dog", "bird"):
         expect(info).to_contain_text(name)
-    expect(page.locator("#readiness")).to_contain_text("ready · 3 models")
+    expect(page.locator("#readiness")).to_contain_text("ready · 4 models")
     page.select_option("#model", "trans")
     expect(info).to_contain_text("a = horse, b = zebra")
     expect(page.locator("#generate-section")).to_be_hidden()
@@ -261,6 +276,21 @@ def test_models_are_listed_with_their_details(open_page) -> None:
              .map(el => el.id || el.name)"""
     )
     assert unlabelled == []
+
+
+def test_untrained_and_failed_models_are_flagged(open_page) -> None:
+    page = open_page().open()
+    expect(page.locator("#model option[value=placeholder]")).to_have_text("placeholder (untrained)")
+    expect(page.locator("#model option[value=broken]")).to_have_text("broken (failed)")
+    page.select_option("#model", "placeholder")
+    expect(page.locator("#model-info")).to_contain_text("no: untrained placeholder")
+    expect(page.locator("#generate-section")).to_be_visible()
+    page.select_option("#model", "broken")
+    expect(page.locator("#model-info")).to_contain_text("failed:")
+    expect(page.locator("#generate-section")).to_be_hidden()
+    expect(page.locator("#translate-section")).to_be_hidden()
+    expect(page.locator("#empty-section")).to_contain_text("broken is not ready")
+    expect(page).to_have_url(re.compile(r"#broken$"))
 
 
 def test_generate_a_grid_with_label_and_seed(open_page) -> None:

@@ -322,7 +322,7 @@
   }
 
   function fillLabels(select, m) {
-    select.replaceChildren(new Option("any (seed mod classes)", ""));
+    select.replaceChildren(new Option("any (by seed)", ""));
     (m.classes || []).forEach((c, i) => select.append(new Option(`${i}: ${c}`, c)));
   }
 
