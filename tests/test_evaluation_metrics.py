@@ -142,3 +142,13 @@ def test_mode_metrics_three_standard_deviations_threshold():
     r = M.mode_metrics(np.stack([inside, outside]), means, std=0.01)
     assert r["modes"] == 1 and r["high_quality"] == 0.5
     assert r["counts"][0] == 1
+
+
+def test_stacked_mnist_modes():
+    all_triples = np.array([[a, b, c] for a in range(10) for b in range(10) for c in range(10)])
+    full = M.stacked_modes(np.repeat(all_triples, 3, axis=0))
+    assert full == {"modes": 1000, "num_modes": 1000, "kl_from_uniform": pytest.approx(0.0)}
+    one = M.stacked_modes(np.array([[1, 2, 3]] * 50))
+    assert one["modes"] == 1 and one["kl_from_uniform"] == pytest.approx(math.log(1000))
+    # (1, 2, 3) and (3, 2, 1) are different modes
+    assert M.stacked_modes(np.array([[1, 2, 3], [3, 2, 1]]))["modes"] == 2

@@ -178,3 +178,27 @@ def mode_metrics(
         "reverse_kl": kl_from_uniform(counts),
         "counts": counts.tolist(),
     }
+
+
+# ---------------------------------------------------------------- Stacked MNIST
+
+
+def stacked_modes(channel_predictions: np.ndarray, num_classes: int = 10) -> dict[str, float | int]:
+    """Stacked MNIST (Metz et al. 2017; VEEGAN; PacGAN): each of the three channels is classified
+    separately; the mode of a sample is the triple of predicted digits (one of 10^3). Returns
+    the number of modes with at least one sample and KL(q || uniform) of the mode histogram q
+    over all 1,000 modes.
+
+    channel_predictions: int [N, C], the judge's class for each channel of each sample.
+    """
+    pred = np.asarray(channel_predictions, dtype=np.int64)
+    c = pred.shape[1]
+    index = np.zeros(len(pred), dtype=np.int64)
+    for j in range(c):
+        index = index * num_classes + pred[:, j]
+    counts = np.bincount(index, minlength=num_classes**c)
+    return {
+        "modes": int((counts > 0).sum()),
+        "num_modes": num_classes**c,
+        "kl_from_uniform": kl_from_uniform(counts),
+    }
