@@ -311,7 +311,7 @@
       m.classes.forEach((c, i) => {
         const chip = document.createElement("span");
         chip.className = "chip";
-        chip.textContent = `${i} ${c}`;
+        chip.textContent = c === String(i) ? c : `${i} ${c}`;
         list.append(chip);
       });
       infoRow(dl, `Classes (${m.classes.length})`, list);
@@ -323,7 +323,7 @@
 
   function fillLabels(select, m) {
     select.replaceChildren(new Option("any (by seed)", ""));
-    (m.classes || []).forEach((c, i) => select.append(new Option(`${i}: ${c}`, c)));
+    (m.classes || []).forEach((c, i) => select.append(new Option(c === String(i) ? c : `${i}: ${c}`, c)));
   }
 
   function showPanels(m) {
@@ -384,10 +384,16 @@
     return value;
   }
 
+  /** `3 (cat)`, or just `3` when the class is named by its index (MNIST digits). */
+  function labelText(img) {
+    const name = img.class_name;
+    return name && name !== String(img.label) ? `${img.label} (${name})` : String(img.label);
+  }
+
   function caption(img) {
     const parts = [`seed ${img.seed}`];
     if (img.label !== null && img.label !== undefined) {
-      parts.push(img.class_name ? `label ${img.label} (${img.class_name})` : `label ${img.label}`);
+      parts.push(`label ${labelText(img)}`);
     }
     return parts.join(", ");
   }
@@ -434,7 +440,7 @@
     infoRow(dl, "Seed", String(img.seed));
     if (extra) infoRow(dl, "On the path", `${extra} (seed: the nearer end)`);
     if (img.label !== null && img.label !== undefined) {
-      infoRow(dl, "Label", img.class_name ? `${img.label} (${img.class_name})` : String(img.label));
+      infoRow(dl, "Label", labelText(img));
     }
     panel.dataset.seed = String(img.seed);
     const link = $("selected-download");
