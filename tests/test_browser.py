@@ -62,8 +62,9 @@ class Server:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log_path = log
-        environ = {
-            **os.environ,
+        # Only the settings named here: a GANSERVE_* variable of the caller's stays out.
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("GANSERVE_")}
+        environ |= {
             "GANSERVE_PROVIDER": "cpu",
             "GANSERVE_INTRA_OP_THREADS": "1",
             "GANSERVE_MAX_BATCH": "16",
