@@ -215,6 +215,11 @@ def test_write_metrics_keeps_the_manifest_valid_and_the_hashes(world, capsys):
     assert manifest.metrics["classes"]["present"] == 10
     assert manifest.metrics["evaluation"]["judge"]["name"] == "template-judge"
     assert manifest.files["generator"].sha256 == before == sha256_of(folder / "generator.onnx")
+    card = (folder / "README.md").read_text()
+    assert card.count("## Evaluation") == 1 and "FD-judge" in card
+    # a second run replaces the section instead of appending another
+    assert E.main([str(folder), *args, "--train-count", str(TRAIN)]) == 0
+    assert (folder / "README.md").read_text().count("## Evaluation") == 1
 
 
 def test_a_tampered_model_is_refused(world, tmp_path):

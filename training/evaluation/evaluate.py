@@ -273,6 +273,42 @@ def format_table(name: str, kind: str, m: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+CARD_START = "<!-- evaluation:start (written by python -m training evaluate) -->"
+CARD_END = "<!-- evaluation:end -->"
+
+
+def card_section(name: str, kind: str, m: dict[str, Any]) -> str:
+    """The model card's evaluation section: the table, what it was computed on, how."""
+    ev = m["evaluation"]
+    return "\n".join(
+        [
+            CARD_START,
+            "## Evaluation",
+            "",
+            f"Measured {ev['date']} with `{ev['command']}` (see docs/evaluation.md for the "
+            "definitions).",
+            "",
+            "```",
+            format_table(name, kind, m),
+            "```",
+            CARD_END,
+        ]
+    )
+
+
+def write_card(model_dir: str | Path, section: str) -> None:
+    """Put `section` into the folder's README.md, replacing an earlier one."""
+    path = Path(model_dir) / "README.md"
+    text = path.read_text() if path.exists() else ""
+    if CARD_START in text and CARD_END in text:
+        head, rest = text.split(CARD_START, 1)
+        tail = rest.split(CARD_END, 1)[1]
+        text = head + section + tail
+    else:
+        text = text.rstrip("\n") + ("\n\n" if text else "") + section + "\n"
+    path.write_text(text)
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model_dir", help="an exported model folder (model.json + ONNX)")
     p.add_argument("--data", required=True, help="mnist10k.npz (first 9,000 train, rest held out)")
@@ -280,7 +316,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n", type=int, default=5000, help="generated samples (seeds 0..n-1)")
     p.add_argument("--k", type=int, default=3, help="k of the k-NN manifolds")
     p.add_argument("--train-count", type=int, default=TRAIN_COUNT, help=argparse.SUPPRESS)
-    p.add_argument("--no-write", action="store_true", help="print only; leave model.json alone")
+    p.add_argument(
+        "--no-write", action="store_true", help="print only; leave model.json and README.md alone"
+    )
 
 
 def run(args: argparse.Namespace, command: str | None = None) -> int:
@@ -297,7 +335,9 @@ def run(args: argparse.Namespace, command: str | None = None) -> int:
     print(format_table(manifest.name, manifest.kind, result))
     if not args.no_write:
         write_metrics(args.model_dir, result)
-        print(f"\nwrote metrics into {Path(args.model_dir) / MANIFEST_FILE}")
+        write_card(args.model_dir, card_section(manifest.name, manifest.kind, result))
+        folder = Path(args.model_dir)
+        print(f"\nwrote metrics into {folder / MANIFEST_FILE} and {folder / 'README.md'}")
     return 0
 
 
