@@ -1,0 +1,104 @@
+"""Mode-collapse monitors for a training loop (issue 4, item 5).
+
+Every N steps the loop draws a fixed batch of samples (fixed noise, so the numbers move only
+when the generator does) and calls a monitor with the step and the samples as numpy arrays.
+The monitor returns figures for the metrics log and the progress bar, and prints a warning
+naming the step when the coverage drops sharply below the best seen so far.
+
+- `ClassMonitor`: images scored by a judge (`Judge`): classes present (>= 1 % of the batch),
+  KL of the predicted-class histogram from uniform, and FD-judge against real features.
+- `ModeMonitor`: 2D samples scored with PacGAN's metrics: modes captured, high-quality share.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from training.evaluation import metrics as M
+
+
+def _default_warn(message: str) -> None:
+    print(f"WARNING: {message}", file=sys.stderr, flush=True)
+
+
+class ClassMonitor:
+    """Class coverage, class KL and FD-judge of a fixed batch of generated images."""
+
+    def __init__(
+        self,
+        judge: Any,
+        real_features: np.ndarray | None = None,
+        drop: int = 2,
+        warn: Callable[[str], None] = _default_warn,
+    ):
+        self.judge = judge
+        self.real_stats = M.gaussian_stats(real_features) if real_features is not None else None
+        self.drop = drop
+        self.warn = warn
+        self.best = 0
+        self.best_step: int | None = None
+        self.history: list[dict[str, float]] = []
+
+    def __call__(self, step: int, images: np.ndarray) -> dict[str, float]:
+        logits, features = self.judge.run(images)
+        hist = M.class_histogram(logits.argmax(1), logits.shape[1])
+        present = M.classes_present(hist)
+        out: dict[str, float] = {
+            "step": step,
+            "classes_present": present,
+            "class_kl": M.kl_from_uniform(hist),
+        }
+        if self.real_stats is not None and len(features) > 1:
+            out["fd_judge"] = M.frechet_distance_from_stats(
+                *M.gaussian_stats(features), *self.real_stats
+            )
+        if self.best - present >= self.drop:
+            self.warn(
+                f"step {step}: class coverage fell to {present}/{logits.shape[1]} from "
+                f"{self.best} at step {self.best_step} (mode collapse?)"
+            )
+        if present > self.best:
+            self.best, self.best_step = present, step
+        self.history.append(out)
+        return out
+
+
+class ModeMonitor:
+    """Modes captured and high-quality share of a fixed batch of 2D samples."""
+
+    def __init__(
+        self,
+        means: np.ndarray,
+        std: float,
+        drop: int | None = None,
+        warn: Callable[[str], None] = _default_warn,
+    ):
+        self.means = np.asarray(means, dtype=np.float64)
+        self.std = std
+        self.drop = drop if drop is not None else max(1, len(self.means) // 10)
+        self.warn = warn
+        self.best = 0
+        self.best_step: int | None = None
+        self.history: list[dict[str, float]] = []
+
+    def __call__(self, step: int, samples: np.ndarray) -> dict[str, float]:
+        m = M.mode_metrics(samples, self.means, self.std)
+        out: dict[str, float] = {
+            "step": step,
+            "modes": m["modes"],
+            "high_quality": m["high_quality"],
+            "reverse_kl": m["reverse_kl"],
+        }
+        if self.best - m["modes"] >= self.drop:
+            self.warn(
+                f"step {step}: modes captured fell to {m['modes']}/{len(self.means)} from "
+                f"{self.best} at step {self.best_step} (mode collapse?)"
+            )
+        if m["modes"] > self.best:
+            self.best, self.best_step = int(m["modes"]), step
+        self.history.append(out)
+        return out
