@@ -69,6 +69,7 @@ class _Uncond(torch.nn.Module):
         super().__init__()
         self.register_buffer("t", torch.from_numpy(t))
         self.collapse_to = collapse_to
+        self.size = t.shape[-1]
 
     def forward(self, z):
         if self.collapse_to is None:
@@ -79,7 +80,10 @@ class _Uncond(torch.nn.Module):
                 + 0 * z[:, :10]
             )
         img = torch.einsum("nc,chw->nhw", weights, self.t)
-        img = img + NOISE * z[:, 10:].reshape(-1, 28, 28)
+        noise = z[:, 10:].reshape(-1, 1, 28, 28)
+        if self.size != 28:
+            noise = torch.nn.functional.interpolate(noise, size=(self.size, self.size))
+        img = img + NOISE * noise[:, 0]
         return img.clamp(-1, 1)[:, None]
 
 
@@ -93,7 +97,7 @@ class _Cond(torch.nn.Module):
         return img.clamp(-1, 1)[:, None]
 
 
-def _model(folder: Path, name: str, module, conditional: bool) -> Path:
+def _model(folder: Path, name: str, module, conditional: bool, size: int = 28) -> Path:
     folder.mkdir()
     z = torch.zeros(2, DIM)
     if conditional:
@@ -109,7 +113,7 @@ def _model(folder: Path, name: str, module, conditional: bool) -> Path:
     Manifest(
         name=name,
         kind="conditional" if conditional else "unconditional",
-        image=ImageSpec(channels=1, height=28, width=28),
+        image=ImageSpec(channels=1, height=size, width=size),
         latent=LatentSpec(dim=DIM),
         classes=[str(c) for c in range(10)] if conditional else None,
         files={
@@ -156,7 +160,14 @@ def world(tmp_path_factory):
         "good": _model(root / "good", "good", _Uncond(t), False),
         "collapsed": _model(root / "collapsed", "collapsed", _Uncond(t, collapse_to=3), False),
         "cond": _model(root / "cond", "cond", _Cond(t), True),
+        "big": _model(root / "big", "big", _Uncond(_resized(t, 32)), False, size=32),
     }
+
+
+def _resized(t: np.ndarray, size: int) -> np.ndarray:
+    from training.evaluation.data import resize_batch
+
+    return resize_batch(t[:, None], size, size)[:, 0]
 
 
 def _evaluate(world, which: str, n: int = 400):
@@ -201,6 +212,13 @@ def test_a_conditional_generator_gets_per_label_accuracy(world):
     assert acc["per_label"] == {str(c): 1.0 for c in range(10)}
     assert acc["min"] == 1.0 and acc["samples_per_label"] == 20
     assert "classes" not in m
+
+
+def test_a_model_of_another_size_is_resized_for_the_judge(world):
+    m = _evaluate(world, "big")
+    assert m["classes"]["present"] == 10
+    assert "32x32" in m["evaluation"]["resize"]
+    assert m["fd_judge"]["value"] < 3 * m["fd_judge"]["floor"] + 0.05
 
 
 def test_write_metrics_keeps_the_manifest_valid_and_the_hashes(world, capsys):

@@ -41,3 +41,18 @@ def describe(path: str | Path, part: str, train_count: int = TRAIN_COUNT) -> str
     if part == "train":
         return f"{name}[0:{train_count}] (training split, {train_count} digits)"
     return f"{name}[{train_count}:{total}] (held out, {total - train_count} digits)"
+
+
+def resize_batch(images: np.ndarray, height: int, width: int) -> np.ndarray:
+    """float32 [N, C, H, W] -> [N, C, height, width], bilinear (Pillow, antialiased when
+    shrinking), values kept in their range. Identity when the size already matches."""
+    if images.shape[2:] == (height, width):
+        return images
+    from PIL import Image
+
+    out = np.empty((*images.shape[:2], height, width), dtype=np.float32)
+    for i in range(images.shape[0]):
+        for c in range(images.shape[1]):
+            img = Image.fromarray(np.ascontiguousarray(images[i, c], dtype=np.float32), mode="F")
+            out[i, c] = np.asarray(img.resize((width, height), Image.BILINEAR))
+    return out

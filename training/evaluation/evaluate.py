@@ -24,7 +24,7 @@ import numpy as np
 from service.latents import default_label, latents
 from service.manifest import MANIFEST_FILE, Manifest, sha256_of
 from training.evaluation import metrics as M
-from training.evaluation.data import TRAIN_COUNT, describe, load_split
+from training.evaluation.data import TRAIN_COUNT, describe, load_split, resize_batch
 from training.evaluation.judge import Judge
 
 DEFAULT_JUDGE = "judges/mnist"
@@ -93,8 +93,10 @@ def evaluate(
     judge = Judge.load(judge_dir)
     want = tuple(judge.info["input"]["shape"][1:])
     have = (manifest.image.channels, manifest.image.height, manifest.image.width)
-    if have != want:
+    if have[0] != want[0]:
         raise ValueError(f"judge {judge.name} takes images {want}, the model makes {have}")
+    resized = have != want
+    jh, jw = int(want[1]), int(want[2])
     num_classes = judge.num_classes
     if manifest.kind == "conditional":
         assert manifest.classes is not None
@@ -110,13 +112,16 @@ def evaluate(
         if manifest.kind == "conditional"
         else None
     )
-    images = generate(folder, manifest, seeds, labels)
+    images = resize_batch(generate(folder, manifest, seeds, labels), jh, jw)
     gen_logits, gen_feats = judge.run(images)
 
     train_x, _ = load_split(data, "train", train_count)
     held_x, held_y = load_split(data, "heldout", train_count)
     m = min(n, len(train_x))
-    _, train_feats = judge.run(train_x[:m])
+    # the floor's real digits take the generated images' path: up to the model's size (as the
+    # training data did) and back down to the judge's
+    floor_x = resize_batch(resize_batch(train_x[:m], have[1], have[2]), jh, jw)
+    _, train_feats = judge.run(floor_x)
     held_logits, held_feats = judge.run(held_x)
 
     judge_text = judge.describe()
@@ -144,6 +149,13 @@ def evaluate(
             "data": held_text,
             "generated": gen_text,
             "truncation": None,
+            "resize": (
+                f"generated {have[1]}x{have[2]} images and the floor's training digits "
+                f"({jh} -> {have[1]}x{have[2]} -> {jh}) resized bilinearly to the judge's "
+                f"{jh}x{jw}"
+                if resized
+                else None
+            ),
         },
         "fd_judge": {
             "value": _r(fd),
