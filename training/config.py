@@ -1,0 +1,229 @@
+"""Every training knob, named once (like the CycleGAN authors' options file).
+
+A run is described by one flat `Config`; JSON files under training/configs/ set some fields
+and `--set key=value` overrides them. Validation names the offending option.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+FAMILIES = ("dcgan", "cgan", "cyclegan", "toy2d")
+LOSSES = ("minimax", "nonsat", "wgan-gp", "hinge", "lsgan")
+TOY_DATA = ("ring", "grid")
+
+
+class ConfigError(ValueError):
+    """A wrong option or value; the message names it."""
+
+
+def _opt(default: Any, help: str, **kw: Any) -> Any:
+    return field(default=default, metadata={"help": help, **kw})
+
+
+@dataclass
+class Config:
+    family: str = _opt("dcgan", "model family", choices=FAMILIES)
+    name: str = _opt("run", "run name; also the default exported model name")
+    # data
+    data: str = _opt("", "npz file, class-folder root, trainA/trainB root, or ring/grid (toy2d)")
+    train_count: int = _opt(0, "npz: use the first N examples for training (0 = all)")
+    image_size: int = _opt(32, "dcgan/cgan: side the images are resized to (32, 64 or 128)")
+    channels: int = _opt(1, "dcgan/cgan: image channels (1 or 3)")
+    classes: list = field(
+        default_factory=list,
+        metadata={"help": "cgan: class names in label order (default: labels or folder names)"},
+    )
+    load_size: int = _opt(286, "cyclegan: resize photos to this side before cropping")
+    crop_size: int = _opt(256, "cyclegan: random crop side (a multiple of 4)")
+    flip: bool = _opt(True, "cyclegan: random horizontal flips")
+    domains: list = field(
+        default_factory=lambda: ["a", "b"],
+        metadata={"help": "cyclegan: names of domain A and B"},
+    )
+    val_images: int = _opt(4, "cyclegan: fixed validation photos per domain for samples")
+    # networks
+    z_dim: int = _opt(100, "latent size (toy2d: 2 is usual)")
+    ngf: int = _opt(64, "generator width")
+    ndf: int = _opt(64, "discriminator width")
+    embed_dim: int = _opt(50, "cgan: label embedding size concatenated to z")
+    cond_d: str = _opt(
+        "projection", "cgan: projection or concat discriminator", choices=("projection", "concat")
+    )
+    d_norm: str = _opt("batch", "dcgan/cgan discriminator norm", choices=("batch", "none"))
+    n_blocks: int = _opt(9, "cyclegan: ResNet blocks in G")
+    d_layers: int = _opt(3, "cyclegan: PatchGAN layers (3 = 70x70 receptive field)")
+    hidden: int = _opt(128, "toy2d: MLP width")
+    depth: int = _opt(3, "toy2d: MLP hidden layers")
+    # objective and stabilisers
+    loss: str = _opt("nonsat", "adversarial loss", choices=LOSSES)
+    gp_weight: float = _opt(10.0, "wgan-gp: gradient penalty weight")
+    spectral_norm: bool = _opt(False, "spectral norm on every D layer")
+    d_steps: int = _opt(1, "discriminator steps per generator step")
+    label_smoothing: float = _opt(0.0, "one-sided: real targets are 1 - this")
+    ema_decay: float = _opt(0.999, "EMA of G weights (0 = off; export uses EMA)")
+    lambda_cycle: float = _opt(10.0, "cyclegan: cycle-consistency weight")
+    lambda_identity: float = _opt(0.5, "cyclegan: identity weight, times lambda_cycle")
+    pool_size: int = _opt(50, "cyclegan: image pool of past fakes (0 = off)")
+    lr: float = _opt(2e-4, "Adam learning rate (G and D)")
+    beta1: float = _opt(0.5, "Adam beta1")
+    beta2: float = _opt(0.999, "Adam beta2")
+    decay_steps: int = _opt(0, "linear LR decay to 0 over the last N steps (0 = constant)")
+    # loop
+    steps: int = _opt(1000, "generator steps")
+    batch_size: int = _opt(64, "batch size per process")
+    seed: int = _opt(0, "seed for weights, data order, noise")
+    device: str = _opt(
+        "auto", "auto (CUDA when present), cpu or cuda", choices=("auto", "cpu", "cuda")
+    )
+    amp: str = _opt(
+        "auto",
+        "bf16 autocast: auto (off on CPU, measured slower), bf16 or off",
+        choices=("auto", "bf16", "off"),
+    )
+    channels_last: str = _opt(
+        "auto", "channels_last memory: auto (off on CPU), on or off", choices=("auto", "on", "off")
+    )
+    threads: int = _opt(0, "torch CPU threads (0 = torch's default)")
+    log_every: int = _opt(50, "steps between metric lines")
+    sample_every: int = _opt(500, "steps between sample grids (0 = only at the end)")
+    checkpoint_every: int = _opt(200, "steps between checkpoints (a kill loses at most this)")
+    out_dir: str = _opt("runs", "runs are written to OUT_DIR/NAME")
+    progress: bool = _opt(True, "tqdm progress bar")
+
+    def validate(self) -> Config:
+        for f in fields(self):
+            choices = f.metadata.get("choices")
+            if choices and getattr(self, f.name) not in choices:
+                raise ConfigError(f"{f.name}={getattr(self, f.name)!r}: choose from {choices}")
+        positive = (
+            "steps",
+            "batch_size",
+            "d_steps",
+            "z_dim",
+            "ngf",
+            "ndf",
+            "log_every",
+            "checkpoint_every",
+            "hidden",
+            "depth",
+            "embed_dim",
+            "val_images",
+        )
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name}={getattr(self, name)!r}: must be at least 1")
+        for name in (
+            "train_count",
+            "sample_every",
+            "pool_size",
+            "decay_steps",
+            "n_blocks",
+            "threads",
+        ):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name}={getattr(self, name)!r}: must not be negative")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ConfigError(f"ema_decay={self.ema_decay}: must be in [0, 1)")
+        if not 0.0 <= self.label_smoothing < 0.5:
+            raise ConfigError(f"label_smoothing={self.label_smoothing}: must be in [0, 0.5)")
+        if self.decay_steps > self.steps:
+            raise ConfigError(f"decay_steps={self.decay_steps}: more than steps={self.steps}")
+        if not self.data:
+            raise ConfigError("data: a data path (or ring/grid for toy2d) is required")
+        if self.family in ("dcgan", "cgan"):
+            if self.image_size not in (16, 32, 64, 128):
+                raise ConfigError(f"image_size={self.image_size}: use 16, 32, 64 or 128")
+            if self.channels not in (1, 3):
+                raise ConfigError(f"channels={self.channels}: use 1 or 3")
+        if self.family == "cyclegan":
+            if self.crop_size % 4 or self.crop_size > self.load_size:
+                raise ConfigError(f"crop_size={self.crop_size}: a multiple of 4, <= load_size")
+            if self.crop_size < 2 ** (self.d_layers + 2):
+                raise ConfigError(
+                    f"crop_size={self.crop_size}: d_layers={self.d_layers} "
+                    f"needs at least {2 ** (self.d_layers + 2)}"
+                )
+            if len(self.domains) != 2:
+                raise ConfigError(f"domains={self.domains}: name exactly two domains")
+        if self.family == "toy2d" and self.data not in TOY_DATA:
+            raise ConfigError(f"data={self.data!r}: toy2d data is one of {TOY_DATA}")
+        return self
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.out_dir) / self.name
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _parse(f: dataclasses.Field, text: str) -> Any:
+    kind = type(f.default) if f.default is not dataclasses.MISSING else list
+    try:
+        if kind is bool:
+            if text.lower() in ("1", "true", "yes", "on"):
+                return True
+            if text.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError("expected true or false")
+        if kind is list:
+            return json.loads(text) if text.startswith("[") else text.split(",")
+        return kind(text)
+    except ValueError as exc:
+        raise ConfigError(f"{f.name}={text!r}: {exc}") from None
+
+
+def build(values: dict[str, Any], overrides: list[str] = ()) -> Config:
+    """A validated Config from a dict (a config file) and `key=value` overrides."""
+    known = {f.name: f for f in fields(Config)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ConfigError(f"unknown option(s) {unknown}; see --help")
+    values = dict(values)
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--set {item!r}: expected key=value")
+        if key not in known:
+            raise ConfigError(f"unknown option {key!r}; see --help")
+        values[key] = _parse(known[key], text)
+    for key, value in values.items():
+        default = known[key].default
+        if default is not dataclasses.MISSING and isinstance(default, bool | int | float):
+            expected = (
+                float
+                if isinstance(default, float) and not isinstance(default, bool)
+                else type(default)
+            )
+            if expected is float and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            if type(value) is not expected:
+                raise ConfigError(f"{key}={value!r}: expected {expected.__name__}")
+            values[key] = value
+    return Config(**values).validate()
+
+
+def load(path: Path, overrides: list[str] = (), family: str | None = None) -> Config:
+    try:
+        values = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"config {path}: {exc}") from None
+    if family is not None:
+        if values.get("family", family) != family:
+            raise ConfigError(f"config {path} is for family {values['family']!r}, not {family!r}")
+        values["family"] = family
+    return build(values, overrides)
+
+
+def describe_options() -> str:
+    """One line per option, for --help."""
+    lines = []
+    for f in fields(Config):
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        lines.append(f"  {f.name:<17} {f.metadata['help']} [default: {default!r}]")
+    return "\n".join(lines)

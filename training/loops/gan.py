@@ -1,0 +1,113 @@
+"""DCGAN, conditional GAN and the 2D toy GAN: one G, one D, any of the five objectives."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from service.latents import latents
+from training import factory
+from training.data import Order, load_labelled, mixture_batch, mixture_means
+from training.imaging import grid, scatter
+from training.loops.base import Trainer
+from training.losses import d_loss, g_loss, gradient_penalty
+
+SAMPLE_COLUMNS = 8
+
+
+class GanTrainer(Trainer):
+    def build(self) -> None:
+        cfg = self.cfg
+        self.toy = cfg.family == "toy2d"
+        self.conditional = cfg.family == "cgan"
+        if self.toy:
+            self.data = None
+            self.num_classes = 0
+        else:
+            self.data = load_labelled(cfg.data, cfg.image_size, cfg.channels, cfg.train_count)
+            self.order = Order(
+                len(self.data), cfg.batch_size, cfg.seed, self.world.rank, self.world.size
+            )
+            classes = cfg.classes or self.data.classes
+            if self.conditional:
+                if len(classes) != len(self.data.classes):
+                    raise ValueError(
+                        f"classes: {len(classes)} names for "
+                        f"{len(self.data.classes)} labels in the data"
+                    )
+                self.extra["classes"] = list(classes)
+            self.num_classes = len(classes) if self.conditional else 0
+            self.extra["train_count"] = len(self.data)
+        self.extra.setdefault("data", cfg.data)
+        self.models = {
+            **factory.generators(cfg, self.num_classes),
+            **factory.discriminators(cfg, self.num_classes),
+        }
+
+    def real_batch(self, data_step: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        cfg = self.cfg
+        if self.toy:
+            return self.to_device(
+                mixture_batch(cfg.data, cfg.batch_size, cfg.seed, data_step, self.world.rank)
+            ), None
+        x, y = self.data.batch(self.order.indices(data_step))
+        return self.to_device(x), (y.to(self.device) if self.conditional else None)
+
+    def noise(self, n: int) -> torch.Tensor:
+        return torch.randn(n, self.cfg.z_dim).to(self.device)
+
+    def train_step(self, step: int) -> dict[str, float]:
+        cfg = self.cfg
+        g, d = self.wrapped["g"], self.wrapped["d"]
+        d_plain = self.models["d"]
+        for k in range(cfg.d_steps):
+            real, y = self.real_batch(step * cfg.d_steps + k)
+            with torch.no_grad(), self.autocast():
+                fake = g(self.noise(len(real)), y)
+            fake = self.to_device(fake.float())
+            with self.autocast():
+                loss_d = d_loss(
+                    cfg.loss, d(real, y).float(), d(fake, y).float(), cfg.label_smoothing
+                )
+            if cfg.loss == "wgan-gp":
+                loss_d = loss_d + cfg.gp_weight * gradient_penalty(
+                    lambda x, y=y: d_plain(x, y).float(), real, fake
+                )
+            self.optims["d"].zero_grad(set_to_none=True)
+            loss_d.backward()
+            self.optims["d"].step()
+        y_fake = (
+            torch.randint(self.num_classes, (cfg.batch_size,)).to(self.device)
+            if self.conditional
+            else None
+        )
+        with self.autocast():
+            # D unwrapped: its gradients here are discarded, so no DDP all-reduce for them
+            loss_g = g_loss(
+                cfg.loss, d_plain(g(self.noise(cfg.batch_size), y_fake), y_fake).float()
+            )
+        self.optims["g"].zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.optims["g"].step()
+        return {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
+
+    @torch.no_grad()
+    def samples(self) -> np.ndarray:
+        g = self.export_generators()["g"].eval()
+        cfg = self.cfg
+        if self.toy:
+            z = torch.from_numpy(latents(list(range(2000)), cfg.z_dim)).to(self.device)
+            points = g(z).float().cpu().numpy()
+            extent = 1.5 if cfg.data == "ring" else 5.0
+            picture = scatter(mixture_means(cfg.data)[0], extent)  # means, then samples
+            picture[..., 1:] = 0
+            return np.maximum(picture, scatter(points, extent))
+        rows = self.num_classes if self.conditional else SAMPLE_COLUMNS
+        if self.conditional:  # one row per class, the same seeds in every row
+            seeds = list(range(SAMPLE_COLUMNS)) * rows
+            y = torch.arange(rows).repeat_interleave(SAMPLE_COLUMNS).to(self.device)
+        else:  # seeds 0..63, as /generate would draw them
+            seeds, y = list(range(rows * SAMPLE_COLUMNS)), None
+        z = torch.from_numpy(latents(seeds, cfg.z_dim)).to(self.device)
+        images = g(z, y).float().cpu().numpy()
+        return grid(images, SAMPLE_COLUMNS)

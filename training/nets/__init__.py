@@ -1,0 +1,1 @@
+"""Generators and discriminators: DCGAN (+ conditional), CycleGAN, 2D MLPs."""

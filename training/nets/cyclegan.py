@@ -1,0 +1,91 @@
+"""CycleGAN networks (Zhu et al.): ResNet generator with reflection padding and instance
+norm (two stride-2 downsamplings, so H and W must divide by 4) and the 70x70 PatchGAN.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from training.nets.common import init_dcgan, maybe_sn
+
+MULTIPLE_OF = 4
+
+
+def _norm(width: int) -> nn.Module:
+    return nn.InstanceNorm2d(width, affine=False, track_running_stats=False)
+
+
+class ResnetBlock(nn.Module):
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(width, width, 3),
+            _norm(width),
+            nn.ReLU(True),
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(width, width, 3),
+            _norm(width),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class ResnetGenerator(nn.Module):
+    def __init__(self, ngf: int = 64, n_blocks: int = 9, channels: int = 3) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [
+            nn.ReflectionPad2d(3),
+            nn.Conv2d(channels, ngf, 7),
+            _norm(ngf),
+            nn.ReLU(True),
+        ]
+        width = ngf
+        for _ in range(2):
+            layers += [nn.Conv2d(width, width * 2, 3, 2, 1), _norm(width * 2), nn.ReLU(True)]
+            width *= 2
+        layers += [ResnetBlock(width) for _ in range(n_blocks)]
+        for _ in range(2):
+            layers += [
+                nn.ConvTranspose2d(width, width // 2, 3, 2, 1, output_padding=1),
+                _norm(width // 2),
+                nn.ReLU(True),
+            ]
+            width //= 2
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(width, channels, 7), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+        init_dcgan(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class PatchDiscriminator(nn.Module):
+    """n_layers=3 gives the 70x70 receptive field; one logit per patch."""
+
+    def __init__(
+        self, ndf: int = 64, n_layers: int = 3, channels: int = 3, sn: bool = False
+    ) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [
+            maybe_sn(nn.Conv2d(channels, ndf, 4, 2, 1), sn),
+            nn.LeakyReLU(0.2, True),
+        ]
+        width = ndf
+        for i in range(1, n_layers + 1):
+            out = ndf * min(2**i, 8)
+            stride = 2 if i < n_layers else 1
+            layers += [
+                maybe_sn(nn.Conv2d(width, out, 4, stride, 1), sn),
+                _norm(out),
+                nn.LeakyReLU(0.2, True),
+            ]
+            width = out
+        layers.append(maybe_sn(nn.Conv2d(width, 1, 4, 1, 1), sn))
+        self.net = nn.Sequential(*layers)
+        init_dcgan(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
