@@ -1,0 +1,53 @@
+# syntax=docker/dockerfile:1
+# ganserve serving image: python:3.11-slim + onnxruntime-gpu 1.31 with NVIDIA's CUDA 13 and
+# cuDNN 9 libraries from pip (see docs/deployment.md for why not nvidia/cuda:*-cudnn-runtime).
+# No torch, no training/ code. Build: docker build -t ganserve .
+# CPU-only image (no NVIDIA libraries, about 2.5 GB smaller): --build-arg CUDA_LIBS=0
+
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS build
+ARG CUDA_LIBS=1
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+WORKDIR /src
+COPY pyproject.toml ./
+# Exactly [project].dependencies (no torch), plus ORT's CUDA 13 / cuDNN 9 wheels when wanted.
+RUN python -m venv /opt/venv \
+ && python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > requirements.txt \
+ && if [ "$CUDA_LIBS" = "1" ]; then echo "onnxruntime-gpu[cuda,cudnn]>=1.31,<1.32" >> requirements.txt; \
+    else echo "onnxruntime-gpu>=1.31,<1.32" >> requirements.txt; fi \
+ && /opt/venv/bin/pip install --no-compile -r requirements.txt \
+ && find /opt/venv -type d -name __pycache__ -prune -exec rm -rf {} + \
+ && find /opt/venv -path '*/site-packages/nvidia/*' -name 'lib*.so*' -printf '%h\n' | sort -u > /opt/venv/nvidia-libs.conf
+
+FROM ${PYTHON_IMAGE} AS runtime
+LABEL org.opencontainers.image.title="ganserve" \
+      org.opencontainers.image.description="GAN serving: FastAPI + ONNX Runtime (CUDA 13, cuDNN 9)"
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    NVIDIA_VISIBLE_DEVICES=all \
+    NVIDIA_DRIVER_CAPABILITIES=compute,utility \
+    GANSERVE_HOST=0.0.0.0 \
+    GANSERVE_PORT=8000 \
+    GANSERVE_MODELS_DIR=/app/models
+COPY --from=build /opt/venv /opt/venv
+# The pip-installed CUDA/cuDNN folders go on the loader path (libcuda itself comes from the
+# host driver through the NVIDIA container toolkit).
+RUN cp /opt/venv/nvidia-libs.conf /etc/ld.so.conf.d/zz-nvidia-pip.conf \
+ && ldconfig \
+ && groupadd --system --gid 10001 ganserve \
+ && useradd --system --uid 10001 --gid ganserve --home-dir /app --shell /usr/sbin/nologin ganserve
+WORKDIR /app
+COPY --chown=root:root service/ /app/service/
+# Shipped models, baked in; mount a folder on /app/models to replace them.
+COPY --chown=root:root models/ /app/models/
+USER 10001:10001
+EXPOSE 8000
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
+  CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('GANSERVE_PORT', '8000') + '/healthz', timeout=4)"]
+# Exec form: python is PID 1 and gets SIGTERM; uvicorn stops accepting, drains in-flight
+# requests (timeout_graceful_shutdown) and exits.
+CMD ["python", "-m", "service"]
