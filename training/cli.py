@@ -65,6 +65,9 @@ def _parser() -> argparse.ArgumentParser:
         "--tolerance", type=float, default=1e-4, help="largest allowed |onnxruntime - torch|"
     )
     export.add_argument("--opset", type=int, default=17, help="ONNX opset (>= 17)")
+    from training.evaluation.cli import add_commands  # evaluate, judge (issue 4)
+
+    add_commands(sub)
     return parser
 
 
@@ -106,6 +109,8 @@ def _run(trainer) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if hasattr(args, "handler"):  # evaluate, judge
+        return args.handler(args)
     from training.export import ExportError
     from training.loops.base import NonFiniteLoss
 

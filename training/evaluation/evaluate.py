@@ -151,8 +151,8 @@ def evaluate(
             "truncation": None,
             "resize": (
                 f"generated {have[1]}x{have[2]} images and the floor's training digits "
-                f"({jh} -> {have[1]}x{have[2]} -> {jh}) resized bilinearly to the judge's "
-                f"{jh}x{jw}"
+                f"({jh} -> {have[1]}x{have[2]} -> {jh}) resized to the judge's {jh}x{jw} "
+                "with training.data.resize (bilinear, antialiased)"
                 if resized
                 else None
             ),

@@ -138,6 +138,13 @@ def train(
     return net
 
 
+def _command() -> str:
+    words = sys.argv[1:]
+    if words and words[0] == "judge":
+        return "python -m training " + " ".join(words)
+    return "python -m training.evaluation.train_judge " + " ".join(words)
+
+
 def _git_revision() -> str | None:
     try:
         out = subprocess.run(
@@ -148,8 +155,7 @@ def _git_revision() -> str | None:
         return None
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, help="mnist10k.npz")
     p.add_argument("--out", default="judges/mnist", help="judge folder to write")
     p.add_argument("--epochs", type=int, default=10)
@@ -157,8 +163,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
-    args = p.parse_args(argv)
 
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    add_arguments(p)
+    return run(p.parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     train_x, train_y = load_split(args.data, "train")
     held_x, held_y = load_split(args.data, "heldout")
@@ -197,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
             "device": f"cpu ({platform.processor() or platform.machine()}, {args.threads} threads)",
             "torch": torch.__version__,
             "code_revision": _git_revision(),
-            "command": "python -m training.evaluation.train_judge " + " ".join(sys.argv[1:]),
+            "command": _command(),
         },
         "sha256": sha256_of(onnx_path),
     }
