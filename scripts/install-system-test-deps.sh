@@ -6,6 +6,9 @@ set -euo pipefail
 # command-on-PATH -> Debian package that provides it
 declare -A wanted=(
   [chromium]=chromium
+  [docker-compose]=docker-compose
+  [promtool]=prometheus
+  [prometheus]=prometheus
 )
 
 missing=()
