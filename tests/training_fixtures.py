@@ -34,3 +34,52 @@ def tiny_photos(root: Path, n: int = 6, size: int = 24) -> Path:
                 image = image.convert("L")
             image.save(folder / f"{i:03d}.jpg")
     return root
+
+
+TINY = {
+    "dcgan": {"image_size": 16, "channels": 1, "z_dim": 8, "ngf": 4, "ndf": 4},
+    "cgan": {"image_size": 16, "channels": 1, "z_dim": 8, "ngf": 4, "ndf": 4, "embed_dim": 4},
+    "cyclegan": {
+        "load_size": 20,
+        "crop_size": 16,
+        "d_layers": 1,
+        "ngf": 4,
+        "ndf": 4,
+        "n_blocks": 1,
+        "val_images": 2,
+        "domains": ["horse", "zebra"],
+        "loss": "lsgan",
+        "pool_size": 3,
+    },
+    "toy2d": {"data": "ring", "z_dim": 2, "hidden": 16, "depth": 2},
+}
+
+
+def tiny_values(family: str, tmp_path: Path, **overrides: object) -> dict:
+    """Option values for a run that takes well under a second per few steps."""
+    values: dict = {
+        "family": family,
+        "name": family,
+        "steps": 4,
+        "batch_size": 4,
+        "threads": 1,
+        "progress": False,
+        "log_every": 1,
+        "sample_every": 0,
+        "checkpoint_every": 2,
+        "out_dir": str(tmp_path / "runs"),
+        "ema_decay": 0.9,
+        **TINY[family],
+    }
+    if family in ("dcgan", "cgan"):
+        npz = tmp_path / "tiny.npz"
+        if not npz.exists():
+            tiny_npz(npz)
+        values["data"] = str(npz)
+    if family == "cyclegan":
+        root = tmp_path / "photos"
+        if not root.exists():
+            tiny_photos(root)
+        values["data"] = str(root)
+    values.update(overrides)
+    return values

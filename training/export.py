@@ -60,8 +60,8 @@ def _to_onnx(
     # The TorchScript exporter gives a compact graph with named dynamic axes that ORT runs
     # at any batch (and image) size; the dynamo exporter's graph needed more fixing up.
     module.eval()
-    with warnings.catch_warnings():  # constant-folding and instance-norm notes, not problems
-        warnings.simplefilter("ignore", UserWarning)
+    with warnings.catch_warnings():  # tracer and deprecation notes, not problems
+        warnings.simplefilter("ignore")
         torch.onnx.export(
             module,
             args,

@@ -1,0 +1,72 @@
+"""Options: shipped configs load, wrong options and values are errors that name them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from training_fixtures import tiny_values
+
+from training import cli, config
+from training.config import ConfigError
+
+CONFIGS = sorted((Path(__file__).parents[1] / "training" / "configs").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
+def test_shipped_configs_are_valid(path: Path) -> None:
+    cfg = config.load(path)
+    assert cfg.name == path.stem or path.stem.startswith(cfg.name)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["nope=1"], "unknown option 'nope'"),
+        (["loss=wgan"], "loss='wgan'"),
+        (["steps=abc"], "steps='abc'"),
+        (["steps=0"], "steps=0"),
+        (["ema_decay=1.5"], "ema_decay"),
+        (["image_size=48"], "image_size=48"),
+        (["spectral_norm=maybe"], "spectral_norm='maybe'"),
+        (["steps"], "expected key=value"),
+        (["decay_steps=99"], "decay_steps=99"),
+    ],
+)
+def test_bad_values_name_the_option(overrides: list[str], message: str, tmp_path) -> None:
+    values = tiny_values("dcgan", tmp_path)
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+        config.build(values, overrides)
+
+
+def test_family_specific_checks(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="crop_size=18"):
+        config.build(tiny_values("cyclegan", tmp_path, crop_size=18))
+    with pytest.raises(ConfigError, match="toy2d data"):
+        config.build(tiny_values("toy2d", tmp_path, data="spiral"))
+    with pytest.raises(ConfigError, match="unknown option"):
+        config.build({"family": "dcgan", "data": "x.npz", "widht": 3})
+    with pytest.raises(ConfigError, match="expected int"):
+        config.build({"family": "dcgan", "data": "x.npz", "steps": 1.5})
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys) -> None:
+    assert cli.main(["train", "dcgan", "--set", "data=x.npz", "--set", "lr=fast"]) == 2
+    assert "lr='fast'" in capsys.readouterr().err
+    assert cli.main(["resume", str(tmp_path / "missing")]) == 2
+    assert "no checkpoint" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["train", "biggan"])
+
+
+def test_help_lists_every_option(capsys) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    text = capsys.readouterr().out
+    for name in config.Config.__dataclass_fields__:
+        assert f"  {name} " in text
+
+
+def test_resume_may_only_change_loop_options(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="may only change"):
+        cli.resume(str(tmp_path), ["loss=hinge"])
