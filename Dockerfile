@@ -14,9 +14,7 @@ WORKDIR /src
 COPY pyproject.toml ./
 # Exactly [project].dependencies (no torch), plus ORT's CUDA 13 / cuDNN 9 wheels when wanted.
 RUN python -m venv /opt/venv \
- && python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > requirements.txt \
- && if [ "$CUDA_LIBS" = "1" ]; then echo "onnxruntime-gpu[cuda,cudnn]>=1.31,<1.32" >> requirements.txt; \
-    else echo "onnxruntime-gpu>=1.31,<1.32" >> requirements.txt; fi \
+ && python -c "import sys, tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; ort = 'onnxruntime-gpu' + ('[cuda,cudnn]' if sys.argv[1] == '1' else '') + '>=1.31,<1.32'; print('\n'.join(ort if d.startswith('onnxruntime-gpu') else d for d in deps))" "$CUDA_LIBS" > requirements.txt \
  && /opt/venv/bin/pip install --no-compile -r requirements.txt \
  && find /opt/venv -type d -name __pycache__ -prune -exec rm -rf {} + \
  && find /opt/venv -path '*/site-packages/nvidia/*' -name 'lib*.so*' -printf '%h\n' | sort -u > /opt/venv/nvidia-libs.conf

@@ -108,7 +108,6 @@ def test_dockerfile_is_multi_stage_on_slim_python_without_torch_or_training() ->
     assert len(all_stages) >= 2
     text = (ROOT / "Dockerfile").read_text()
     assert "ARG PYTHON_IMAGE=python:3.11-slim" in text
-    assert "onnxruntime-gpu[cuda,cudnn]>=1.31" in text  # CUDA 13 + cuDNN 9 wheels
     runtime = all_stages[-1]
     copies = [rest for word, rest in runtime if word == "COPY"]
     assert any("--from=build /opt/venv" in c for c in copies)
@@ -117,6 +116,28 @@ def test_dockerfile_is_multi_stage_on_slim_python_without_torch_or_training() ->
     assert "torch" not in text.replace("no torch", "").replace("No torch", "")
     # Only [project].dependencies are installed (torch lives in the `train` extra).
     assert "['project']['dependencies']" in text
+
+
+@pytest.mark.parametrize(
+    ("cuda_libs", "ort"), [("1", "onnxruntime-gpu[cuda,cudnn]"), ("0", "onnxruntime-gpu")]
+)
+def test_the_build_stage_requirements(cuda_libs: str, ort: str, tmp_path: Path) -> None:
+    """Run the build stage's requirements one-liner on our pyproject.toml."""
+    (run,) = [r for w, r in stages()[0] if w == "RUN" and "requirements.txt" in r]
+    code = re.search(r'python -c "(.*?)" "\$CUDA_LIBS"', run).group(1)
+    shutil.copy(ROOT / "pyproject.toml", tmp_path)
+    out = subprocess.run(
+        [sys.executable, "-c", code, cuda_libs], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.split()
+    import tomllib
+
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert len(lines) == len(deps)
+    assert f"{ort}>=1.31,<1.32" in lines  # 1.31: CUDA 13 + cuDNN 9
+    assert not any("torch" in line for line in lines)
+    assert {d for d in deps if not d.startswith("onnxruntime")} <= set(lines)
 
 
 def test_runtime_runs_as_non_root_exec_form_with_healthcheck() -> None:
