@@ -164,6 +164,7 @@ class Trainer:
             "git": git_revision(),
             "models": {k: m.state_dict() for k, m in self.models.items()},
             "ema": {k: e.state_dict() for k, e in self.emas.items()},
+            "ema_updates": {k: e.updates for k, e in self.emas.items()},
             "optims": {k: o.state_dict() for k, o in self.optims.items()},
             "scheds": {k: s.state_dict() for k, s in self.scheds.items()},
             "rng": checkpoint.rng_state(),
@@ -175,7 +176,7 @@ class Trainer:
         for k, m in self.models.items():
             m.load_state_dict(state["models"][k])
         for k, e in self.emas.items():
-            e.load_state_dict(state["ema"][k])
+            e.load_state_dict(state["ema"][k], state.get("ema_updates", {}).get(k, state["step"]))
         for k, o in self.optims.items():
             o.load_state_dict(state["optims"][k])
         for k, s in self.scheds.items():
