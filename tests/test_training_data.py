@@ -36,7 +36,7 @@ def test_class_folders_become_labels(tmp_path: Path) -> None:
 
 
 def test_photos_are_rgb_cropped_and_deterministic(tmp_path: Path) -> None:
-    a, _ = translation_domains(str(tiny_photos(tmp_path)), 20, 16, True)
+    a, *_ = translation_domains(str(tiny_photos(tmp_path)), 20, 16, True)
     batch = a.batch(np.arange(3), seed=0, step=5)  # file 0 is grayscale
     assert batch.shape == (3, 3, 16, 16)
     assert np.array_equal(batch.numpy(), a.batch(np.arange(3), seed=0, step=5).numpy())

@@ -45,6 +45,13 @@ class Config:
         default_factory=lambda: ["a", "b"],
         metadata={"help": "cyclegan: names of domain A and B"},
     )
+    holdout: list = field(
+        default_factory=lambda: [0, 0],
+        metadata={
+            "help": "cyclegan: the last N photos of trainA and of trainB (sorted by name) are "
+            "held out for validation and never trained on"
+        },
+    )
     val_images: int = _opt(4, "cyclegan: fixed validation photos per domain for samples")
     # networks
     z_dim: int = _opt(100, "latent size (toy2d: 2 is usual)")
@@ -56,6 +63,11 @@ class Config:
     )
     d_norm: str = _opt("batch", "dcgan/cgan discriminator norm", choices=("batch", "none"))
     n_blocks: int = _opt(9, "cyclegan: ResNet blocks in G")
+    upsample: str = _opt(
+        "transpose",
+        "cyclegan: G upsampling, transposed conv or nearest resize + conv (no checkerboard)",
+        choices=("transpose", "resize"),
+    )
     d_layers: int = _opt(3, "cyclegan: PatchGAN layers (3 = 70x70 receptive field)")
     hidden: int = _opt(128, "toy2d: MLP width")
     depth: int = _opt(3, "toy2d: MLP hidden layers")
@@ -150,6 +162,7 @@ class Config:
                 )
             if len(self.domains) != 2:
                 raise ConfigError(f"domains={self.domains}: name exactly two domains")
+            self.holdout = _counts("holdout", self.holdout, 2)
         if self.family == "toy2d" and self.data not in TOY_DATA:
             raise ConfigError(f"data={self.data!r}: toy2d data is one of {TOY_DATA}")
         return self
@@ -160,6 +173,17 @@ class Config:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def _counts(name: str, values: list, length: int) -> list[int]:
+    """A list of `length` counts >= 0; `--set holdout=66,134` gives strings."""
+    try:
+        counts = [int(v) for v in values]
+    except (TypeError, ValueError):
+        counts = []
+    if len(counts) != length or min(counts) < 0:
+        raise ConfigError(f"{name}={values!r}: expected {length} counts >= 0")
+    return counts
 
 
 def _parse(f: dataclasses.Field, text: str) -> Any:

@@ -105,13 +105,22 @@ def load_labelled(path: str, size: int, channels: int, train_count: int = 0) -> 
     raise FileNotFoundError(f"data={path!r}: not an .npz file or a folder")
 
 
+def split_files(folder: Path, holdout: int) -> tuple[list[Path], list[Path]]:
+    """(training, validation) photos: the last `holdout` in sorted order are validation."""
+    files = _image_files(folder)
+    if holdout >= len(files):
+        raise ValueError(f"{folder}: holdout={holdout} leaves no training photos of {len(files)}")
+    cut = len(files) - holdout
+    return files[:cut], files[cut:]
+
+
 class PhotoFolder:
     """Unpaired photos decoded on demand with CycleGAN's resize, random crop and flip."""
 
-    def __init__(self, folder: Path, load_size: int, crop_size: int, flip: bool) -> None:
-        self.files = _image_files(folder)
+    def __init__(self, files: list[Path], load_size: int, crop_size: int, flip: bool) -> None:
+        self.files = files
         if not self.files:
-            raise ValueError(f"{folder}: no images")
+            raise ValueError("no images")
         self.load_size, self.crop_size, self.flip = load_size, crop_size, flip
 
     def __len__(self) -> int:
@@ -137,10 +146,22 @@ class PhotoFolder:
         return torch.stack([self.item(int(i), rng) for i in index])
 
 
-def translation_domains(root: str, load_size: int, crop_size: int, flip: bool):
-    base = Path(root)
-    return tuple(
-        PhotoFolder(base / sub, load_size, crop_size, flip) for sub in ("trainA", "trainB")
+def translation_domains(
+    root: str, load_size: int, crop_size: int, flip: bool, holdout: tuple[int, int] = (0, 0)
+) -> tuple[PhotoFolder, PhotoFolder, PhotoFolder, PhotoFolder]:
+    """Training A, training B, validation A, validation B from a trainA/trainB root.
+
+    Without a holdout the validation folders are the first training photos (samples only)."""
+    folders = []
+    for sub, n in zip(("trainA", "trainB"), holdout, strict=True):
+        train, val = split_files(Path(root) / sub, n)
+        folders.append((train, val or train))
+    (train_a, val_a), (train_b, val_b) = folders
+    return (
+        PhotoFolder(train_a, load_size, crop_size, flip),
+        PhotoFolder(train_b, load_size, crop_size, flip),
+        PhotoFolder(val_a, load_size, crop_size, flip),
+        PhotoFolder(val_b, load_size, crop_size, flip),
     )
 
 

@@ -13,8 +13,8 @@ from training.nets.toy import ToyDiscriminator, ToyGenerator
 def generators(cfg: Config, num_classes: int = 0) -> dict[str, nn.Module]:
     if cfg.family == "cyclegan":
         return {
-            "g_ab": ResnetGenerator(cfg.ngf, cfg.n_blocks),
-            "g_ba": ResnetGenerator(cfg.ngf, cfg.n_blocks),
+            "g_ab": ResnetGenerator(cfg.ngf, cfg.n_blocks, upsample=cfg.upsample),
+            "g_ba": ResnetGenerator(cfg.ngf, cfg.n_blocks, upsample=cfg.upsample),
         }
     if cfg.family == "toy2d":
         return {"g": ToyGenerator(cfg.z_dim, cfg.hidden, cfg.depth)}

@@ -20,18 +20,25 @@ from training.pool import ImagePool
 class CycleTrainer(Trainer):
     def build(self) -> None:
         cfg = self.cfg
-        self.domain_a, self.domain_b = translation_domains(
-            cfg.data, cfg.load_size, cfg.crop_size, cfg.flip
+        self.domain_a, self.domain_b, val_a, val_b = translation_domains(
+            cfg.data, cfg.load_size, cfg.crop_size, cfg.flip, tuple(cfg.holdout)
         )
         args = (cfg.batch_size, cfg.seed, self.world.rank, self.world.size)
         self.order_a = Order(len(self.domain_a), *args)
         self.order_b = Order(
             len(self.domain_b), cfg.batch_size, cfg.seed + 1, self.world.rank, self.world.size
         )
-        if "val_a" not in self.extra:  # fixed validation photos: centre crops of the first few
-            k = cfg.val_images
-            self.extra["val_a"] = torch.stack([self.domain_a.item(i, None) for i in range(k)])
-            self.extra["val_b"] = torch.stack([self.domain_b.item(i, None) for i in range(k)])
+        if "val_a" not in self.extra:  # fixed sample photos: centre crops of held-out ones
+            self.extra["val_a"] = torch.stack(
+                [val_a.item(i, None) for i in range(min(cfg.val_images, len(val_a)))]
+            )
+            self.extra["val_b"] = torch.stack(
+                [val_b.item(i, None) for i in range(min(cfg.val_images, len(val_b)))]
+            )
+        self.extra["holdout"] = {
+            "a": [p.name for p in val_a.files] if cfg.holdout[0] else [],
+            "b": [p.name for p in val_b.files] if cfg.holdout[1] else [],
+        }
         self.extra.setdefault("data", cfg.data)
         self.extra["domains"] = list(cfg.domains)
         self.extra["train_count"] = max(len(self.domain_a), len(self.domain_b))

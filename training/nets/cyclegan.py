@@ -1,5 +1,9 @@
 """CycleGAN networks (Zhu et al.): ResNet generator with reflection padding and instance
 norm (two stride-2 downsamplings, so H and W must divide by 4) and the 70x70 PatchGAN.
+
+The generator upsamples with transposed convolutions (the authors' choice) or, with
+`upsample="resize"`, with nearest-neighbour resizing then a 3x3 convolution, which avoids the
+checkerboard artifacts of strided transposed convolutions (Odena et al. 2016).
 """
 
 from __future__ import annotations
@@ -33,8 +37,24 @@ class ResnetBlock(nn.Module):
         return x + self.body(x)
 
 
+UPSAMPLE = ("transpose", "resize")
+
+
+def _upsample(width: int, mode: str) -> list[nn.Module]:
+    """Double H and W and halve the width."""
+    if mode == "transpose":
+        return [nn.ConvTranspose2d(width, width // 2, 3, 2, 1, output_padding=1)]
+    return [
+        nn.Upsample(scale_factor=2, mode="nearest"),
+        nn.ReflectionPad2d(1),
+        nn.Conv2d(width, width // 2, 3),
+    ]
+
+
 class ResnetGenerator(nn.Module):
-    def __init__(self, ngf: int = 64, n_blocks: int = 9, channels: int = 3) -> None:
+    def __init__(
+        self, ngf: int = 64, n_blocks: int = 9, channels: int = 3, upsample: str = "transpose"
+    ) -> None:
         super().__init__()
         layers: list[nn.Module] = [
             nn.ReflectionPad2d(3),
@@ -48,11 +68,7 @@ class ResnetGenerator(nn.Module):
             width *= 2
         layers += [ResnetBlock(width) for _ in range(n_blocks)]
         for _ in range(2):
-            layers += [
-                nn.ConvTranspose2d(width, width // 2, 3, 2, 1, output_padding=1),
-                _norm(width // 2),
-                nn.ReLU(True),
-            ]
+            layers += [*_upsample(width, upsample), _norm(width // 2), nn.ReLU(True)]
             width //= 2
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(width, channels, 7), nn.Tanh()]
         self.net = nn.Sequential(*layers)
