@@ -2,8 +2,8 @@
 
     python scripts/make_placeholder_models.py [--out models]
 
-writes `mnist-dcgan-untrained`, `mnist-cgan-untrained` and `horse2zebra-untrained`, each with
-`"untrained": true`, a samples.png and a model card. Trained models replace them later.
+writes `horse2zebra-untrained` with `"untrained": true`, a samples.png and a model card; a trained
+CycleGAN replaces it later (the MNIST placeholders were replaced by `dcgan-mnist` and `cgan-mnist`).
 The builders are also what the tests use (tests/onnx_models.py) to make models of every kind.
 """
 
@@ -177,24 +177,6 @@ of kind `{kind}` to serve before trained models land. Its images are noise{extra
 
 def make_all(out: Path) -> list[Path]:
     specs = [
-        (
-            "mnist-dcgan-untrained",
-            {"generator": generator(dim=100, channels=1, size=28, seed=1)},
-            {"kind": "unconditional", "channels": 1, "size": 28, "dim": 100},
-            "",
-        ),
-        (
-            "mnist-cgan-untrained",
-            {"generator": generator(dim=100, channels=1, size=28, num_classes=10, seed=2)},
-            {
-                "kind": "conditional",
-                "channels": 1,
-                "size": 28,
-                "dim": 100,
-                "classes": [str(i) for i in range(10)],
-            },
-            "; the label changes the noise, not a digit",
-        ),
         (
             "horse2zebra-untrained",
             {"a2b": translator(seed=3), "b2a": translator(seed=4)},

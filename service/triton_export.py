@@ -1,6 +1,6 @@
 """Export a model folder as an NVIDIA Triton model repository (ONNX Runtime backend).
 
-    python -m service.triton_export models/mnist-dcgan --out triton_repo [--max-batch 64]
+    python -m service.triton_export models/dcgan-mnist --out triton_repo [--max-batch 64]
 
 For every ONNX file of the folder it writes `<out>/<triton name>/config.pbtxt` and copies the
 file unchanged to `<out>/<triton name>/1/model.onnx`. Generators are named after the model,

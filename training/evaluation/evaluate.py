@@ -1,7 +1,7 @@
 """Evaluate an exported model folder with the project's judge; write the figures into model.json.
 
-    python -m training evaluate models/mnist-dcgan --data ../shared/data/mnist/mnist10k.npz
-    python -m training.evaluation models/mnist-dcgan --data ...        (same, standalone)
+    python -m training evaluate models/dcgan-mnist --data ../shared/data/mnist/mnist10k.npz
+    python -m training.evaluation models/dcgan-mnist --data ...        (same, standalone)
 
 It runs the folder's ONNX generator with onnxruntime on latents made by `service.latents` from
 seeds 0..n-1 (a conditional model gets label `seed % K`, the service's default), so it scores
