@@ -26,7 +26,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("export")
     models = tmp / "models"
     for family, name in (("dcgan", "tiny-dcgan"), ("cgan", "tiny-cgan"), ("cyclegan", "tiny-h2z")):
-        extra = {"classes": ["zero", "one", "two"]} if family == "cgan" else {}
+        extra = {"classes": ["zero", "one", "two"], "g_cond": "cbn"} if family == "cgan" else {}
         cfg = config.build(tiny_values(family, tmp, steps=2, **extra))
         trainer_for(cfg).run()
         assert cli.main(["export", str(cfg.run_dir), "--out", str(models / name)]) == 0

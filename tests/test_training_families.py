@@ -55,6 +55,7 @@ def test_objectives_and_stabilisers(options: dict, tmp_path: Path) -> None:
     [
         {"loss": "wgan-gp", "d_norm": "none", "cond_d": "concat"},
         {"loss": "hinge", "spectral_norm": True, "d_norm": "none"},
+        {"loss": "hinge", "spectral_norm": True, "d_norm": "none", "g_cond": "cbn"},
     ],
 )
 def test_conditional_variants(options: dict, tmp_path: Path) -> None:
@@ -66,3 +67,28 @@ def test_lr_decays_linearly_to_zero_over_the_last_steps(tmp_path: Path) -> None:
     lrs = [r["lr"] for r in records]
     assert lrs[:3] == [2e-4] * 3
     assert lrs[3] > lrs[4] > lrs[5] > 0
+
+
+def test_conditional_batch_norm_carries_the_label_past_the_input() -> None:
+    """With the input embedding silenced, only the per-label norms can tell labels apart."""
+    import torch
+
+    from training.nets.dcgan import Generator
+
+    torch.manual_seed(0)
+    g = Generator(8, 1, 16, 4, num_classes=3, embed_dim=4, cbn=True)
+    with torch.no_grad():
+        g.embed.weight.zero_()
+        for m in g.modules():
+            if hasattr(m, "beta"):
+                m.beta.weight.normal_(0.0, 0.5)
+    g.eval()
+    z = torch.randn(1, 8).expand(3, 8)
+    out = g(z, torch.arange(3))
+    assert not torch.allclose(out[0], out[1]) and not torch.allclose(out[1], out[2])
+    plain = Generator(8, 1, 16, 4, num_classes=3, embed_dim=4)
+    with torch.no_grad():
+        plain.embed.weight.zero_()
+    plain.eval()
+    flat = plain(z, torch.arange(3))
+    assert torch.allclose(flat[0], flat[1]) and torch.allclose(flat[1], flat[2])

@@ -61,6 +61,12 @@ class Config:
     cond_d: str = _opt(
         "projection", "cgan: projection or concat discriminator", choices=("projection", "concat")
     )
+    g_cond: str = _opt(
+        "embed",
+        "cgan: label into G as an embedding concatenated to z, or also class-conditional "
+        "batch norm in every G layer",
+        choices=("embed", "cbn"),
+    )
     d_norm: str = _opt("batch", "dcgan/cgan discriminator norm", choices=("batch", "none"))
     n_blocks: int = _opt(9, "cyclegan: ResNet blocks in G")
     upsample: str = _opt(

@@ -27,6 +27,7 @@ def generators(cfg: Config, num_classes: int = 0) -> dict[str, nn.Module]:
             cfg.ngf,
             classes,
             cfg.embed_dim if classes else 0,
+            cbn=cfg.g_cond == "cbn",
         )
     }
 

@@ -1,6 +1,7 @@
 """DCGAN G and D (Radford et al.): strided convs, BN except G's output and D's input,
 ReLU/Tanh in G, LeakyReLU in D, no fully connected hidden layers. Optional labels make them
-conditional: an embedding concatenated to z in G; projection or one-hot channels in D.
+conditional: an embedding concatenated to z in G (and, with `g_cond="cbn"`, class-conditional
+batch norm in every G layer); projection or one-hot channels in D.
 """
 
 from __future__ import annotations
@@ -20,6 +21,26 @@ def _levels(size: int) -> int:
     return n
 
 
+class ConditionalBatchNorm2d(nn.Module):
+    """Batch norm whose scale and shift are looked up per label (de Vries et al. 2017, as in
+    Miyato & Koyama's projection cGAN), so every G layer sees the label, not only the input."""
+
+    def __init__(self, features: int, num_classes: int) -> None:
+        super().__init__()
+        self.bn = nn.BatchNorm2d(features, affine=False)
+        self.gamma = nn.Embedding(num_classes, features)
+        self.beta = nn.Embedding(num_classes, features)
+        self.reset_affine()
+
+    def reset_affine(self) -> None:
+        """Start as plain batch norm (DCGAN's N(1, 0.02) scale, zero shift) for every label."""
+        nn.init.normal_(self.gamma.weight, 1.0, 0.02)
+        nn.init.zeros_(self.beta.weight)
+
+    def forward(self, x: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        return self.bn(x) * self.gamma(label)[:, :, None, None] + self.beta(label)[:, :, None, None]
+
+
 class Generator(nn.Module):
     def __init__(
         self,
@@ -29,33 +50,49 @@ class Generator(nn.Module):
         ngf: int,
         num_classes: int = 0,
         embed_dim: int = 0,
+        cbn: bool = False,
     ) -> None:
         super().__init__()
         n = _levels(size)
         self.embed = nn.Embedding(num_classes, embed_dim) if num_classes else None
+        self.cbn = bool(cbn and num_classes)
+
+        def norm(width: int) -> nn.Module:
+            if self.cbn:
+                return ConditionalBatchNorm2d(width, num_classes)
+            return nn.BatchNorm2d(width)
+
         width = ngf * 2 ** (n - 1)
         layers: list[nn.Module] = [
             nn.ConvTranspose2d(
                 z_dim + (embed_dim if num_classes else 0), width, 4, 1, 0, bias=False
             ),
-            nn.BatchNorm2d(width),
+            norm(width),
             nn.ReLU(True),
         ]
         for _ in range(n - 1):
             layers += [
                 nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False),
-                nn.BatchNorm2d(width // 2),
+                norm(width // 2),
                 nn.ReLU(True),
             ]
             width //= 2
         layers += [nn.ConvTranspose2d(width, channels, 4, 2, 1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
         init_dcgan(self)
+        for m in self.modules():
+            if isinstance(m, ConditionalBatchNorm2d):
+                m.reset_affine()
 
     def forward(self, z: torch.Tensor, label: torch.Tensor | None = None) -> torch.Tensor:
         if self.embed is not None:
             z = torch.cat([z, self.embed(label)], 1)
-        return self.net(z[:, :, None, None])
+        h = z[:, :, None, None]
+        if not self.cbn:
+            return self.net(h)
+        for layer in self.net:
+            h = layer(h, label) if isinstance(layer, ConditionalBatchNorm2d) else layer(h)
+        return h
 
 
 class Discriminator(nn.Module):
