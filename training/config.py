@@ -112,6 +112,12 @@ class Config:
     checkpoint_every: int = _opt(200, "steps between checkpoints (a kill loses at most this)")
     out_dir: str = _opt("runs", "runs are written to OUT_DIR/NAME")
     progress: bool = _opt(True, "tqdm progress bar")
+    # mode-collapse monitor (docs/evaluation.md): off unless monitor_every > 0
+    monitor_every: int = _opt(
+        0, "steps between mode-collapse checks of a fixed batch of samples (0 = off)"
+    )
+    monitor_judge: str = _opt("", "dcgan/cgan: judge folder the monitor scores samples with")
+    monitor_n: int = _opt(1000, "samples in the monitor's batch (seeds 0..N-1, fixed)")
 
     def validate(self) -> Config:
         for f in fields(self):
@@ -169,6 +175,10 @@ class Config:
             if len(self.domains) != 2:
                 raise ConfigError(f"domains={self.domains}: name exactly two domains")
             self.holdout = _counts("holdout", self.holdout, 2)
+        if self.monitor_every:
+            _check_monitor(self)
+        if self.data.startswith("stacked:") and (self.family != "dcgan" or self.channels != 3):
+            raise ConfigError(f"data={self.data!r}: Stacked MNIST is for dcgan with channels=3")
         if self.family == "toy2d" and self.data not in TOY_DATA:
             raise ConfigError(f"data={self.data!r}: toy2d data is one of {TOY_DATA}")
         return self
@@ -179,6 +189,17 @@ class Config:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def _check_monitor(cfg: Config) -> None:
+    if cfg.monitor_every < 0:
+        raise ConfigError(f"monitor_every={cfg.monitor_every}: must not be negative")
+    if cfg.monitor_n < 10:
+        raise ConfigError(f"monitor_n={cfg.monitor_n}: must be at least 10")
+    if cfg.family == "cyclegan":
+        raise ConfigError("monitor_every: cyclegan has no classes or modes to monitor; use 0")
+    if cfg.family in ("dcgan", "cgan") and not cfg.monitor_judge:
+        raise ConfigError("monitor_judge: the monitor needs a judge folder (e.g. judges/mnist)")
 
 
 def _counts(name: str, values: list, length: int) -> list[int]:

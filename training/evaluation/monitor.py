@@ -6,7 +6,10 @@ The monitor returns figures for the metrics log and the progress bar, and prints
 naming the step when the coverage drops sharply below the best seen so far.
 
 - `ClassMonitor`: images scored by a judge (`Judge`): classes present (>= 1 % of the batch),
-  KL of the predicted-class histogram from uniform, and FD-judge against real features.
+  KL of the predicted-class histogram from uniform, FD-judge against real features and, for a
+  conditional generator, the judge's accuracy on the requested labels (worst and mean).
+- `StackedMonitor`: Stacked MNIST, each channel judged on its own: modes (digit triples) and
+  their KL from uniform.
 - `ModeMonitor`: 2D samples scored with PacGAN's metrics: modes captured, high-quality share.
 """
 
@@ -43,9 +46,13 @@ class ClassMonitor:
         self.best_step: int | None = None
         self.history: list[dict[str, float]] = []
 
-    def __call__(self, step: int, images: np.ndarray) -> dict[str, float]:
+    def __call__(
+        self, step: int, images: np.ndarray, labels: np.ndarray | None = None
+    ) -> dict[str, float]:
+        """`labels`: the labels a conditional generator was asked for, one per image."""
         logits, features = self.judge.run(images)
-        hist = M.class_histogram(logits.argmax(1), logits.shape[1])
+        predictions = logits.argmax(1)
+        hist = M.class_histogram(predictions, logits.shape[1])
         present = M.classes_present(hist)
         out: dict[str, float] = {
             "step": step,
@@ -56,6 +63,14 @@ class ClassMonitor:
             out["fd_judge"] = M.frechet_distance_from_stats(
                 *M.gaussian_stats(features), *self.real_stats
             )
+        if labels is not None:
+            accuracy = [
+                a
+                for a in M.per_label_accuracy(predictions, labels, logits.shape[1])
+                if a is not None
+            ]
+            out["label_accuracy_min"] = min(accuracy)
+            out["label_accuracy_mean"] = float(np.mean(accuracy))
         if self.best - present >= self.drop:
             self.warn(
                 f"step {step}: class coverage fell to {present}/{logits.shape[1]} from "
@@ -102,3 +117,40 @@ class ModeMonitor:
             self.best, self.best_step = int(m["modes"]), step
         self.history.append(out)
         return out
+
+
+class StackedMonitor:
+    """Stacked MNIST: modes (triples of the judge's digit per channel, of 1,000) and their KL."""
+
+    def __init__(self, judge: Any, drop: int = 50, warn: Callable[[str], None] = _default_warn):
+        self.judge = judge
+        self.drop = drop
+        self.warn = warn
+        self.best = 0
+        self.best_step: int | None = None
+        self.history: list[dict[str, float]] = []
+
+    def __call__(self, step: int, images: np.ndarray) -> dict[str, float]:
+        """images [N, C, H, W] at the judge's size, one digit per channel."""
+        m = M.stacked_modes(channel_predictions(self.judge, images), self.judge.num_classes)
+        out: dict[str, float] = {
+            "step": step,
+            "modes": m["modes"],
+            "mode_kl": m["kl_from_uniform"],
+        }
+        if self.best - m["modes"] >= self.drop:
+            self.warn(
+                f"step {step}: Stacked MNIST modes fell to {m['modes']}/{m['num_modes']} from "
+                f"{self.best} at step {self.best_step} (mode collapse?)"
+            )
+        if m["modes"] > self.best:
+            self.best, self.best_step = int(m["modes"]), step
+        self.history.append(out)
+        return out
+
+
+def channel_predictions(judge: Any, images: np.ndarray) -> np.ndarray:
+    """The judge's class for every channel of every image: int [N, C]."""
+    n, c, h, w = images.shape
+    logits, _ = judge.run(np.ascontiguousarray(images.reshape(n * c, 1, h, w)))
+    return logits.argmax(1).reshape(n, c)

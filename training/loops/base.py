@@ -106,6 +106,10 @@ class Trainer:
         """A uint8 HxWx3 picture of the current (EMA) generator."""
         raise NotImplementedError
 
+    def monitor(self) -> dict[str, float]:
+        """Mode-collapse figures of a fixed batch of samples (`monitor_every`); see gan.py."""
+        return {}
+
     def family_state(self) -> dict[str, Any]:
         return {}
 
@@ -212,6 +216,7 @@ class Trainer:
         )
         started = time.perf_counter()
         base_elapsed = self.elapsed
+        watched: dict[str, str] = {}  # the monitor's latest figures, shown in the bar
         try:
             while self.step < cfg.steps:
                 for m in self.models.values():
@@ -231,7 +236,9 @@ class Trainer:
                 self.step += 1
                 self.elapsed = base_elapsed + time.perf_counter() - started
                 bar.update(1)
-                bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
+                bar.set_postfix(
+                    {**{k: f"{v:.3f}" for k, v in losses.items()}, **watched}, refresh=False
+                )
                 if self.step % cfg.log_every == 0 or self.step == cfg.steps:
                     record = {k: distributed.mean(v, self.world) for k, v in losses.items()}
                     lr = self.scheds[next(iter(self.scheds))].get_last_lr()[0]
@@ -244,6 +251,8 @@ class Trainer:
                                 "elapsed": round(self.elapsed, 3),
                             }
                         )
+                if cfg.monitor_every and self.step % cfg.monitor_every == 0 and main:
+                    watched = self._watch(log, bar.disable)
                 if cfg.sample_every and self.step % cfg.sample_every == 0:
                     self.write_samples()
                 if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
@@ -255,6 +264,16 @@ class Trainer:
         if not cfg.sample_every or cfg.steps % cfg.sample_every:
             self.write_samples()
         return self.ckpt_path
+
+    def _watch(self, log: _MetricsLog | None, quiet_bar: bool) -> dict[str, str]:
+        """Run the monitor; log its figures as `monitor/<name>`; return them for the bar."""
+        figures = {k: v for k, v in self.monitor().items() if k != "step"}
+        if log:
+            log.write({"step": self.step, **{f"monitor/{k}": v for k, v in figures.items()}})
+        shown = {k: f"{v:.3g}" if isinstance(v, float) else str(v) for k, v in figures.items()}
+        if quiet_bar:  # no progress bar: one line per check instead
+            print(f"step {self.step}: " + ", ".join(f"{k} {v}" for k, v in shown.items()))
+        return shown
 
 
 class _MetricsLog:

@@ -11,6 +11,7 @@ from training.data import Order, load_labelled, mixture_batch, mixture_means
 from training.imaging import grid, scatter
 from training.loops.base import Trainer
 from training.losses import d_loss, g_loss, gradient_penalty
+from training.stacked import is_stacked, load_stacked
 
 SAMPLE_COLUMNS = 8
 
@@ -24,7 +25,11 @@ class GanTrainer(Trainer):
             self.data = None
             self.num_classes = 0
         else:
-            self.data = load_labelled(cfg.data, cfg.image_size, cfg.channels, cfg.train_count)
+            self.data = (
+                load_stacked(cfg.data, cfg.image_size, cfg.train_count)
+                if is_stacked(cfg.data)
+                else load_labelled(cfg.data, cfg.image_size, cfg.channels, cfg.train_count)
+            )
             self.order = Order(
                 len(self.data), cfg.batch_size, cfg.seed, self.world.rank, self.world.size
             )
@@ -39,6 +44,8 @@ class GanTrainer(Trainer):
             self.num_classes = len(classes) if self.conditional else 0
             self.extra["train_count"] = len(self.data)
         self.extra.setdefault("data", cfg.data)
+        if cfg.monitor_every and self.world.main:  # a wrong judge fails now, not mid-run
+            self._monitor = self._make_monitor()
         self.models = {
             **factory.generators(cfg, self.num_classes),
             **factory.discriminators(cfg, self.num_classes),
@@ -90,6 +97,50 @@ class GanTrainer(Trainer):
         loss_g.backward()
         self.optims["g"].step()
         return {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
+
+    @torch.no_grad()
+    def monitor(self) -> dict[str, float]:
+        """Score seeds 0..monitor_n-1 (labels seed % classes) with the judge or 2D metrics."""
+        from training.evaluation.data import resize_batch
+
+        cfg = self.cfg
+        g = self.export_generators()["g"].eval()
+        seeds = np.arange(cfg.monitor_n)
+        labels = seeds % self.num_classes if self.conditional else None
+        out = []
+        for i in range(0, len(seeds), 500):
+            z = torch.from_numpy(latents(seeds[i : i + 500].tolist(), cfg.z_dim)).to(self.device)
+            y = torch.from_numpy(labels[i : i + 500]).to(self.device) if self.conditional else None
+            out.append(g(z, y).float().cpu().numpy())
+        samples = np.concatenate(out)
+        if self.toy:
+            return self._monitor(self.step, samples)
+        samples = resize_batch(samples, *self._judge_size)
+        if is_stacked(cfg.data):
+            return self._monitor(self.step, samples)
+        return self._monitor(self.step, samples, labels)
+
+    def _make_monitor(self):
+        from training.evaluation.data import resize_batch
+        from training.evaluation.judge import Judge
+        from training.evaluation.monitor import ClassMonitor, ModeMonitor, StackedMonitor
+
+        cfg = self.cfg
+        if self.toy:
+            return ModeMonitor(*mixture_means(cfg.data))
+        judge = Judge.load(cfg.monitor_judge)
+        _, channels, height, width = judge.info["input"]["shape"]
+        self._judge_size = (height, width)
+        if is_stacked(cfg.data):
+            return StackedMonitor(judge)
+        if channels != cfg.channels:
+            raise ValueError(
+                f"monitor_judge={cfg.monitor_judge}: the judge takes {channels} channel(s), "
+                f"the generator makes {cfg.channels}"
+            )
+        real = self.data.images[: cfg.monitor_n].float().numpy()
+        _, features = judge.run(resize_batch(real, height, width))
+        return ClassMonitor(judge, real_features=features)
 
     @torch.no_grad()
     def samples(self) -> np.ndarray:
