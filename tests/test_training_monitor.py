@@ -1,8 +1,7 @@
 """The mode-collapse monitor inside the training loop, and Stacked MNIST data, on tiny data.
 
-The judge is hand-built: nearest class template of the tiny npz (tests/training_fixtures.py),
-exported to ONNX like a real judge folder, so the loop runs the same code path as with
-judges/mnist.
+The judge is hand-built (`tiny_judge`: the nearest class template of the tiny npz, exported
+to ONNX like a real judge folder), so the loop runs the same code path as with judges/mnist.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from training_fixtures import tiny_npz, tiny_values
+from training_fixtures import tiny_judge, tiny_npz, tiny_values
 
 from training import config
 from training.config import ConfigError
@@ -23,47 +22,10 @@ torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
-class _TemplateJudge(torch.nn.Module):
-    """Logits: nearest of the class means; features: a fixed random projection."""
-
-    def __init__(self, templates: torch.Tensor):
-        super().__init__()
-        flat = templates.flatten(1)
-        self.register_buffer("w", flat)
-        self.register_buffer("b", -0.5 * (flat * flat).sum(1))
-        g = torch.Generator().manual_seed(0)
-        self.register_buffer("proj", torch.randn(flat.shape[1], 6, generator=g) / 28)
-
-    def forward(self, image):
-        x = image.flatten(1)
-        return x @ self.w.T + self.b, x @ self.proj
-
-
 @pytest.fixture(scope="module")
 def judge(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("judge")
-    with np.load(tiny_npz(root / "tiny.npz")) as data:
-        images, labels = data["images"], data["labels"]
-    x = torch.from_numpy(images.astype(np.float32) / 127.5 - 1.0)
-    templates = torch.stack([x[labels == c].mean(0) for c in range(3)])
-    folder = root / "judge"
-    folder.mkdir()
-    torch.onnx.export(
-        _TemplateJudge(templates).eval(),
-        (torch.zeros(2, 1, 28, 28),),
-        str(folder / "judge.onnx"),
-        input_names=["image"],
-        output_names=["logits", "features"],
-        dynamic_axes={k: {0: "N"} for k in ("image", "logits", "features")},
-        opset_version=17,
-        dynamo=False,
-    )
-    (folder / "judge.json").write_text(
-        json.dumps(
-            {"name": "tiny", "classes": ["0", "1", "2"], "input": {"shape": [None, 1, 28, 28]}}
-        )
-    )
-    return folder
+    return tiny_judge(root / "judge", tiny_npz(root / "tiny.npz"))
 
 
 def _monitor_lines(cfg: config.Config) -> list[dict]:
@@ -162,3 +124,28 @@ def test_a_stacked_run_logs_modes(judge, tmp_path) -> None:
     (record,) = _monitor_lines(cfg)
     assert 1 <= record["monitor/modes"] <= 27  # a 3-class judge: 3^3 triples at most
     assert record["monitor/mode_kl"] >= 0.0
+
+
+def test_the_stacked_mnist_benchmark_runs_end_to_end(judge, tmp_path) -> None:
+    """Tiny setting: a 3-class judge has 27 modes; the real reference covers them all."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "stacked_mnist", Path(__file__).parents[1] / "benchmarks" / "stacked_mnist.py"
+    )
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    data = tiny_npz(tmp_path / "d.npz", n=64)
+    out = tmp_path / "results" / "stacked"
+    tiny = ["ngf=4", "ndf=4", "z_dim=8", "image_size=16", "batch_size=4", "monitor_n=30"]
+    args = ["--data", str(data), "--judge", str(judge), "--steps", "4", "--decay-steps", "0"]
+    args += ["--n", "300", "--train-count", "48", "--runs", str(tmp_path / "runs")]
+    args += ["--threads", "1", "--monitor-every", "2", "--out", str(out)]
+    assert bench.main(args + [x for kv in tiny for x in ("--set", kv)]) == 0
+    result = json.loads(out.with_suffix(".json").read_text())
+    assert result["samples"] == 300 and result["generated"]["num_modes"] == 27
+    assert 1 <= result["generated"]["modes"] <= 27
+    assert result["real_reference"]["modes"] == 27  # 300 random triples of 16 held-out digits
+    assert [m["step"] for m in result["monitor"]] == [2, 4]
+    assert "| PacDCGAN |" in out.with_suffix(".md").read_text()
+    assert out.with_suffix(".png").is_file()

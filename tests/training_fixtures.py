@@ -20,6 +20,47 @@ def tiny_npz(path: Path, n: int = 64, size: int = 28, classes: int = 3) -> Path:
     return path
 
 
+def tiny_judge(folder: Path, npz: Path) -> Path:
+    """A judge folder for `tiny_npz` data: logits pick the nearest class mean, features are a
+    fixed random projection; exported to ONNX like judges/mnist."""
+    import json
+
+    import torch
+
+    with np.load(npz) as data:
+        images, labels = data["images"], data["labels"]
+    x = torch.from_numpy(images.astype(np.float32) / 127.5 - 1.0)
+    classes = int(labels.max()) + 1
+    flat = torch.stack([x[labels == c].mean(0) for c in range(classes)]).flatten(1)
+    proj = torch.randn(flat.shape[1], 6, generator=torch.Generator().manual_seed(0)) / 28
+
+    class Judge(torch.nn.Module):
+        def forward(self, image):
+            v = image.flatten(1)
+            return v @ flat.T - 0.5 * (flat * flat).sum(1), v @ proj
+
+    folder.mkdir(parents=True)
+    size = images.shape[-1]
+    torch.onnx.export(
+        Judge().eval(),
+        (torch.zeros(2, 1, size, size),),
+        str(folder / "judge.onnx"),
+        input_names=["image"],
+        output_names=["logits", "features"],
+        dynamic_axes={k: {0: "N"} for k in ("image", "logits", "features")},
+        opset_version=17,
+        dynamo=False,
+    )
+    card = {
+        "name": "tiny-judge",
+        "classes": [str(c) for c in range(classes)],
+        "input": {"shape": [None, 1, size, size]},
+        "heldout_accuracy": None,
+    }
+    (folder / "judge.json").write_text(json.dumps(card))
+    return folder
+
+
 def tiny_photos(root: Path, n: int = 6, size: int = 24) -> Path:
     """trainA (reddish) and trainB (bluish) JPEGs; one grayscale, as in horse2zebra."""
     rng = np.random.default_rng(1)
