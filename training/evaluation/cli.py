@@ -9,7 +9,7 @@ import sys
 
 def add_commands(sub) -> None:
     """Register `evaluate` and `judge` on the training CLI's subparsers."""
-    from training.evaluation import evaluate, train_judge
+    from training.evaluation import evaluate, photo_judge, train_judge
 
     ev = sub.add_parser(
         "evaluate",
@@ -27,6 +27,14 @@ def add_commands(sub) -> None:
     )
     train_judge.add_arguments(judge)
     judge.set_defaults(handler=_judge)
+    photos = sub.add_parser(
+        "judge-photos",
+        help="train a two-domain photo judge (trainA vs trainB, validation held out), to ONNX",
+        description=photo_judge.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    photo_judge.add_arguments(photos)
+    photos.set_defaults(handler=_judge_photos)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -43,3 +51,9 @@ def _judge(args: argparse.Namespace) -> int:
     from training.evaluation import train_judge
 
     return train_judge.run(args)
+
+
+def _judge_photos(args: argparse.Namespace) -> int:
+    from training.evaluation import photo_judge
+
+    return photo_judge.run(args, command="python -m training " + shlex.join(sys.argv[1:]))

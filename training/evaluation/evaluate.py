@@ -24,10 +24,12 @@ import numpy as np
 from service.latents import default_label, latents
 from service.manifest import MANIFEST_FILE, Manifest, sha256_of
 from training.evaluation import metrics as M
+from training.evaluation import translation
 from training.evaluation.data import TRAIN_COUNT, describe, load_split, resize_batch
 from training.evaluation.judge import Judge
 
 DEFAULT_JUDGE = "judges/mnist"
+DEFAULT_PHOTO_JUDGE = "judges/horse2zebra"
 
 
 def verify_files(folder: Path, manifest: Manifest) -> None:
@@ -289,9 +291,9 @@ CARD_START = "<!-- evaluation:start (written by python -m training evaluate) -->
 CARD_END = "<!-- evaluation:end -->"
 
 
-def card_section(name: str, kind: str, m: dict[str, Any]) -> str:
+def card_section(ev: dict[str, Any], table: str) -> str:
     """The model card's evaluation section: the table, what it was computed on, how."""
-    ev = m["evaluation"]
+    gallery = ev.get("tool", "").endswith("translation")
     return "\n".join(
         [
             CARD_START,
@@ -301,8 +303,13 @@ def card_section(name: str, kind: str, m: dict[str, Any]) -> str:
             "definitions).",
             "",
             "```",
-            format_table(name, kind, m),
+            table,
             "```",
+            *(
+                ["", f"![held-out photos and their translations]({translation.GALLERY_FILE})"]
+                if gallery
+                else []
+            ),
             CARD_END,
         ]
     )
@@ -323,10 +330,25 @@ def write_card(model_dir: str | Path, section: str) -> None:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model_dir", help="an exported model folder (model.json + ONNX)")
-    p.add_argument("--data", required=True, help="mnist10k.npz (first 9,000 train, rest held out)")
-    p.add_argument("--judge", default=DEFAULT_JUDGE, help="judge folder (judge.onnx + judge.json)")
+    p.add_argument(
+        "--data",
+        required=True,
+        help="mnist10k.npz (first 9,000 train, rest held out), or for a translation model the "
+        "root with trainA/ and trainB/",
+    )
+    p.add_argument(
+        "--judge",
+        default=None,
+        help=f"judge folder (judge.onnx + judge.json); default {DEFAULT_JUDGE}, or "
+        f"{DEFAULT_PHOTO_JUDGE} for translation models",
+    )
     p.add_argument("--n", type=int, default=5000, help="generated samples (seeds 0..n-1)")
     p.add_argument("--k", type=int, default=3, help="k of the k-NN manifolds")
+    p.add_argument(
+        "--holdout",
+        default=None,
+        help="translation: held-out photos NA,NB (default: the model's training config)",
+    )
     p.add_argument("--train-count", type=int, default=TRAIN_COUNT, help=argparse.SUPPRESS)
     p.add_argument(
         "--no-write", action="store_true", help="print only; leave model.json and README.md alone"
@@ -334,21 +356,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, command: str | None = None) -> int:
-    result = evaluate(
-        args.model_dir,
-        args.data,
-        args.judge,
-        n=args.n,
-        k=args.k,
-        train_count=args.train_count,
-        command=command,
-    )
-    manifest = Manifest.load(Path(args.model_dir))
-    print(format_table(manifest.name, manifest.kind, result))
+    folder = Path(args.model_dir)
+    manifest = Manifest.load(folder)
+    if manifest.kind == "translation":
+        holdout = tuple(int(n) for n in args.holdout.split(",")) if args.holdout else None
+        judge = args.judge or DEFAULT_PHOTO_JUDGE
+        result = translation.evaluate(folder, args.data, judge, holdout, command)
+        table = translation.format_table(manifest.name, manifest, result)
+    else:
+        result = evaluate(
+            folder,
+            args.data,
+            args.judge or DEFAULT_JUDGE,
+            n=args.n,
+            k=args.k,
+            train_count=args.train_count,
+            command=command,
+        )
+        table = format_table(manifest.name, manifest.kind, result)
+    print(table)
     if not args.no_write:
-        write_metrics(args.model_dir, result)
-        write_card(args.model_dir, card_section(manifest.name, manifest.kind, result))
-        folder = Path(args.model_dir)
+        write_metrics(folder, result)
+        write_card(folder, card_section(result["evaluation"], table))
         print(f"\nwrote metrics into {folder / MANIFEST_FILE} and {folder / 'README.md'}")
     return 0
 
