@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> None:
         port=settings.port,
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=10,
+        server_header=False,  # no `server: uvicorn` banner
     )
 
 

@@ -11,9 +11,14 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from service import errors, imaging
+from service import errors, imaging, openapi
 from service.metrics import Metrics
-from service.middleware import ApiKeyMiddleware, BodyLimitMiddleware, MetricsMiddleware
+from service.middleware import (
+    ApiKeyMiddleware,
+    BodyLimitMiddleware,
+    MetricsMiddleware,
+    SecurityHeadersMiddleware,
+)
 from service.repository import Repository
 from service.routes import generate, health, models, translate
 from service.routes.common import Services
@@ -55,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    openapi.install(app, settings)
     for module in (generate, translate, models, health):
         app.include_router(module.router)
     if STATIC_DIR.is_dir():
@@ -73,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type"],
             expose_headers=["X-Model", "X-Seeds", "X-Labels", "X-Direction", "X-Image-Size"],
         )
+    app.add_middleware(SecurityHeadersMiddleware)
     app.state.settings = settings
     app.state.metrics = metrics
     return app

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from service.manifest import NAME_PATTERN
+
 Label = int | str
+# Names are dictionary keys, never paths; the manifest's pattern also keeps `../` and the like
+# out of logs and metric labels.
+ModelName = Annotated[str, Field(pattern=NAME_PATTERN, max_length=64)]
 
 
 class _Request(BaseModel):
-    # A typo in a field name is an error, not a silently ignored option.
-    model_config = ConfigDict(extra="forbid")
+    # A typo in a field name is an error, not a silently ignored option; strict types, so
+    # `"seed": false` or `"n": "3"` are errors, not 0 and 3 (the schema says integer).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class GenerateRequest(_Request):
-    model: str | None = Field(default=None, description="model name; omitted: the default")
+    model: ModelName | None = Field(default=None, description="model name; omitted: the default")
     n: int = Field(default=1, description="images, 1..max_n")
     label: Label | None = Field(default=None, description="class index or name, for all images")
     labels: list[Label] | None = Field(default=None, description="one class per image")
@@ -30,7 +36,7 @@ class GenerateRequest(_Request):
 
 
 class InterpolateRequest(_Request):
-    model: str | None = None
+    model: ModelName | None = None
     seed_a: int = Field(ge=0, lt=2**63)
     seed_b: int = Field(ge=0, lt=2**63)
     steps: int = Field(default=8, description="images along the path, 2..max_n")
@@ -89,3 +95,14 @@ class ReloadResponse(BaseModel):
 class Health(BaseModel):
     status: str
     models_ready: int | None = None
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="stable and machine-readable, e.g. `unknown_model`")
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    """Every error the service answers, whatever its status."""
+
+    error: ErrorDetail

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
 
 from service.errors import ApiError
+from service.manifest import NAME_PATTERN
 from service.routes.common import Services, services
 from service.schemas import ModelInfo, ModelsResponse, ReloadResponse
 
@@ -27,7 +30,9 @@ async def list_models(request: Request) -> ModelsResponse:
 
 
 @router.get("/models/{name}", response_model=ModelInfo)
-async def get_model(name: str, request: Request) -> ModelInfo:
+async def get_model(
+    name: Annotated[str, Path(pattern=NAME_PATTERN, max_length=64)], request: Request
+) -> ModelInfo:
     model = services(request).repository.models.get(name)
     if model is None:
         raise ApiError(404, "unknown_model", f"no model named {name!r}")

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from service import imaging
 from service.errors import ApiError
+from service.manifest import NAME_PATTERN
 from service.routes.common import infer, pick_model, services
 
 router = APIRouter(tags=["translate"])
@@ -31,7 +32,7 @@ def _prepare(
 async def translate(
     request: Request,
     file: Annotated[UploadFile, File(description="JPEG, PNG or WebP")],
-    model: Annotated[str | None, Form()] = None,
+    model: Annotated[str | None, Form(pattern=NAME_PATTERN, max_length=64)] = None,
     direction: Annotated[Literal["a2b", "b2a"], Form()] = "a2b",
 ) -> Response:
     """The upload translated, as a PNG of the same size (of the capped size when it is

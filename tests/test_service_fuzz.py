@@ -1,0 +1,124 @@
+"""Schemathesis against the service's own OpenAPI document: every operation, valid and invalid
+inputs, on a real `python -m service` over loopback, once open and once behind an API key.
+
+Every answer must be documented (status, content type, JSON schema, required headers), no
+answer may be a 5xx, and with a key set no operation that declares it may answer without it.
+The run is bounded (`EXAMPLES` per operation); docs/reliability.md has a longer one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from live_server import LiveServer, live_server
+from onnx_models import make_models_dir
+from schemathesis import GenerationMode
+from schemathesis.specs.openapi.checks import positive_data_acceptance
+
+from service.openapi import ROUTE_ERRORS
+
+KEY = "fuzz-key-0123456789"
+# Per operation and mode; FUZZ_EXAMPLES=1000 for the longer run in docs/reliability.md.
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_models_dir(tmp_path_factory.mktemp("models"))
+
+
+def _serve(models: Path, tmp: Path, **extra: str) -> Iterator[LiveServer]:
+    # Small caps so that fuzzed uploads and counts reach them.
+    with live_server(
+        models,
+        tmp / "server.log",
+        max_n="16",
+        max_upload_bytes="65536",
+        log_level="warning",
+        **extra,
+    ) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def open_server(models: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    yield from _serve(models, tmp_path_factory.mktemp("open"))
+
+
+@pytest.fixture(scope="module")
+def keyed_server(models: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    yield from _serve(models, tmp_path_factory.mktemp("keyed"), api_key=KEY)
+
+
+@pytest.fixture(scope="module")
+def open_schema(open_server: LiveServer):
+    return schemathesis.openapi.from_url(f"{open_server.url}/openapi.json")
+
+
+@pytest.fixture(scope="module")
+def keyed_schema(keyed_server: LiveServer):
+    return schemathesis.openapi.from_url(f"{keyed_server.url}/openapi.json")
+
+
+# Operations with parameters or a body: only they have invalid inputs to generate.
+WITH_INPUTS = {
+    ("post", "/generate"),
+    ("post", "/interpolate"),
+    ("post", "/translate"),
+    ("get", "/models/{name}"),
+}
+CASES = [(*op, GenerationMode.POSITIVE) for op in sorted(ROUTE_ERRORS)] + [
+    (*op, GenerationMode.NEGATIVE) for op in sorted(WITH_INPUTS)
+]
+# Schema-valid data that the service refuses on purpose: an unknown model (404) or class
+# (422), an empty or non-image file (400). The schema cannot know the loaded models, so
+# "valid by the schema, hence accepted" does not hold here; every other check runs.
+EXCLUDED = [positive_data_acceptance]
+
+
+def _fuzz(schema, method: str, path: str, mode: GenerationMode, headers: dict) -> None:
+    @given(case=schema[path][method.upper()].as_strategy(generation_mode=mode))
+    @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+    def run(case) -> None:
+        case.call_and_validate(headers=headers, excluded_checks=EXCLUDED, timeout=30)
+
+    run()
+
+
+@pytest.mark.parametrize(("method", "path", "mode"), CASES)
+def test_fuzz_without_api_key(open_schema, method: str, path: str, mode) -> None:
+    _fuzz(open_schema, method, path, mode, {})
+
+
+@pytest.mark.parametrize(("method", "path", "mode"), CASES)
+def test_fuzz_with_api_key(keyed_schema, method: str, path: str, mode) -> None:
+    """The key on every call; schemathesis's `ignored_auth` check also sends each protected
+    operation without it and with a wrong one, and needs a 401 both times."""
+    _fuzz(keyed_schema, method, path, mode, {"Authorization": f"Bearer {KEY}"})
+
+
+def test_every_operation_has_its_errors_documented(open_schema, keyed_server) -> None:
+    operations = {
+        (method, path) for path, ops in open_schema.raw_schema["paths"].items() for method in ops
+    }
+    assert operations == set(ROUTE_ERRORS)
+    with_inputs = {
+        (method, path)
+        for path, ops in open_schema.raw_schema["paths"].items()
+        for method, op in ops.items()
+        if op.get("parameters") or op.get("requestBody")
+    }
+    assert with_inputs == WITH_INPUTS
+
+
+def test_the_fuzzed_servers_logged_no_traceback(open_server, keyed_server) -> None:
+    for server in (open_server, keyed_server):
+        assert server.proc.poll() is None
+        output = server.output()
+        assert "Traceback" not in output and " 500" not in output, output[-3000:]
+        assert KEY not in output
