@@ -9,6 +9,7 @@ the queue is bounded in rows so overload answers 503 instead of growing without 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
 from collections.abc import Callable
@@ -21,6 +22,8 @@ from service.metrics import SessionMetrics
 
 Inputs = dict[str, np.ndarray]
 RunFn = Callable[[Inputs], np.ndarray]
+
+log = logging.getLogger("ganserve.batcher")
 
 
 class QueueFull(Exception):
@@ -179,6 +182,7 @@ class Batcher:
         try:
             output = await loop.run_in_executor(self._executor, self._run, inputs)
         except Exception as exc:  # the session failed: every waiter hears why
+            log.error("a batch of %d rows failed: %s", rows, exc, exc_info=exc)
             for it in batch:
                 if not it.future.done():
                     it.future.set_exception(exc)

@@ -8,7 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from service.manifest import NAME_PATTERN
 
-Label = int | str
+# A class index or name; names are short, and error messages that echo one stay short too.
+Label = int | Annotated[str, Field(max_length=128)]
 # Names are dictionary keys, never paths; the manifest's pattern also keeps `../` and the like
 # out of logs and metric labels.
 ModelName = Annotated[str, Field(pattern=NAME_PATTERN, max_length=64)]
