@@ -13,7 +13,17 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from scripts.make_placeholder_models import generator, translator, write_model  # noqa: E402
+import numpy as np  # noqa: E402
+import onnx  # noqa: E402
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+from scripts.make_placeholder_models import (  # noqa: E402
+    IR_VERSION,
+    OPSET,
+    generator,
+    translator,
+    write_model,
+)
 
 __all__ = [
     "CLASSES",
@@ -21,6 +31,7 @@ __all__ = [
     "generator",
     "make_conditional",
     "make_models_dir",
+    "make_slow_unconditional",
     "make_translation",
     "make_unconditional",
     "translator",
@@ -81,3 +92,51 @@ def make_models_dir(root: Path) -> Path:
     make_conditional(root / "cond")
     make_translation(root / "trans")
     return root
+
+
+def slow_generator(dim: int, size: int, hidden: int, layers: int) -> bytes:
+    """z [N, dim] -> `layers` dense layers sharing one `hidden` x `hidden` weight -> image
+    [N, 1, size, size]: a model whose session.run, not HTTP, is the bottleneck (load tests),
+    in a small file."""
+    rng = np.random.default_rng(0)
+    weights = {
+        "W_in": (rng.standard_normal((dim, hidden)) / np.sqrt(dim)).astype(np.float32),
+        "W": (rng.standard_normal((hidden, hidden)) / np.sqrt(hidden)).astype(np.float32),
+        "W_out": (rng.standard_normal((hidden, size * size)) / np.sqrt(hidden)).astype(np.float32),
+        "shape": np.array([-1, 1, size, size], np.int64),
+    }
+    names = ["W_in"] + ["W"] * layers + ["W_out"]
+    nodes, h = [], "z"
+    for i, weight in enumerate(names):
+        nodes += [
+            helper.make_node("MatMul", [h, weight], [f"m{i}"]),
+            helper.make_node("Tanh", [f"m{i}"], [f"t{i}"]),
+        ]
+        h = f"t{i}"
+    nodes.append(helper.make_node("Reshape", [h, "shape"], ["image"]))
+    graph = helper.make_graph(
+        nodes,
+        "slow-generator",
+        [helper.make_tensor_value_info("z", TensorProto.FLOAT, ["N", dim])],
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 1, size, size])],
+        [numpy_helper.from_array(w, name) for name, w in weights.items()],
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION
+    )
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+def make_slow_unconditional(folder: Path, hidden: int = 1024, layers: int = 24) -> Path:
+    """1x8x8 images from z[8] through `layers` dense layers of `hidden` units."""
+    write_model(
+        folder,
+        {"generator": slow_generator(DIM, 8, hidden, layers)},
+        kind="unconditional",
+        channels=1,
+        size=8,
+        dim=DIM,
+        untrained=False,
+    )
+    return folder
