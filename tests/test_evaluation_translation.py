@@ -149,6 +149,9 @@ def test_resize_upsampling_trains_exports_and_evaluates(tmp_path: Path, world) -
     assert trainer.extra["holdout"]["a"] == ["004.jpg", "005.jpg"]  # tiny_photos(n=6)
     out = tmp_path / "model"
     assert cli.main(["export", str(cfg.run_dir), "--out", str(out)]) == 0
+    holdout = Manifest.load(out).training["holdout"]
+    assert holdout == {"a": ["004.jpg", "005.jpg"], "b": ["003.jpg", "004.jpg", "005.jpg"]}
+    assert "held out and never trained on" in (out / "README.md").read_text()
     graph = onnx.load(str(out / "a2b.onnx")).graph
     ops = {node.op_type for node in graph.node}
     assert "ConvTranspose" not in ops and {"Resize", "Conv"} <= ops

@@ -216,6 +216,8 @@ def _provenance(cfg: Config, state: dict[str, Any], ckpt: Path, parity: dict) ->
         "python": platform.python_version(),
         "onnx_parity_max_abs_diff": parity,
     }
+    if any(state["extra"].get("holdout", {}).values()):
+        record["holdout"] = state["extra"]["holdout"]  # validation photos, never trained on
     if "train_count" in state["extra"]:
         record["train_count"] = state["extra"]["train_count"]
         record["epochs"] = round(record["images_seen"] / state["extra"]["train_count"], 2)
@@ -280,4 +282,11 @@ def _card(m: Manifest, cfg: Config, extra: dict[str, Any]) -> str:
         lines.insert(4, f"- classes: {', '.join(m.classes)}")
     if m.domains:
         lines.insert(4, f"- domains: a = {m.domains['a']}, b = {m.domains['b']}")
+    if "holdout" in t:
+        na, nb = len(t["holdout"]["a"]), len(t["holdout"]["b"])
+        lines.insert(
+            5,
+            f"- validation: the last {na} photos of trainA and {nb} of trainB in sorted order, "
+            "held out and never trained on (listed in model.json, `training.holdout`)",
+        )
     return "\n".join(lines) + "\n"
