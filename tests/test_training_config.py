@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
-from training_fixtures import tiny_values
+from training_fixtures import tiny_photos, tiny_values
 
 from training import cli, config
 from training.config import ConfigError
@@ -57,6 +58,27 @@ def test_cli_errors_are_one_line(tmp_path, capsys) -> None:
     assert "no checkpoint" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli.main(["train", "biggan"])
+
+
+def test_unusable_data_is_a_one_line_error(tmp_path, capsys) -> None:
+    np.savez(tmp_path / "wrong.npz", pixels=np.zeros((2, 4, 4), np.uint8))
+    (tmp_path / "classes" / "cat").mkdir(parents=True)  # a class folder without images
+    photos = str(tiny_photos(tmp_path / "photos", n=3))
+    cases = [
+        ("dcgan", str(tmp_path / "wrong.npz"), [], "needs arrays 'images' and 'labels'"),
+        ("cgan", str(tmp_path / "classes"), [], "no images in the class subfolders"),
+        (
+            "cyclegan",
+            photos,
+            ["holdout=3,0", "ngf=4", "ndf=4", "n_blocks=1", "crop_size=32"],
+            "holdout=3 leaves no training",
+        ),
+    ]
+    for family, data, extra, message in cases:
+        sets = [f"data={data}", "steps=1", "progress=false", f"out_dir={tmp_path / 'runs'}"]
+        args = ["train", family] + [x for s in sets + extra for x in ("--set", s)]
+        assert cli.main(args) == 2, family
+        assert message in capsys.readouterr().err
 
 
 def test_help_lists_every_option(capsys) -> None:

@@ -15,6 +15,8 @@ import torch
 from PIL import Image
 from torch.nn import functional as F
 
+from training.config import ConfigError
+
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 
 
@@ -63,6 +65,10 @@ class Labelled:
 def load_npz(path: Path, size: int, channels: int, train_count: int = 0) -> Labelled:
     """MNIST-style arrays; the first `train_count` examples are the training split."""
     with np.load(path) as arrays:
+        if not {"images", "labels"} <= set(arrays.files):
+            raise ConfigError(
+                f"data={str(path)!r}: needs arrays 'images' and 'labels', has {arrays.files}"
+            )
         images, labels = arrays["images"], arrays["labels"]
     if train_count:
         images, labels = images[:train_count], labels[:train_count]
@@ -85,13 +91,15 @@ def load_class_folders(root: Path, size: int, channels: int) -> Labelled:
     """One subfolder per class, classes in sorted folder order."""
     classes = sorted(p.name for p in root.iterdir() if p.is_dir())
     if not classes:
-        raise ValueError(f"{root}: no class subfolders")
+        raise ConfigError(f"data={str(root)!r}: no class subfolders")
     arrays, labels = [], []
     for label, name in enumerate(classes):
         for file in _image_files(root / name):
             image = open_rgb(file).resize((size, size), Image.BICUBIC)
             arrays.append(np.asarray(image))
             labels.append(label)
+    if not arrays:
+        raise ConfigError(f"data={str(root)!r}: no images in the class subfolders {classes}")
     x = _fit_channels(to_unit_range(np.stack(arrays)), channels)
     return Labelled(x, torch.tensor(labels, dtype=torch.int64), classes)
 
@@ -109,7 +117,7 @@ def split_files(folder: Path, holdout: int) -> tuple[list[Path], list[Path]]:
     """(training, validation) photos: the last `holdout` in sorted order are validation."""
     files = _image_files(folder)
     if holdout >= len(files):
-        raise ValueError(f"{folder}: holdout={holdout} leaves no training photos of {len(files)}")
+        raise ConfigError(f"{folder}: holdout={holdout} leaves no training photos of {len(files)}")
     cut = len(files) - holdout
     return files[:cut], files[cut:]
 
