@@ -188,6 +188,7 @@ def test_sigterm_under_load_drains_in_flight_requests(tmp_path: Path) -> None:
         assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
         assert len(json.loads(answer.split(b"\r\n\r\n", 1)[1])["images"]) == 4
     (phase,) = phases
+    print(json.dumps({"load": dict(phase.statuses), "errors": dict(phase.errors)}))
     assert phase.statuses[200] > 0 and set(phase.statuses) <= {200, 503}
     assert "short answer" not in phase.errors
     # After the signal: refused connections, or a keep-alive connection closed while idle.
