@@ -2,6 +2,8 @@
 
 Each request's rows wait at most `max_delay` for company, then run with up to `max_batch`
 rows from other requests; the output is handed back as views of the batch output, in order.
+They wait only while there is traffic (the last batch merged requests): on an idle session a
+lone request runs at once, so batching adds no latency when there is nobody to batch with.
 Only rows with the same non-batch shapes are merged (translation uploads differ in size), and
 the queue is bounded in rows so overload answers 503 instead of growing without limit.
 """
@@ -67,6 +69,7 @@ class Batcher:
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._crowded = False  # the last batch merged requests: company is likely
 
     @property
     def depth(self) -> int:
@@ -115,7 +118,10 @@ class Batcher:
         self._rows += rows
         if self._metrics:
             self._metrics.queue_depth.set(self._rows)
-        self._wakeup.set()
+        # Wake the worker when it waits for a first row or for a full batch, not on every
+        # row in between: under load that is one wake-up per batch instead of per request.
+        if self._rows == rows or self._rows >= self.max_batch:
+            self._wakeup.set()
 
     def _taken(self, rows: int) -> None:
         self._rows -= rows
@@ -137,20 +143,25 @@ class Batcher:
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
-            # Wait for company until the oldest row has waited max_delay or a batch is full.
-            deadline = self._queue[0].enqueued + self.max_delay_s
-            while self._rows < self.max_batch and not self._closing:
-                remaining = deadline - time.perf_counter()
-                if remaining <= 0:
-                    break
-                self._wakeup.clear()
-                try:
-                    await asyncio.wait_for(self._wakeup.wait(), remaining)
-                except TimeoutError:
-                    break
+            if self._crowded:
+                await self._wait_for_company()
             batch = self._take()
             if batch:
+                self._crowded = len(batch) > 1
                 await self._run_batch(loop, batch)
+
+    async def _wait_for_company(self) -> None:
+        """Until the oldest row has waited max_delay, a batch is full, or the batcher closes."""
+        deadline = self._queue[0].enqueued + self.max_delay_s
+        while self._rows < self.max_batch and not self._closing:
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0:
+                return
+            self._wakeup.clear()
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), remaining)
+            except TimeoutError:
+                return
 
     def _take(self) -> list[_Item]:
         """Up to max_batch rows from the head of the queue, all of the same shape."""

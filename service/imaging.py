@@ -20,6 +20,10 @@ from service.errors import ApiError
 UPLOAD_FORMATS = {"JPEG", "PNG", "WEBP"}
 # Fast zlib level: tiny images compress about as well, and encoding is on the hot path.
 PNG_COMPRESS_LEVEL = 1
+# Below this many bytes of pixels an image is stored, not compressed: zlib's fixed cost per
+# stream (Huffman trees for the block) is about 40 us even for a 32x32 digit, 12x the cost of
+# storing it, for some 600 bytes saved (docs/benchmarks.md).
+STORE_BELOW_BYTES = 16 * 1024
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -55,7 +59,8 @@ def encode_pngs(batch: np.ndarray) -> list[bytes]:
     """Network output [N, C, H, W] -> one PNG per image.
 
     Written directly (filter type 0 rows, one zlib stream each): for generator-sized images
-    this is 10-20x cheaper than Pillow's per-image overhead, and it is the hot path.
+    this is 10-20x cheaper than Pillow's per-image overhead, and it is the hot path. Small
+    images are stored uncompressed (STORE_BELOW_BYTES).
     """
     pixels = to_uint8(batch)
     n, h, w = pixels.shape[:3]
@@ -65,7 +70,8 @@ def encode_pngs(batch: np.ndarray) -> list[bytes]:
     color_type = 0 if channels == 1 else 2  # greyscale or RGB, 8 bits
     head = PNG_SIGNATURE + _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, color_type, 0, 0, 0))
     tail = _chunk(b"IEND", b"")
-    return [head + _chunk(b"IDAT", zlib.compress(r, PNG_COMPRESS_LEVEL)) + tail for r in rows]
+    level = 0 if rows[0].nbytes < STORE_BELOW_BYTES else PNG_COMPRESS_LEVEL
+    return [head + _chunk(b"IDAT", zlib.compress(r, level)) + tail for r in rows]
 
 
 def grid(pixels: np.ndarray, pad: int = 2) -> np.ndarray:

@@ -74,6 +74,23 @@ async def test_a_lone_request_waits_at_most_max_delay(pool) -> None:
     await b.aclose()
 
 
+async def test_an_idle_batcher_runs_a_lone_request_at_once(pool) -> None:
+    b = batcher(Recorder(), pool, max_delay_s=30)
+    await asyncio.wait_for(b.submit(rows(0, 1)), 2)  # not after 30 s: nobody to wait for
+    await b.aclose()
+
+
+async def test_under_traffic_a_row_waits_for_company(pool) -> None:
+    run = Recorder()
+    b = batcher(run, pool, max_delay_s=0.5)
+    await asyncio.gather(*(b.submit(rows(i, 1)) for i in range(3)))  # traffic: a merged batch
+    first = asyncio.ensure_future(b.submit(rows(10, 1)))
+    await asyncio.sleep(0.05)  # well within max_delay
+    await asyncio.gather(first, b.submit(rows(20, 1)))
+    assert run.sizes == [3, 2]
+    await b.aclose()
+
+
 async def test_a_request_over_max_batch_is_split_into_chunks(pool) -> None:
     run = Recorder()
     b = batcher(run, pool, max_batch=4)

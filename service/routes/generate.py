@@ -19,6 +19,9 @@ from service.schemas import GeneratedImage, GenerateRequest, ImagesResponse, Int
 router = APIRouter(tags=["generate"])
 
 PNG_RESPONSE = {200: {"content": {"image/png": {}}, "description": "JSON, or one PNG grid"}}
+# Encoding up to this many pixel values costs less than a hand-off to the CPU pool and back
+# (generator-sized PNGs are stored, not compressed): done on the event loop.
+INLINE_ENCODE_VALUES = 64 * 1024
 
 
 def _check_count(svc: Services, n: int, what: str) -> None:
@@ -91,7 +94,10 @@ async def _respond(
         if labels is not None:
             headers["X-Labels"] = ",".join(map(str, labels))
         return Response(png, media_type="image/png", headers=headers)
-    pngs = await svc.in_pool(imaging.encode_pngs, batch)
+    if batch.size <= INLINE_ENCODE_VALUES:
+        pngs = imaging.encode_pngs(batch)
+    else:
+        pngs = await svc.in_pool(imaging.encode_pngs, batch)
     classes = model.manifest.classes
     return ImagesResponse(
         model=model.name,
