@@ -102,11 +102,30 @@ def test_fuzz_with_api_key(keyed_schema, method: str, path: str, mode) -> None:
     _fuzz(keyed_schema, method, path, mode, {"Authorization": f"Bearer {KEY}"})
 
 
-def test_every_operation_has_its_errors_documented(open_schema, keyed_server) -> None:
+def _secured(schema) -> set[str]:
+    return {
+        path
+        for path, ops in schema.raw_schema["paths"].items()
+        for op in ops.values()
+        if op.get("security") == [{"bearer": []}]
+    }
+
+
+def test_every_operation_has_its_errors_documented(open_schema, keyed_schema) -> None:
     operations = {
         (method, path) for path, ops in open_schema.raw_schema["paths"].items() for method in ops
     }
     assert operations == set(ROUTE_ERRORS)
+    assert "HTTPValidationError" not in open_schema.raw_schema["components"]["schemas"]
+    assert _secured(open_schema) == set()
+    assert _secured(keyed_schema) == {
+        "/generate",
+        "/interpolate",
+        "/translate",
+        "/models",
+        "/models/{name}",
+        "/admin/reload",
+    }
     with_inputs = {
         (method, path)
         for path, ops in open_schema.raw_schema["paths"].items()
