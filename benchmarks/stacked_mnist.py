@@ -122,7 +122,7 @@ def markdown(r: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--data", required=True, help="MNIST-style npz (images uint8, labels)")
-    p.add_argument("--judge", default=str(ROOT / "judges" / "mnist"), help="judge folder")
+    p.add_argument("--judge", default="judges/mnist", help="judge folder")
     p.add_argument("--steps", type=int, default=8000)
     p.add_argument("--decay-steps", type=int, default=3000)
     p.add_argument("--n", type=int, default=26_000, help="samples to count modes on")
