@@ -92,3 +92,17 @@ def test_help_lists_every_option(capsys) -> None:
 def test_resume_may_only_change_loop_options(tmp_path) -> None:
     with pytest.raises(ConfigError, match="may only change"):
         cli.resume(str(tmp_path), ["loss=hinge"])
+
+
+def test_a_resumed_run_may_be_extended_with_a_new_decay(tmp_path) -> None:
+    from training import checkpoint
+    from training.loops import trainer_for
+
+    cfg = config.build(tiny_values("dcgan", tmp_path, steps=4))
+    trainer_for(cfg).run()
+    args = ["resume", str(cfg.run_dir), "--set", "steps=6", "--set", "decay_steps=2"]
+    assert cli.main(args) == 0
+    state = checkpoint.load(cfg.run_dir / "checkpoints" / checkpoint.LAST)
+    assert state["step"] == 6 and state["config"]["decay_steps"] == 2
+    bad = ["resume", str(cfg.run_dir), "--set", "decay_steps=9"]  # more than steps
+    assert cli.main(bad) == 2

@@ -10,8 +10,17 @@ from pathlib import Path
 from training import checkpoint, config
 from training.config import FAMILIES, ConfigError
 
-# Options a resumed run may change: they do not alter what the finished model is.
-RESUMABLE = ("steps", "progress", "log_every", "sample_every", "checkpoint_every", "threads")
+# What a resumed run may change: its length and learning-rate decay (to extend a run across
+# sessions), and how it reports. Everything else would make the checkpoint a different run.
+RESUMABLE = (
+    "steps",
+    "decay_steps",
+    "progress",
+    "log_every",
+    "sample_every",
+    "checkpoint_every",
+    "threads",
+)
 
 
 def _parser() -> argparse.ArgumentParser:
