@@ -1,0 +1,87 @@
+"""The benchmark scripts run end to end on tiny models made here (`--quick`).
+
+Their figures are measurements, not test results; what is checked is that every part ran
+and that what the report says about the servers is self-consistent.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from training_fixtures import tiny_values
+
+from training import cli, config
+from training.loops import trainer_for
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A trained-for-2-steps DCGAN and CycleGAN, exported the way models/ is."""
+    tmp = tmp_path_factory.mktemp("bench")
+    models = tmp / "models"
+    for family, name in (("dcgan", "tiny-dcgan"), ("cyclegan", "tiny-h2z")):
+        cfg = config.build(tiny_values(family, tmp, steps=2))
+        trainer_for(cfg).run()
+        assert cli.main(["export", str(cfg.run_dir), "--out", str(models / name)]) == 0
+    return models
+
+
+def run(script: str, *args: str) -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+
+
+def test_serve_benchmark_runs_end_to_end(tiny_models: Path, tmp_path: Path) -> None:
+    run("serve.py", "--quick", "--models", str(tiny_models), "--out", str(tmp_path))
+    report = json.loads((tmp_path / "serve.json").read_text())
+    assert report["models"]["generator"] == "tiny-dcgan"
+    assert report["models"]["translator"] == "tiny-h2z"
+    assert "ONNX initializers" in report["models"]["naive_weights"]  # the served weights
+    assert set(report["raw_ort"]["generator"]) == {"1", "8", "16", "32", "64"}
+    assert set(report["servers"]) == {"service", "no batching", "naive"}
+    for name, results in report["servers"].items():
+        assert len(results) == 8, name
+        for workload, r in results.items():
+            assert set(r["statuses"]) <= {"200"} and not r["errors"], (name, workload, r)
+            assert r["server_cpu_cores"] > 0
+            # A slow translation may finish no request in a 0.6 s window; generation must.
+            assert r["requests"] > 0 or workload.startswith("/translate"), (name, workload)
+        assert sum(r["requests"] for w, r in results.items() if w.startswith("/translate")) > 0
+    batched = report["servers"]["service"]["/generate n=1, 64 clients"]["mean_batch"]
+    assert batched > 1  # 64 clients of one row each share runs
+    off = report["servers"]["no batching"]
+    assert all(r["mean_batch"] == 1 for r in off.values())  # GANSERVE_MAX_BATCH=1 took effect
+    assert report["soak"]["rss_start_mib"] > 0 and report["idle"]["requests"] > 0
+    assert [t["pass"] in (True, False) for t in report["targets"]] == [True] * 5
+    table = (tmp_path / "serve.md").read_text()
+    assert table.count("| PASS |") + table.count("| MISS |") == 5
+
+
+def test_train_benchmark_runs_end_to_end(tmp_path: Path) -> None:
+    run("train.py", "--quick", "--threads", "1", "--out", str(tmp_path))
+    report = json.loads((tmp_path / "train.json").read_text())
+    assert list(report["families"]) == ["dcgan", "cgan", "cyclegan", "toy2d"]
+    for family, entry in report["families"].items():
+        assert len(entry["runs"]) == 4, family
+        for variant, r in entry["runs"].items():
+            assert r["images_per_s"] > 0 and r["steps"] >= 2, (family, variant)
+            # the settings reached the trainer
+            assert r["amp_active"] == ("amp=bf16" in variant)
+            assert r["channels_last_active"] == ("channels_last=on" in variant)
+    table = (tmp_path / "train.md").read_text()
+    assert all(f"| {family} |" in table for family in report["families"])
