@@ -320,7 +320,10 @@ class Target:
         )
 
 
-def run_workloads(target: Target, timing: Timing, work: Path, label: str) -> dict[str, dict]:
+def run_workloads(
+    target: Target, timing: Timing, work: Path, label: str, limits: dict[str, float]
+) -> dict[str, dict]:
+    """Every workload against one server; `limits`: raw ORT images/s per route."""
     results = {}
     for w in WORKLOADS:
         seconds = timing.translate_s if w.route == "/translate" else timing.duration_s
@@ -328,7 +331,8 @@ def run_workloads(target: Target, timing: Timing, work: Path, label: str) -> dic
         result["rss_mib"] = rss_mib(target.pid)
         results[w.name] = result
         print(
-            f"  {label:<12} {w.name:<32} {result['images_per_s']:9.1f} img/s  "
+            f"  {label:<12} {w.name:<32} {result['images_per_s']:9.1f} img/s "
+            f"({ratio(result['images_per_s'], limits[w.route]):.3f}x raw)  "
             f"p50 {result['p50_ms']:7.1f} ms  p99 {result['p99_ms']:7.1f} ms  "
             f"batch {result.get('mean_batch') or 0:5.1f}  server CPU "
             f"{result['server_cpu_cores']:.2f}  client CPU {result['client_cpu_cores']:.2f}",
@@ -443,10 +447,14 @@ def targets(report: dict) -> list[dict]:
 def markdown(report: dict) -> str:
     m = report["machine"]
     raw_gen, raw_tr = report["raw_ort"]["generator"], report["raw_ort"]["translator"]
+    limit_gen = raw_gen[64]["images_per_s"]
+    limit_tr = max(r["images_per_s"] for r in raw_tr.values())
+    servers = report["servers"]
     lines = [
         "# Serving benchmark",
         "",
-        f"Command: `{report['command']}` at git {report['git']}, {report['date']}.",
+        f"Command: `{report['command']}` at git {report['git']}, {report['date']}, "
+        f"{report['wall_s']:.0f} s.",
         f"Machine: {m['cpu']}, {m['cores']} cores ({m['arch']}), Python {m['python']}, "
         f"ONNX Runtime {m['onnxruntime']}, provider `{report['provider']}`; load average at "
         f"start {', '.join(f'{x:.2f}' for x in m['load_average_at_start'])}. Server, load "
@@ -454,6 +462,37 @@ def markdown(report: dict) -> str:
         f"Models: generator `{report['models']['generator']}`, translator "
         f"`{report['models']['translator']}`. Naive server weights: "
         f"{report['models']['naive_weights']}.",
+        "",
+        "## Targets",
+        "",
+        "| target | measured | result |",
+        "| --- | --- | --- |",
+        *(
+            f"| {t['target']} | {t['measured']} | {'PASS' if t['pass'] else 'MISS'} |"
+            for t in report["targets"]
+        ),
+        "",
+        "## Summary",
+        "",
+        f"Images/s, in brackets over raw ONNX Runtime's best (generator at batch 64: "
+        f"{limit_gen:.0f}/s; translator: {limit_tr:.2f}/s).",
+        "",
+        "| workload | service | no batching | naive | service p50 / p99 ms | service mean batch |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for w in WORKLOADS:
+        limit = limit_gen if w.route == "/generate" else limit_tr
+        cells = [
+            f"{servers[name][w.name]['images_per_s']:.1f} "
+            f"({servers[name][w.name]['images_per_s'] / limit:.2f}x)"
+            for name in ("service", "no batching", "naive")
+        ]
+        r = servers["service"][w.name]
+        lines.append(
+            f"| {w.name} | {' | '.join(cells)} | {r['p50_ms']:.1f} / {r['p99_ms']:.1f} | "
+            f"{r['mean_batch'] or 0:.1f} |"
+        )
+    lines += [
         "",
         "## Raw ONNX Runtime (in-process `session.run`, the service's session settings)",
         "",
@@ -463,15 +502,12 @@ def markdown(report: dict) -> str:
     for label, table in (("generator", raw_gen), (f"translator {SIDE}x{SIDE}", raw_tr)):
         for batch, r in table.items():
             lines.append(f"| {label} | {batch} | {r['run_ms']:.2f} | {r['images_per_s']:.1f} |")
-    limit_gen = raw_gen[64]["images_per_s"]
-    limit_tr = max(r["images_per_s"] for r in raw_tr.values())
     lines += [
         "",
-        "## Servers",
+        "## Every figure",
         "",
-        f"x raw: images/s over raw ORT's best (generator batch 64: {limit_gen:.0f}/s; "
-        f"translator: {limit_tr:.2f}/s). p50/raw: median latency over raw ORT's time for one "
-        "request's batch. CPU in cores (2 = both cores busy).",
+        "x raw: images/s over raw ORT's best. p50/raw: median latency over raw ORT's time for "
+        "one request's rows. CPU in cores (2 = both cores busy), measured over the window.",
         "",
         "| workload | server | images/s | x raw | requests/s | p50 ms | p95 ms | p99 ms | "
         "p50/raw | mean batch | server CPU | client CPU |",
@@ -481,7 +517,7 @@ def markdown(report: dict) -> str:
         raw = raw_gen if w.route == "/generate" else raw_tr
         limit = limit_gen if w.route == "/generate" else limit_tr
         own = raw[w.n if w.route == "/generate" else 1]["run_ms"]
-        for name, results in report["servers"].items():
+        for name, results in servers.items():
             r = results[w.name]
             batch = f"{r['mean_batch']:.1f}" if r.get("mean_batch") else "—"
             bad = {k: v for k, v in r["statuses"].items() if k != "200"}
@@ -502,16 +538,10 @@ def markdown(report: dict) -> str:
         f"{raw_gen[16]['run_ms']:.2f} ms.",
         "",
         f"Soak ({soaked['seconds']:.0f} s of /generate n=1 at 32 clients and /translate at 2, "
-        f"after the workloads above): server RSS {soaked['rss_start_mib']:.1f} MiB at the start, "
-        f"{soaked['rss_end_mib']:.1f} MiB at the end, at most {soaked['rss_max_mib']:.1f} MiB.",
-        "",
-        "## Targets",
-        "",
-        "| target | measured | result |",
-        "| --- | --- | --- |",
+        f"after the workloads above): server RSS {soaked['rss_start_mib']:.1f} MiB at the "
+        f"start, {soaked['rss_end_mib']:.1f} MiB at the end, at most "
+        f"{soaked['rss_max_mib']:.1f} MiB.",
     ]
-    for t in report["targets"]:
-        lines.append(f"| {t['target']} | {t['measured']} | {'PASS' if t['pass'] else 'MISS'} |")
     return "\n".join(lines) + "\n"
 
 
@@ -575,6 +605,10 @@ def main(argv: list[str] | None = None) -> dict:
                     flush=True,
                 )
 
+        limits = {
+            "/generate": raw["generator"][64]["images_per_s"],
+            "/translate": max(r["images_per_s"] for r in raw["translator"].values()),
+        }
         base_env = {"GANSERVE_PROVIDER": args.provider, "GANSERVE_LOG_LEVEL": "error"}
         service_cmd = [
             sys.executable,
@@ -592,7 +626,7 @@ def main(argv: list[str] | None = None) -> dict:
             port = free_port()
             with server([*service_cmd, str(port)], {**base_env, **env}, port, "/readyz") as pid:
                 target = Target(port, pid, picked["generator"], picked["translator"], photo, True)
-                servers[label] = run_workloads(target, timing, work, label)
+                servers[label] = run_workloads(target, timing, work, label, limits)
                 if label == "service":
                     report["idle"] = idle_latency(target, timing, work)
                     print(f"  idle n=16: p50 {report['idle']['p50_ms']:.2f} ms", flush=True)
@@ -619,7 +653,7 @@ def main(argv: list[str] | None = None) -> dict:
             target = Target(port, pid, picked["generator"], picked["translator"], photo, False)
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz") as r:
                 naive_weights = json.load(r)["weights"]
-            servers["naive"] = run_workloads(target, timing, work, "naive")
+            servers["naive"] = run_workloads(target, timing, work, "naive", limits)
 
     report = {
         "command": command,
