@@ -156,6 +156,30 @@ async def test_upload_over_the_byte_cap_is_refused_while_streaming(client) -> No
     assert sent < 16
 
 
+OTHER_BAD_INPUTS = {
+    # error code -> the request that causes it
+    "malformed_json": lambda c: c.post(
+        "/generate", content=b'{"n": 2,', headers={"content-type": "application/json"}
+    ),
+    "missing_file": lambda c: c.post("/translate", data={"direction": "a2b"}),
+    "image_too_large": lambda c: c.post(
+        "/translate", files={"file": ("x.png", image_bytes("PNG", (2000, 2000)))}
+    ),
+    "upload_too_large": lambda c: c.post("/translate", files={"file": ("x.png", b"\0" * 400_000)}),
+}
+
+
+@pytest.mark.parametrize("code", sorted(OTHER_BAD_INPUTS))
+async def test_other_bad_inputs_log_one_line_and_the_service_goes_on(client, caplog, code) -> None:
+    with caplog.at_level(logging.WARNING, logger="ganserve"):
+        r = await OTHER_BAD_INPUTS[code](client)
+    assert 400 <= r.status_code < 500, r.text
+    assert r.json()["error"]["code"] == code
+    assert r.json()["error"]["message"]
+    assert len([rec for rec in caplog.records if rec.name.startswith("ganserve")]) == 1
+    assert (await client.post("/generate", json={"n": 1})).status_code == 200
+
+
 async def test_full_queue_answers_503_with_retry_after(app_client) -> None:
     async with app_client(queue_size=4, max_n=4, max_batch=4) as client:
         gate = threading.Event()
