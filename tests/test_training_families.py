@@ -56,6 +56,7 @@ def test_objectives_and_stabilisers(options: dict, tmp_path: Path) -> None:
         {"loss": "wgan-gp", "d_norm": "none", "cond_d": "concat"},
         {"loss": "hinge", "spectral_norm": True, "d_norm": "none"},
         {"loss": "hinge", "spectral_norm": True, "d_norm": "none", "g_cond": "cbn"},
+        {"loss": "nonsat", "g_cond": "cbn", "aux_weight": 1.0},
     ],
 )
 def test_conditional_variants(options: dict, tmp_path: Path) -> None:

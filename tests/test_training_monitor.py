@@ -90,9 +90,11 @@ def test_the_monitor_sees_what_the_judge_sees(judge, tmp_path) -> None:
         ({"family": "cyclegan", "monitor_every": 5}, "cyclegan has no classes"),
         ({"family": "dcgan", "data": "stacked:x.npz", "channels": 1}, "Stacked MNIST"),
         ({"family": "cgan", "data": "stacked:x.npz", "channels": 3}, "Stacked MNIST"),
+        ({"family": "dcgan", "aux_weight": 1.0}, "aux_weight=1.0"),
+        ({"family": "cgan", "aux_weight": -1.0}, "aux_weight=-1.0"),
     ],
 )
-def test_monitor_and_stacked_options_are_checked(overrides, message, tmp_path) -> None:
+def test_monitor_stacked_and_aux_options_are_checked(overrides, message, tmp_path) -> None:
     values = tiny_values(overrides["family"], tmp_path)
     with pytest.raises(ConfigError, match=message):
         config.build({**values, **overrides})

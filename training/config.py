@@ -67,6 +67,9 @@ class Config:
         "batch norm in every G layer",
         choices=("embed", "cbn"),
     )
+    aux_weight: float = _opt(
+        0.0, "cgan: weight of an AC-GAN auxiliary classifier loss in D (real) and G (0 = off)"
+    )
     d_norm: str = _opt("batch", "dcgan/cgan discriminator norm", choices=("batch", "none"))
     n_blocks: int = _opt(9, "cyclegan: ResNet blocks in G")
     upsample: str = _opt(
@@ -175,6 +178,8 @@ class Config:
             if len(self.domains) != 2:
                 raise ConfigError(f"domains={self.domains}: name exactly two domains")
             self.holdout = _counts("holdout", self.holdout, 2)
+        if self.aux_weight < 0 or (self.aux_weight and self.family != "cgan"):
+            raise ConfigError(f"aux_weight={self.aux_weight}: a weight >= 0, for cgan only")
         if self.monitor_every:
             _check_monitor(self)
         if self.data.startswith("stacked:") and (self.family != "dcgan" or self.channels != 3):

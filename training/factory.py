@@ -44,6 +44,13 @@ def discriminators(cfg: Config, num_classes: int = 0) -> dict[str, nn.Module]:
     classes = num_classes if cfg.family == "cgan" else 0
     return {
         "d": Discriminator(
-            cfg.channels, cfg.image_size, cfg.ndf, classes, cfg.cond_d, cfg.d_norm, sn
+            cfg.channels,
+            cfg.image_size,
+            cfg.ndf,
+            classes,
+            cfg.cond_d,
+            cfg.d_norm,
+            sn,
+            aux=cfg.aux_weight > 0,
         )
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from torch.nn import functional as F
 
 from service.latents import latents
 from training import factory
@@ -73,8 +74,14 @@ class GanTrainer(Trainer):
                 fake = g(self.noise(len(real)), y)
             fake = self.to_device(fake.float())
             with self.autocast():
-                loss_d = d_loss(
-                    cfg.loss, d(real, y).float(), d(fake, y).float(), cfg.label_smoothing
+                if cfg.aux_weight:  # AC-GAN: D also learns to classify the real digits
+                    score_real, logits = d(real, y, with_aux=True)
+                    aux = cfg.aux_weight * F.cross_entropy(logits.float(), y)
+                else:
+                    score_real, aux = d(real, y), 0.0
+                loss_d = (
+                    d_loss(cfg.loss, score_real.float(), d(fake, y).float(), cfg.label_smoothing)
+                    + aux
                 )
             if cfg.loss == "wgan-gp":
                 loss_d = loss_d + cfg.gp_weight * gradient_penalty(
@@ -90,9 +97,13 @@ class GanTrainer(Trainer):
         )
         with self.autocast():
             # D unwrapped: its gradients here are discarded, so no DDP all-reduce for them
-            loss_g = g_loss(
-                cfg.loss, d_plain(g(self.noise(cfg.batch_size), y_fake), y_fake).float()
-            )
+            fake = g(self.noise(cfg.batch_size), y_fake)
+            if cfg.aux_weight:  # and G is rewarded when its digit is classified as asked
+                score, logits = d_plain(fake, y_fake, with_aux=True)
+                aux = cfg.aux_weight * F.cross_entropy(logits.float(), y_fake)
+            else:
+                score, aux = d_plain(fake, y_fake), 0.0
+            loss_g = g_loss(cfg.loss, score.float()) + aux
         self.optims["g"].zero_grad(set_to_none=True)
         loss_g.backward()
         self.optims["g"].step()

@@ -105,6 +105,7 @@ class Discriminator(nn.Module):
         cond: str = "projection",
         norm: str = "batch",
         sn: bool = False,
+        aux: bool = False,
     ) -> None:
         super().__init__()
         n = _levels(size)
@@ -128,9 +129,15 @@ class Discriminator(nn.Module):
             if num_classes and cond == "projection"
             else None
         )
+        # AC-GAN's auxiliary classifier (Odena et al. 2017) on the pooled features; no spectral
+        # norm, so its logits can grow as sharp as cross-entropy asks
+        self.aux = nn.Linear(width, num_classes) if aux and num_classes else None
         init_dcgan(self)
 
-    def forward(self, x: torch.Tensor, label: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, label: torch.Tensor | None = None, with_aux: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """The critic's score; with `with_aux`, also the auxiliary classifier's logits."""
         if self.num_classes and self.cond == "concat":
             onehot = nn.functional.one_hot(label, self.num_classes).to(x.dtype)
             x = torch.cat([x, onehot[:, :, None, None].expand(-1, -1, *x.shape[2:])], 1)
@@ -138,4 +145,6 @@ class Discriminator(nn.Module):
         out = self.head(h).flatten(1).sum(1)
         if self.project is not None:  # Miyato & Koyama's projection: <embed(y), pooled h>
             out = out + (self.project(label) * h.sum((2, 3))).sum(1)
+        if with_aux:
+            return out, self.aux(h.mean((2, 3)))
         return out
