@@ -91,14 +91,27 @@ class Timing:
     translate_s: float  # per /translate workload (its requests are slow)
     raw_s: float  # per raw ONNX Runtime batch size
     soak_s: float
+    soak_warmup_s: float  # of the soak's load, before its RSS at the start is taken
     idle_requests: int
 
 
 FULL = Timing(
-    warmup_s=2.0, duration_s=7.0, translate_s=12.0, raw_s=2.0, soak_s=60.0, idle_requests=40
+    warmup_s=2.0,
+    duration_s=7.0,
+    translate_s=12.0,
+    raw_s=2.0,
+    soak_s=60.0,
+    soak_warmup_s=10.0,
+    idle_requests=40,
 )
 QUICK = Timing(
-    warmup_s=0.1, duration_s=0.4, translate_s=0.6, raw_s=0.05, soak_s=0.5, idle_requests=3
+    warmup_s=0.1,
+    duration_s=0.4,
+    translate_s=0.6,
+    raw_s=0.05,
+    soak_s=0.5,
+    soak_warmup_s=0.2,
+    idle_requests=3,
 )
 
 
@@ -350,10 +363,12 @@ def idle_latency(target: Target, timing: Timing, work: Path) -> dict:
 
 
 def soak(target: Target, timing: Timing, work: Path) -> dict:
-    """n=1 at 32 clients plus /translate at 2 clients; RSS sampled every second."""
+    """n=1 at 32 clients plus /translate at 2 clients; RSS sampled every second. The RSS at
+    the start is taken after `soak_warmup_s` of the same load (arenas grown to its batches)."""
+    warm = timing.soak_warmup_s
     specs = [
-        target.spec(Workload("/generate", 1, 32), 0.0, timing.soak_s),
-        target.spec(Workload("/translate", 1, 2), 0.0, timing.soak_s),
+        target.spec(Workload("/generate", 1, 32), warm, timing.soak_s),
+        target.spec(Workload("/translate", 1, 2), warm, timing.soak_s),
     ]
     procs = []
     for i, spec in enumerate(specs):
@@ -369,13 +384,13 @@ def soak(target: Target, timing: Timing, work: Path) -> dict:
     samples = []
     start = time.perf_counter()
     while any(p.poll() is None for p in procs):
-        samples.append((round(time.perf_counter() - start, 1), rss_mib(target.pid)))
+        samples.append((round(time.perf_counter() - start - warm, 1), rss_mib(target.pid)))
         time.sleep(min(1.0, timing.soak_s / 10))
     loads = [json.loads(p.communicate()[0]) for p in procs]
-    rss = [r for _, r in samples]
-    growth = (rss[-1] - rss[0]) / rss[0]
+    rss = [r for t, r in samples if t >= 0] or [samples[-1][1]]
     return {
         "seconds": timing.soak_s,
+        "warmup_s": warm,
         "load": [
             {"workload": w, "requests": r["requests"], "statuses": r["statuses"]}
             for w, r in zip(
@@ -385,8 +400,8 @@ def soak(target: Target, timing: Timing, work: Path) -> dict:
         "rss_start_mib": rss[0],
         "rss_end_mib": rss[-1],
         "rss_max_mib": max(rss),
-        "growth": growth,
-        "samples": samples,
+        "growth": (rss[-1] - rss[0]) / rss[0],
+        "samples": samples,  # (seconds after the warm-up, MiB)
     }
 
 
@@ -538,8 +553,9 @@ def markdown(report: dict) -> str:
         f"{raw_gen[16]['run_ms']:.2f} ms.",
         "",
         f"Soak ({soaked['seconds']:.0f} s of /generate n=1 at 32 clients and /translate at 2, "
-        f"after the workloads above): server RSS {soaked['rss_start_mib']:.1f} MiB at the "
-        f"start, {soaked['rss_end_mib']:.1f} MiB at the end, at most "
+        f"after the workloads above and {soaked['warmup_s']:.0f} s of the same load): server "
+        f"RSS {soaked['rss_start_mib']:.1f} MiB at the start, {soaked['rss_end_mib']:.1f} MiB "
+        "at the end, at most "
         f"{soaked['rss_max_mib']:.1f} MiB.",
     ]
     return "\n".join(lines) + "\n"
