@@ -16,10 +16,12 @@ $(BIN)/python:
 setup-serve: $(BIN)/python
 	$(BIN)/pip install -q -e .
 
-# Tests train tiny models: the CPU build of torch first, so the range in
-# pyproject.toml is already met and pip pulls no CUDA build.
+# Tests train tiny models: torch first, so the range in pyproject.toml is already met. The
+# project's machines hold a CPU build of torch 2.13.0; elsewhere point TORCH_PIP_ARGS at a CPU
+# wheel index (e.g. TORCH_PIP_ARGS="--index-url <PyTorch's CPU index>") to skip the CUDA build.
+TORCH_PIP_ARGS ?=
 setup-dev: $(BIN)/python
-	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q $(TORCH_PIP_ARGS) torch==2.13.0
 	$(BIN)/pip install -q -e '.[train,dev]'
 
 serve: setup-serve
