@@ -67,6 +67,22 @@ def _r(x: float, digits: int = 4) -> float:
     return float(round(x, digits))
 
 
+def provenance(tool: str, command: str | None, judge: Judge, judge_dir: str | Path) -> dict:
+    """Who measured, when, from which code, with which judge: the head of `evaluation`."""
+    return {
+        "tool": tool,
+        "command": command,
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "code_revision": _revision(),
+        "judge": {
+            "name": judge.name,
+            "path": Path(judge_dir).as_posix(),
+            "sha256": judge.info["sha256"],
+            "heldout_accuracy": judge.info.get("heldout_accuracy"),
+        },
+    }
+
+
 def _revision() -> str | None:
     try:
         return subprocess.run(
@@ -138,16 +154,7 @@ def evaluate(
     floor = M.frechet_distance(train_feats, held_feats)
     out: dict[str, Any] = {
         "evaluation": {
-            "tool": "training.evaluation",
-            "command": command,
-            "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "code_revision": _revision(),
-            "judge": {
-                "name": judge.name,
-                "path": Path(judge_dir).as_posix(),
-                "sha256": judge.info["sha256"],
-                "heldout_accuracy": judge.info.get("heldout_accuracy"),
-            },
+            **provenance("training.evaluation", command, judge, judge_dir),
             "data": held_text,
             "generated": gen_text,
             "truncation": None,

@@ -14,7 +14,6 @@ and a gallery (`gallery.png`): 8 held-out A photos above their translations, the
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from pathlib import Path
 from typing import Any
@@ -80,7 +79,7 @@ def evaluate(
     command: str | None = None,
 ) -> dict[str, Any]:
     """All metrics for one translation folder, as the dict that goes into model.json."""
-    from training.evaluation.evaluate import _revision, verify_files
+    from training.evaluation.evaluate import provenance, verify_files
 
     folder = Path(model_dir)
     manifest = Manifest.load(folder)
@@ -150,16 +149,7 @@ def evaluate(
 
     return {
         "evaluation": {
-            "tool": "training.evaluation.translation",
-            "command": command,
-            "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "code_revision": _revision(),
-            "judge": {
-                "name": judge.name,
-                "path": Path(judge_dir).as_posix(),
-                "sha256": judge.info["sha256"],
-                "heldout_accuracy": judge.info.get("heldout_accuracy"),
-            },
+            **provenance("training.evaluation.translation", command, judge, judge_dir),
             "data": val_text,
             "path": "full-size photos through the service's padding, one ONNX Runtime pass, "
             "crop and 8-bit quantisation; the judge sees them resized to 128x128",
