@@ -104,5 +104,7 @@ def test_a_resumed_run_may_be_extended_with_a_new_decay(tmp_path) -> None:
     assert cli.main(args) == 0
     state = checkpoint.load(cfg.run_dir / "checkpoints" / checkpoint.LAST)
     assert state["step"] == 6 and state["config"]["decay_steps"] == 2
+    (resumed,) = state["extra"]["resumes"]  # the run's provenance names the resume
+    assert resumed["from_step"] == 4 and resumed["command"].startswith("python -m training ")
     bad = ["resume", str(cfg.run_dir), "--set", "decay_steps=9"]  # more than steps
     assert cli.main(bad) == 2

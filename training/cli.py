@@ -101,7 +101,16 @@ def resume(path: str, overrides: list[str]) -> Path:
             raise ConfigError(f"--set {item!r}: a resumed run may only change {RESUMABLE}")
     state = checkpoint.load(checkpoint.find(path))
     cfg = config.build(state["config"], overrides)
-    return _run(trainer_for(cfg, state))
+    trainer = trainer_for(cfg, state)
+    # every run of a model goes into its provenance: where it resumed, and how
+    trainer.extra["resumes"] = [
+        *trainer.extra.get("resumes", []),
+        {
+            "from_step": state["step"],
+            "command": "python -m training " + shlex.join(sys.argv[1:]),
+        },
+    ]
+    return _run(trainer)
 
 
 def _run(trainer) -> Path:
