@@ -1,7 +1,7 @@
 """Prometheus metrics, one registry per app so tests that build many apps never collide.
 
 The label `model` is the session key: the model name for generators (`dcgan-mnist`), the name
-and direction for translation (`horse2zebra:a2b`). Names are fixed: dashboards use them.
+and direction for translation (`cyclegan-horse2zebra:a2b`). Names are fixed: dashboards use them.
 """
 
 from __future__ import annotations
