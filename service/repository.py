@@ -26,12 +26,15 @@ from service.runtime import (
     CUDA,
     ProviderChoice,
     check_signature,
+    fewer_threads_if_faster,
     make_session,
     warmup_inputs,
 )
 from service.settings import Settings
 
 log = logging.getLogger("ganserve.repository")
+
+PROBE_SIDE = 256  # translation: the thread count is chosen on a photo of about this side
 
 
 class LoadError(Exception):
@@ -49,6 +52,7 @@ class Runner:
     # Batch sizes runs are padded up to (empty: run as is). On CUDA every new input shape
     # costs a cuDNN algorithm search, so batches are padded to a few warmed-up sizes.
     buckets: tuple[int, ...] = ()
+    threads: int = 1  # ONNX Runtime intra-op threads of this session
 
     def __post_init__(self) -> None:
         self._output = [self.session.get_outputs()[0].name]
@@ -71,6 +75,7 @@ class Runner:
         return {
             "key": self.key,
             "provider": self.provider,
+            "intra_op_threads": self.threads,
             "inputs": args(self.session.get_inputs()),
             "outputs": args(self.session.get_outputs()[:1]),
         }
@@ -164,7 +169,7 @@ def load_model(folder: Path, settings: Settings, choice: ProviderChoice) -> Mode
         "model %s ready (%s, %s)",
         name,
         manifest.kind,
-        ", ".join(f"{r.key} on {r.provider}" for r in runners.values()),
+        ", ".join(f"{r.key} on {r.provider}, {r.threads} threads" for r in runners.values()),
     )
     return Model(name=name, state="ready", manifest=manifest, runners=runners, fingerprint=stamp)
 
@@ -199,11 +204,28 @@ def _load_runner(
     except ValueError as exc:
         raise LoadError(f"{role}: wrong signature for {manifest.kind}: {exc}") from exc
     provider = session.get_providers()[0]
+    threads = settings.intra_op_threads
+    if provider != CUDA and threads > 1:
+        try:
+            session, threads = fewer_threads_if_faster(
+                session, path, choice, settings.inter_op_threads, _probe(manifest, settings)
+            )
+        except Exception as exc:
+            raise LoadError(f"{role}: timing run failed: {_short(exc)}") from exc
     generator = manifest.kind != "translation"
     buckets = batch_buckets(settings.max_batch) if provider == CUDA and generator else ()
-    runner = Runner(session_key(manifest.name, role, manifest), session, provider, buckets=buckets)
+    key = session_key(manifest.name, role, manifest)
+    runner = Runner(key, session, provider, buckets=buckets, threads=threads)
     _warm_up(runner, manifest, settings.max_batch)
     return runner
+
+
+def _probe(manifest: Manifest, settings: Settings) -> dict[str, np.ndarray]:
+    """What the thread count is chosen on: a full generator batch, or a 256x256 photo."""
+    if manifest.kind != "translation":
+        return warmup_inputs(manifest, settings.max_batch)
+    side = -(-PROBE_SIDE // manifest.image.multiple_of) * manifest.image.multiple_of
+    return {"image": np.zeros((1, 3, side, side), np.float32)}
 
 
 def batch_buckets(max_batch: int) -> tuple[int, ...]:

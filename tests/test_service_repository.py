@@ -14,7 +14,7 @@ from onnx_models import generator, make_unconditional, translator
 
 from service.manifest import sha256_of
 from service.metrics import Metrics
-from service.repository import Repository
+from service.repository import Repository, load_model
 from service.runtime import CPU, ProviderChoice
 from service.settings import Settings
 
@@ -198,3 +198,17 @@ def test_bucket_padding_does_not_change_rows(models_dir: Path) -> None:
     padded = Runner("cond", session, CPU, buckets=(1, 2, 4, 8)).run(inputs)
     assert padded.shape == plain.shape == (5, 3, 8, 8)
     np.testing.assert_array_equal(padded, plain)
+
+
+def test_a_session_keeps_the_faster_thread_count(models_dir: Path, settings: Settings) -> None:
+    """With intra_op_threads > 1 each CPU session is timed with one thread and with that many,
+    and the faster is kept and reported; with 1 there is nothing to choose."""
+    choice = ProviderChoice("cpu")
+    for threads, allowed in ((1, {1}), (2, {1, 2})):
+        tuned = settings.model_copy(update={"intra_op_threads": threads})
+        model = load_model(models_dir / "trans", tuned, choice)
+        assert model.ready, model.reason
+        for runner in model.runners.values():
+            assert runner.threads in allowed
+            assert runner.session.get_session_options().intra_op_num_threads == runner.threads
+            assert runner.describe()["intra_op_threads"] == runner.threads
