@@ -594,7 +594,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     timing = QUICK if args.quick else FULL
     command = "python benchmarks/serve.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    began = time.perf_counter()
+    began, host = time.perf_counter(), machine()  # the load average before we add ours
 
     with tempfile.TemporaryDirectory(prefix="ganserve-bench-") as tmp:
         work = Path(tmp)
@@ -687,7 +687,7 @@ def main(argv: list[str] | None = None) -> dict:
         "command": command,
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "git": git_revision(),
-        "machine": machine(),
+        "machine": host,
         "provider": args.provider,
         "quick": args.quick,
         "models": {**picked, "naive_weights": naive_weights},

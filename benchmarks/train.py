@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", type=Path, default=HERE / "results", help="results folder")
     args = parser.parse_args(argv)
     command = "python benchmarks/train.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    began = time.perf_counter()
+    began, host = time.perf_counter(), machine()  # the load average before we add ours
     families = {}
     with tempfile.TemporaryDirectory(prefix="ganserve-train-bench-") as tmp:
         args.work = Path(tmp)
@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> dict:
         "command": command,
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "git": git_revision(),
-        "machine": machine(),
+        "machine": host,
         "torch": torch.__version__,
         "python": platform.python_version(),
         "device": args.device,
