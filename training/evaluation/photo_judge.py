@@ -29,7 +29,13 @@ from torch.nn import functional as F
 from service.manifest import sha256_of
 from training.data import open_rgb, split_files
 from training.evaluation.judge import CARD_FILE, ONNX_FILE, Judge
-from training.evaluation.train_judge import FEATURE_DIM, _block, _git_revision, _shift
+from training.evaluation.train_judge import (
+    FEATURE_DIM,
+    _block,
+    _git_revision,
+    _shift,
+    export_onnx,
+)
 
 SIZE = 128
 
@@ -122,19 +128,6 @@ def train(
     return net.eval()
 
 
-def export_onnx(net: PhotoJudgeNet, path: Path) -> None:
-    torch.onnx.export(
-        net.eval(),
-        (torch.zeros(2, 3, SIZE, SIZE),),
-        str(path),
-        input_names=["image"],
-        output_names=["logits", "features"],
-        dynamic_axes={"image": {0: "N"}, "logits": {0: "N"}, "features": {0: "N"}},
-        opset_version=17,
-        dynamo=False,
-    )
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, help="a root with trainA/ (class 0) and trainB/")
     p.add_argument("--out", default="judges/horse2zebra", help="judge folder to write")
@@ -157,7 +150,7 @@ def run(args: argparse.Namespace, command: str) -> int:
     wall = time.perf_counter() - start
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    export_onnx(net, out / ONNX_FILE)
+    export_onnx(net, out / ONNX_FILE, size=SIZE, channels=3)
     train_y, (val_x, val_y) = split["train"][1], split["val"]
     card = {
         "name": f"{classes[0]}-vs-{classes[1]}-judge",

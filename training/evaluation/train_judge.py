@@ -67,10 +67,10 @@ class JudgeNet(nn.Module):
         return self.head(self.dropout(features)), features
 
 
-def export_onnx(net: JudgeNet, path: Path, size: int = 28) -> None:
+def export_onnx(net: nn.Module, path: Path, size: int = 28, channels: int = 1) -> None:
     """Single-file ONNX, opset 17, dynamic batch: `image` -> `logits`, `features`."""
     net.eval()
-    example = torch.zeros(2, 1, size, size)
+    example = torch.zeros(2, channels, size, size)
     torch.onnx.export(
         net,
         (example,),
