@@ -637,7 +637,7 @@ def main(argv: list[str] | None = None) -> dict:
             "/generate": raw["generator"][64]["images_per_s"],
             "/translate": max(r["images_per_s"] for r in raw["translator"].values()),
         }
-        base_env = {"GANSERVE_PROVIDER": args.provider, "GANSERVE_LOG_LEVEL": "error"}
+        base_env = {"GANSERVE_PROVIDER": args.provider}  # otherwise the production defaults
         service_cmd = [
             sys.executable,
             "-m",

@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> None:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        access_log=settings.access_log,
         timeout_graceful_shutdown=10,
         server_header=False,  # no `server: uvicorn` banner
     )

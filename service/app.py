@@ -58,6 +58,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="GAN generators and translators, served with ONNX Runtime",
         lifespan=lifespan,
+        # Off, FastAPI skips its per-request check for configured OpenTelemetry providers.
+        telemetry={"tracing": settings.otel, "metrics": settings.otel, "logs": settings.otel},
     )
     errors.install(app)
     openapi.install(app, settings)

@@ -329,6 +329,7 @@ class Repository:
                 queue_size=self.settings.queue_size,
                 executor=self._executor,
                 metrics=self.metrics.for_session(runner.key),
+                inline_max_s=self.settings.inline_run_ms / 1000,
             )
         self.models[name] = new  # requests from now on use the new sessions
         if old is not None:

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     inter_op_threads: int = Field(default=1, ge=1)
     max_batch: int = Field(default=64, ge=1, description="rows per session.run")
     max_delay_ms: float = Field(default=3.0, ge=0, description="wait this long for company")
+    inline_run_ms: float = Field(
+        default=3.0, ge=0, description="idle session: run on the event loop when this cheap"
+    )
     queue_size: int = Field(default=1024, ge=1, description="rows waiting per session")
     max_n: int = Field(default=64, ge=1, description="images per /generate or /interpolate")
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
@@ -44,6 +47,10 @@ class Settings(BaseSettings):
     api_key: str | None = Field(default=None, description="bearer token; None = open")
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     log_level: str = "info"
+    access_log: bool = Field(
+        default=False, description="uvicorn's line per request; the metrics count requests"
+    )
+    otel: bool = Field(default=False, description="FastAPI's OpenTelemetry spans, metrics and logs")
     request_timeout_s: float = Field(default=30.0, gt=0)
 
     @field_validator("cors_origins", mode="before")

@@ -180,3 +180,54 @@ async def test_batching_does_not_change_the_pngs(tmp_path: Path, pool) -> None:
     outs = await asyncio.gather(*strangers[:3], crowded.submit(request([7], 1)), *strangers[3:])
     assert encode_pngs(outs[3]) == alone
     await crowded.aclose()
+
+
+class ThreadRecorder(Recorder):
+    """Also records which thread ran each batch."""
+
+    def __init__(self, seconds: float = 0.0) -> None:
+        super().__init__()
+        self.threads: list[str] = []
+        self.seconds = seconds
+
+    def __call__(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        self.threads.append(threading.current_thread().name)
+        if self.seconds:
+            threading.Event().wait(self.seconds)
+        return super().__call__(inputs)
+
+
+async def test_a_cheap_lone_request_runs_on_the_event_loop_once_measured(pool) -> None:
+    run = ThreadRecorder()
+    b = batcher(run, pool, inline_max_s=1.0)
+    loop_thread = threading.current_thread().name
+    await b.submit(rows(0, 1))  # not measured yet: the pool
+    await b.submit(rows(0, 2))  # measured cheap, alone: inline
+    assert run.threads[0] != loop_thread
+    assert run.threads[1] == loop_thread
+    await b.aclose()
+
+
+async def test_a_run_over_the_inline_budget_and_merged_requests_use_the_pool(pool) -> None:
+    slow = ThreadRecorder(seconds=0.02)
+    b = batcher(slow, pool, inline_max_s=0.005)
+    await b.submit(rows(0, 1))
+    await b.submit(rows(0, 1))  # measured at 20 ms: over the 5 ms budget
+    assert threading.current_thread().name not in slow.threads
+    await b.aclose()
+
+    fast = ThreadRecorder()
+    b = batcher(fast, pool, inline_max_s=1.0)
+    await b.submit(rows(0, 1))
+    await asyncio.gather(*(b.submit(rows(i, 1)) for i in range(4)))  # company: the pool
+    assert threading.current_thread().name not in fast.threads[1:]
+    await b.aclose()
+
+
+async def test_inline_off_by_default(pool) -> None:
+    run = ThreadRecorder()
+    b = batcher(run, pool)
+    for _ in range(3):
+        await b.submit(rows(0, 1))
+    assert threading.current_thread().name not in run.threads
+    await b.aclose()

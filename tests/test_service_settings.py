@@ -42,3 +42,14 @@ def test_command_line_overrides_the_environment(monkeypatch: pytest.MonkeyPatch)
     entry.main(["--host", "127.0.0.1", "--models", "elsewhere"])
     assert (seen["host"], seen["port"]) == ("127.0.0.1", 9000)
     assert seen["app"].state.settings.models_dir == Path("elsewhere")
+
+
+def test_access_log_is_off_unless_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = {}
+    monkeypatch.setattr(entry.uvicorn, "run", lambda app, **kw: seen.update(kw, app=app))
+    monkeypatch.delenv("GANSERVE_ACCESS_LOG", raising=False)
+    entry.main([])
+    assert seen["access_log"] is False
+    monkeypatch.setenv("GANSERVE_ACCESS_LOG", "true")
+    entry.main([])
+    assert seen["access_log"] is True

@@ -86,7 +86,7 @@ async def _respond(
     seeds: list[int],
     labels: list[int] | None,
     extra: dict[str, float] | None = None,
-) -> Response | ImagesResponse:
+) -> Response:
     svc.metrics.images.labels(model.name, route).inc(len(batch))
     if "image/png" in request.headers.get("accept", ""):
         png = await svc.in_pool(imaging.encode_grid, batch)
@@ -99,7 +99,7 @@ async def _respond(
     else:
         pngs = await svc.in_pool(imaging.encode_pngs, batch)
     classes = model.manifest.classes
-    return ImagesResponse(
+    body = ImagesResponse(
         model=model.name,
         images=[
             GeneratedImage(
@@ -111,6 +111,9 @@ async def _respond(
             for i, (seed, png) in enumerate(zip(seeds, pngs, strict=True))
         ],
     )
+    # Serialized here, by pydantic-core: FastAPI would validate the model it was just built
+    # from once more (about 40 us for 16 images).
+    return Response(body.model_dump_json(), media_type="application/json")
 
 
 def _inputs(z: np.ndarray, labels: list[int] | None) -> dict[str, np.ndarray]:
@@ -121,7 +124,7 @@ def _inputs(z: np.ndarray, labels: list[int] | None) -> dict[str, np.ndarray]:
 
 
 @router.post("/generate", response_model=ImagesResponse, responses=PNG_RESPONSE)
-async def generate(body: GenerateRequest, request: Request) -> Response | ImagesResponse:
+async def generate(body: GenerateRequest, request: Request) -> Response:
     """n images, image i from seed+i (random seeds when none is given)."""
     svc = services(request)
     _check_count(svc, body.n, "n")
@@ -137,7 +140,7 @@ async def generate(body: GenerateRequest, request: Request) -> Response | Images
 
 
 @router.post("/interpolate", response_model=ImagesResponse, responses=PNG_RESPONSE)
-async def interpolate(body: InterpolateRequest, request: Request) -> Response | ImagesResponse:
+async def interpolate(body: InterpolateRequest, request: Request) -> Response:
     """`steps` images along the path from seed_a's latent to seed_b's (slerp or lerp)."""
     svc = services(request)
     _check_count(svc, body.steps, "steps")
