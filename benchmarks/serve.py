@@ -364,11 +364,16 @@ def run_workloads(
 
 
 def idle_latency(target: Target, timing: Timing, work: Path) -> dict:
-    """One client, n=16, 50 ms pauses: the batcher never has company."""
+    """One client, n=16, 50 ms pauses: the batcher never has company. `floor`: GET /healthz
+    with the same pauses, what waking an idle server and client costs without any model."""
     w = Workload("/generate", 16, 1)
     requests = timing.idle_requests
     spec = target.spec(w, 0.3, requests * 0.06, idle_gap_s=0.05)
-    return load(spec, work)
+    result = load(spec, work)
+    spec.request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    spec.images_per_request, spec.metrics_model = 0, ""
+    result["floor"] = load(spec, work)
+    return result
 
 
 def soak(target: Target, timing: Timing, work: Path) -> dict:
@@ -562,7 +567,8 @@ def markdown(report: dict) -> str:
         "",
         f"Idle /generate n=16 (one client, 50 ms pauses, {idle['requests']} requests): p50 "
         f"{idle['p50_ms']:.2f} ms, p99 {idle['p99_ms']:.2f} ms; raw ORT batch 16: "
-        f"{raw_gen[16]['run_ms']:.2f} ms.",
+        f"{raw_gen[16]['run_ms']:.2f} ms. GET /healthz with the same pauses (waking an idle "
+        f"server and client, no model): p50 {idle['floor']['p50_ms']:.2f} ms.",
         "",
         f"Soak ({soaked['seconds']:.0f} s of /generate n=1 at 32 clients and /translate at 2, "
         f"after the workloads above and {soaked['warmup_s']:.0f} s of the same load): server "
@@ -657,7 +663,12 @@ def main(argv: list[str] | None = None) -> dict:
                 servers[label] = run_workloads(target, timing, work, label, limits)
                 if label == "service":
                     report["idle"] = idle_latency(target, timing, work)
-                    print(f"  idle n=16: p50 {report['idle']['p50_ms']:.2f} ms", flush=True)
+                    idle = report["idle"]
+                    print(
+                        f"  idle n=16: p50 {idle['p50_ms']:.2f} ms "
+                        f"(GET /healthz, same pauses: {idle['floor']['p50_ms']:.2f} ms)",
+                        flush=True,
+                    )
                     report["soak"] = soak(target, timing, work)
                     s = report["soak"]
                     print(
