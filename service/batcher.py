@@ -32,6 +32,8 @@ RunFn = Callable[[Inputs], np.ndarray]
 
 log = logging.getLogger("ganserve.batcher")
 
+MAX_SHAPES_TIMED = 64
+
 
 class QueueFull(Exception):
     """The session has `queue_size` rows waiting; the client should retry later."""
@@ -69,7 +71,8 @@ class Batcher:
         self.max_delay_s = max_delay_s
         self.queue_size = queue_size
         self.inline_max_s = inline_max_s
-        self._row_s: float | None = None  # last measured run time per row; None: not yet run
+        # Last measured run time per row, by input shape (uploads of other sizes cost more).
+        self._row_s: dict[tuple, float] = {}
         self._executor = executor
         self._metrics = metrics
         self._queue: deque[_Item] = deque()
@@ -198,13 +201,12 @@ class Batcher:
         return output, time.perf_counter() - start
 
     def _inline(self, batch: list[_Item], rows: int) -> bool:
-        """A lone request, nothing else waiting, and a run measured to fit in inline_max_s."""
-        return (
-            len(batch) == 1
-            and not self._queue
-            and self._row_s is not None
-            and self._row_s * rows <= self.inline_max_s
-        )
+        """A lone request, nothing else waiting, and a run of its shape measured to fit in
+        inline_max_s."""
+        if len(batch) > 1 or self._queue:
+            return False
+        row_s = self._row_s.get(batch[0].key)
+        return row_s is not None and row_s * rows <= self.inline_max_s
 
     async def _run_batch(self, loop: asyncio.AbstractEventLoop, batch: list[_Item]) -> None:
         now = time.perf_counter()
@@ -224,7 +226,9 @@ class Batcher:
                 if not it.future.done():
                     it.future.set_exception(exc)
             return
-        self._row_s = run_s / rows
+        if len(self._row_s) >= MAX_SHAPES_TIMED and batch[0].key not in self._row_s:
+            self._row_s.clear()  # uploads of ever new sizes must not grow it without bound
+        self._row_s[batch[0].key] = run_s / rows
         if self._metrics:
             self._metrics.batch_size.observe(rows)
             self._metrics.inference.observe(time.perf_counter() - now)

@@ -231,3 +231,14 @@ async def test_inline_off_by_default(pool) -> None:
         await b.submit(rows(0, 1))
     assert threading.current_thread().name not in run.threads
     await b.aclose()
+
+
+async def test_an_upload_of_a_new_size_is_not_run_inline_on_a_small_ones_timing(pool) -> None:
+    run = ThreadRecorder()
+    b = batcher(run, pool, inline_max_s=1.0)
+    loop_thread = threading.current_thread().name
+    await b.submit(rows(0, 1, width=2))  # measured: width 2
+    await b.submit(rows(0, 1, width=512))  # never measured: the pool
+    await b.submit(rows(0, 1, width=2))  # measured and cheap: inline
+    assert run.threads[1] != loop_thread and run.threads[2] == loop_thread
+    await b.aclose()
