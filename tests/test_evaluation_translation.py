@@ -110,7 +110,7 @@ def test_a_translator_that_changes_nothing_is_caught(world) -> None:
 def test_translate_keeps_any_size(world) -> None:
     session = translation._session(world["swap"] / "a2b.onnx")
     rgb = np.random.default_rng(0).integers(0, 256, (37, 50, 3), dtype=np.uint8)
-    out = translation.translate(session, rgb)
+    out = translation.translate(session, rgb, 4)
     assert out.shape == rgb.shape and np.array_equal(out, rgb[..., ::-1])
 
 
@@ -156,6 +156,35 @@ def test_resize_upsampling_trains_exports_and_evaluates(tmp_path: Path, world) -
     ops = {node.op_type for node in graph.node}
     assert "ConvTranspose" not in ops and {"Resize", "Conv"} <= ops
     m = translation.evaluate(out, cfg.data, world["judge"])  # holdout from model.json
+    assert m["translation"]["photos"] == {"a": 2, "b": 3}
+
+
+def test_downscaled_model_exports_for_full_size_photos_and_evaluates(tmp_path: Path, world) -> None:
+    values = tiny_values(
+        "cyclegan",
+        tmp_path,
+        steps=2,
+        batch_size=2,
+        holdout=[2, 3],
+        downscale=2,
+        load_size=12,
+        crop_size=8,
+    )
+    cfg = config.build(values)
+    trainer_for(cfg).run()
+    out = tmp_path / "model"
+    assert cli.main(["export", str(cfg.run_dir), "--out", str(out)]) == 0
+    manifest = Manifest.load(out)
+    assert manifest.image.multiple_of == 8 and manifest.image.height == 16  # served scale
+    assert "at 1/2 size" in manifest.description
+    ops = {node.op_type for node in onnx.load(str(out / "a2b.onnx")).graph.node}
+    assert "AveragePool" in ops  # the shrink is inside the graph, not left to callers
+    session = translation._session(out / "a2b.onnx")
+    rgb = np.random.default_rng(0).integers(0, 256, (37, 50, 3), dtype=np.uint8)
+    assert translation.translate(session, rgb, manifest.image.multiple_of).shape == rgb.shape
+    samples = Image.open(out / "samples.png")
+    assert samples.size[1] == 4 * (16 + 2) + 2  # the four preview rows at the served scale
+    m = translation.evaluate(out, cfg.data, world["judge"])
     assert m["translation"]["photos"] == {"a": 2, "b": 3}
 
 

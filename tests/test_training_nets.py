@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from training.nets.cyclegan import PatchDiscriminator, ResnetGenerator
+from training.nets.cyclegan import Downscaled, PatchDiscriminator, ResnetGenerator
 from training.nets.dcgan import Discriminator, Generator
 
 FORBIDDEN = (nn.Linear, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)
@@ -78,6 +78,35 @@ def test_resnet_generator_keeps_any_size_divisible_by_4(upsample: str) -> None:
     with torch.no_grad():
         for h, w in ((32, 32), (36, 60)):
             assert g(torch.randn(1, 3, h, w)).shape == (1, 3, h, w)
+
+
+class _Shift(nn.Module):
+    """A stand-in generator that brightens every pixel by a constant."""
+
+    def __init__(self, by: float) -> None:
+        super().__init__()
+        self.by = by
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.by
+
+
+@pytest.mark.parametrize("factor", [2, 4])
+def test_downscaled_keeps_the_photo_detail_that_g_leaves_alone(factor: int) -> None:
+    x = torch.rand(2, 3, 24, 40) * 1.6 - 0.8  # sharp noise: all of it fine detail
+    with torch.no_grad():
+        assert torch.allclose(Downscaled(_Shift(0.0), factor)(x), x, atol=1e-6)
+        assert torch.allclose(Downscaled(_Shift(0.1), factor)(x), x + 0.1, atol=1e-6)
+        assert Downscaled(_Shift(5.0), factor)(x).max() == 1.0  # still an image in [-1, 1]
+
+
+def test_downscaled_generator_sees_the_photo_at_a_fraction_of_its_size() -> None:
+    seen: list[tuple[int, ...]] = []
+    g = ResnetGenerator(ngf=4, n_blocks=1, upsample="resize")
+    g.register_forward_hook(lambda _m, args, _out: seen.append(tuple(args[0].shape)))
+    with torch.no_grad():
+        assert Downscaled(g, 2)(torch.randn(1, 3, 40, 56)).shape == (1, 3, 40, 56)
+    assert seen == [(1, 3, 20, 28)]
 
 
 def test_patchgan_sees_70x70_patches() -> None:

@@ -38,6 +38,13 @@ class Config:
         default_factory=list,
         metadata={"help": "cgan: class names in label order (default: labels or folder names)"},
     )
+    downscale: int = _opt(
+        1,
+        "cyclegan: the generators work at 1/N of a photo's resolution (1, 2 or 4): training "
+        "photos are resized to load_size as usual, and the exported model shrinks a photo by N, "
+        "translates it, enlarges the result and adds back the photo's own finer detail",
+        choices=(1, 2, 4),
+    )
     load_size: int = _opt(286, "cyclegan: resize photos to this side before cropping")
     crop_size: int = _opt(256, "cyclegan: random crop side (a multiple of 4)")
     flip: bool = _opt(True, "cyclegan: random horizontal flips")

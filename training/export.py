@@ -18,13 +18,14 @@ import numpy as np
 import onnx
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from service.latents import default_label, latents
 from service.manifest import FileRef, ImageSpec, LatentSpec, Manifest, sha256_of
 from training import checkpoint, factory
 from training.config import Config, build
 from training.imaging import grid, save_png
-from training.nets.cyclegan import MULTIPLE_OF
+from training.nets.cyclegan import MULTIPLE_OF, Downscaled
 
 OPSET = 17
 IR_VERSION = 10  # ONNX Runtime 1.31 reads IR <= 13; onnx >= 1.23 writes 14 by default
@@ -133,16 +134,19 @@ def export(
     files: dict[str, FileRef] = {}
     parity: dict[str, float] = {}
     if kind == "translation":
-        size = cfg.crop_size
+        # sizes are those of the photos served: downscale x the training crop
+        size, multiple = cfg.crop_size * cfg.downscale, MULTIPLE_OF * cfg.downscale
+        if cfg.downscale > 1:
+            gens = {key: Downscaled(g, cfg.downscale) for key, g in gens.items()}
         for role, key in (("a2b", "g_ab"), ("b2a", "g_ba")):
             path = out / f"{role}.onnx"
             example = torch.zeros(1, 3, size, size)
             axes = {"image": {0: "N", 2: "H", 3: "W"}, "translated": {0: "N", 2: "H", 3: "W"}}
             _to_onnx(gens[key], (example,), ["image"], "translated", axes, path, opset)
-            h, w = size + 2 * MULTIPLE_OF, max(MULTIPLE_OF, size - MULTIPLE_OF)
+            h, w = size + 2 * multiple, size + multiple  # not the traced size
             feeds = {"image": rng.uniform(-1, 1, (2, 3, h, w)).astype(np.float32)}
             parity[role] = _parity(gens[key], path, feeds, tolerance, role)
-        image = ImageSpec(channels=3, height=size, width=size, multiple_of=MULTIPLE_OF)
+        image = ImageSpec(channels=3, height=size, width=size, multiple_of=multiple)
         files = {
             r: FileRef(path=f"{r}.onnx", sha256=sha256_of(out / f"{r}.onnx"))
             for r in ("a2b", "b2a")
@@ -187,7 +191,8 @@ def export(
 def _describe(cfg: Config, kind: str, extra: dict[str, Any]) -> str:
     if kind == "translation":
         a, b = extra["domains"]
-        return f"CycleGAN {a} <-> {b}, {cfg.crop_size}px crops, ResNet-{cfg.n_blocks} G"
+        scale = f" of photos at 1/{cfg.downscale} size" if cfg.downscale > 1 else ""
+        return f"CycleGAN {a} <-> {b}, {cfg.crop_size}px crops{scale}, ResNet-{cfg.n_blocks} G"
     what = "conditional GAN" if kind == "conditional" else "DCGAN"
     return f"{what} on {Path(cfg.data).name}, {cfg.image_size}px, {cfg.loss} loss"
 
@@ -225,10 +230,18 @@ def _provenance(cfg: Config, state: dict[str, Any], ckpt: Path, parity: dict) ->
     return record
 
 
+def _served_scale(crops: torch.Tensor, manifest: Manifest) -> torch.Tensor:
+    """Validation crops are at the training scale; a `downscale` model expects N times it."""
+    factor = manifest.image.height // crops.shape[-1]
+    if factor == 1:
+        return crops
+    return F.interpolate(crops, scale_factor=factor, mode="bicubic").clamp(-1, 1)
+
+
 def _samples(out: Path, manifest: Manifest, extra: dict[str, Any]) -> None:
     """The preview grid, made through ONNX Runtime from the exported file itself."""
     if manifest.kind == "translation":
-        a, b = extra["val_a"].numpy(), extra["val_b"].numpy()
+        a, b = (_served_scale(extra[k], manifest).numpy() for k in ("val_a", "val_b"))
         ab = _session(out / "a2b.onnx").run(None, {"image": a})[0]
         ba = _session(out / "b2a.onnx").run(None, {"image": b})[0]
         save_png(grid(np.concatenate([a, ab, b, ba]), len(a)), out / "samples.png")

@@ -3,8 +3,9 @@
     python -m training evaluate models/cyclegan-horse2zebra --data ../shared/data/horse2zebra
 
 Every photo goes through the path the service's `/translate` takes (decode, reflect-pad to a
-multiple of 4, one ONNX Runtime pass at full size, crop back, 8-bit quantisation), so the
-figures score what users get. With the two-domain judge (`python -m training judge-photos`):
+multiple of the manifest's `multiple_of`, one ONNX Runtime pass at full size, crop back, 8-bit
+quantisation), so the figures score what users get. With the two-domain judge
+(`python -m training judge-photos`):
 - the share of held-out A photos the judge calls B after a2b, and of B photos called A after b2a;
 - cycle-consistency L1, mean |b2a(a2b(x)) - x| on [0, 1] pixel values, per domain;
 - FD-judge of the translated photos to the real held-out photos of the target domain, beside
@@ -41,7 +42,7 @@ def _session(path: Path):
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def translate(session, rgb: np.ndarray, multiple_of: int = 4) -> np.ndarray:
+def translate(session, rgb: np.ndarray, multiple_of: int) -> np.ndarray:
     """uint8 [H, W, 3] -> uint8 [H, W, 3], as the service translates an upload."""
     h, w = rgb.shape[:2]
     out = session.run(["translated"], {"image": to_network(rgb, multiple_of)})[0]
@@ -101,17 +102,18 @@ def evaluate(
     real_a = [np.asarray(open_rgb(f)) for f in val_a]
     real_b = [np.asarray(open_rgb(f)) for f in val_b]
     a2b, b2a = _session(folder / "a2b.onnx"), _session(folder / "b2a.onnx")
-    fake_b = [translate(a2b, x) for x in real_a]
-    fake_a = [translate(b2a, x) for x in real_b]
+    m = manifest.image.multiple_of
+    fake_b = [translate(a2b, x, m) for x in real_a]
+    fake_a = [translate(b2a, x, m) for x in real_b]
     cycle_a = np.mean(
         [
-            np.abs(translate(b2a, y) / 255.0 - x / 255.0).mean()
+            np.abs(translate(b2a, y, m) / 255.0 - x / 255.0).mean()
             for x, y in zip(real_a, fake_b, strict=True)
         ]
     )
     cycle_b = np.mean(
         [
-            np.abs(translate(a2b, y) / 255.0 - x / 255.0).mean()
+            np.abs(translate(a2b, y, m) / 255.0 - x / 255.0).mean()
             for x, y in zip(real_b, fake_a, strict=True)
         ]
     )

@@ -1,6 +1,10 @@
 """CycleGAN networks (Zhu et al.): ResNet generator with reflection padding and instance
 norm (two stride-2 downsamplings, so H and W must divide by 4) and the 70x70 PatchGAN.
 
+`Downscaled` wraps a generator trained on photos shrunk by N (config `downscale`) so that it
+translates full-size photos: the Laplacian-pyramid split of LPTN (Liang et al. 2021), where the
+network changes the coarse image and the photo's own fine detail is added back unchanged.
+
 The generator upsamples with transposed convolutions (the authors' choice) or, with
 `upsample="resize"`, with nearest-neighbour resizing then a 3x3 convolution, which avoids the
 checkerboard artifacts of strided transposed convolutions (Odena et al. 2016).
@@ -10,6 +14,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from training.nets.common import init_dcgan, maybe_sn
 
@@ -105,3 +110,24 @@ class PatchDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
+
+
+class Downscaled(nn.Module):
+    """Full-size photo -> full-size translation, with `g` working at 1/factor of the size.
+
+    out = up(g(down(x))) + (x - up(down(x))): `down` is the mean of each factor x factor
+    block, `up` bilinear. An identity `g` gives back x exactly, so nothing is lost beyond
+    what g changes, and sides must divide by MULTIPLE_OF * factor.
+    """
+
+    def __init__(self, g: nn.Module, factor: int) -> None:
+        super().__init__()
+        self.g, self.factor = g, factor
+
+    def _up(self, x: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(x, scale_factor=self.factor, mode="bilinear", align_corners=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        small = F.avg_pool2d(x, self.factor)
+        detail = x - self._up(small)
+        return (self._up(self.g(small)) + detail).clamp(-1.0, 1.0)
