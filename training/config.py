@@ -85,6 +85,11 @@ class Config:
         choices=("transpose", "resize"),
     )
     d_layers: int = _opt(3, "cyclegan: PatchGAN layers (3 = 70x70 receptive field)")
+    init_from: str = _opt(
+        "",
+        "cyclegan: start both generators from an exported translation model folder (its "
+        "ONNX weights; same ngf, n_blocks, upsample) to fine-tune it; D starts fresh",
+    )
     hidden: int = _opt(128, "toy2d: MLP width")
     depth: int = _opt(3, "toy2d: MLP hidden layers")
     # objective and stabilisers
@@ -174,6 +179,8 @@ class Config:
                 raise ConfigError(f"image_size={self.image_size}: use 16, 32, 64 or 128")
             if self.channels not in (1, 3):
                 raise ConfigError(f"channels={self.channels}: use 1 or 3")
+        if self.init_from and self.family != "cyclegan":
+            raise ConfigError(f"init_from={self.init_from!r}: only cyclegan can start from one")
         if self.family == "cyclegan":
             if self.crop_size % 4 or self.crop_size > self.load_size:
                 raise ConfigError(f"crop_size={self.crop_size}: a multiple of 4, <= load_size")

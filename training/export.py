@@ -224,6 +224,8 @@ def _provenance(cfg: Config, state: dict[str, Any], ckpt: Path, parity: dict) ->
     }
     if any(state["extra"].get("holdout", {}).values()):
         record["holdout"] = state["extra"]["holdout"]  # validation photos, never trained on
+    if "init_from" in state["extra"]:
+        record["init_from"] = state["extra"]["init_from"]  # the model it was fine-tuned from
     if "train_count" in state["extra"]:
         record["train_count"] = state["extra"]["train_count"]
         record["epochs"] = round(record["images_seen"] / state["extra"]["train_count"], 2)

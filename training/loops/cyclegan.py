@@ -12,6 +12,7 @@ from torch.nn import functional as F
 from training import factory
 from training.data import Order, translation_domains
 from training.imaging import grid
+from training.init_from import load_generators
 from training.loops.base import Trainer
 from training.losses import d_loss, g_loss
 from training.pool import ImagePool
@@ -43,6 +44,8 @@ class CycleTrainer(Trainer):
         self.extra["domains"] = list(cfg.domains)
         self.extra["train_count"] = max(len(self.domain_a), len(self.domain_b))
         self.models = {**factory.generators(cfg), **factory.discriminators(cfg)}
+        if cfg.init_from and "init_from" not in self.extra:  # a new run; a resume has its own
+            self.extra["init_from"] = load_generators(self.models, cfg.init_from)
         self.pool_a = ImagePool(cfg.pool_size, cfg.seed + 11)
         self.pool_b = ImagePool(cfg.pool_size, cfg.seed + 12)
 
