@@ -18,9 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnx
 import torch
-from onnx import numpy_helper
 from torch import nn
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,6 +29,7 @@ from service.manifest import FileRef, ImageSpec, LatentSpec, Manifest, sha256_of
 from training import factory  # noqa: E402
 from training.config import Config, build  # noqa: E402
 from training.export import _to_onnx  # noqa: E402
+from training.init_from import copy_onnx_weights  # noqa: E402
 
 # Served role -> key of training.factory.generators.
 ROLE_KEYS = {"generator": "g", "a2b": "g_ab", "b2a": "g_ba"}
@@ -44,27 +43,6 @@ def training_config(manifest: Manifest) -> Config | None:
         return None
     known = {f.name for f in dataclasses.fields(Config)}
     return build({k: v for k, v in values.items() if k in known})
-
-
-def _copy_initializers(module: nn.Module, path: Path) -> bool:
-    """Load `module`'s tensors from the ONNX initializers named after them; False if any
-    cannot be matched to exactly one initializer."""
-    inits = {i.name: i for i in onnx.load(str(path)).graph.initializer}
-    state = module.state_dict()
-    loaded = {}
-    for key, tensor in state.items():
-        if key.endswith("num_batches_tracked"):
-            loaded[key] = tensor
-            continue
-        names = [n for n in inits if n == key or n.endswith("." + key)]
-        if len(names) != 1:
-            return False
-        array = numpy_helper.to_array(inits[names[0]])
-        if tuple(array.shape) != tuple(tensor.shape):
-            return False
-        loaded[key] = torch.from_numpy(array.copy())
-    module.load_state_dict(loaded)
-    return True
 
 
 def _feeds(manifest: Manifest, rows: int = 2) -> dict[str, np.ndarray]:
@@ -101,7 +79,7 @@ def load(folder: Path) -> tuple[Manifest, dict[str, nn.Module], str]:
     for role, ref in manifest.files.items():
         module = gens[ROLE_KEYS[role]].eval()
         path = folder / ref.path
-        mapped = _copy_initializers(module, path)
+        mapped = not copy_onnx_weights(module, path)
         diff = _max_diff(module, path, _feeds(manifest))
         source = "ONNX initializers" if mapped else "initial weights"
         if diff <= PARITY_TOLERANCE:

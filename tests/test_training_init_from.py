@@ -4,15 +4,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import onnx
 import pytest
 import torch
+from onnx import numpy_helper
 from training_fixtures import tiny_values
 
 from service.manifest import Manifest
 from training import cli, config
 from training.config import ConfigError
-from training.init_from import onnx_weights
 from training.loops import trainer_for
+
+
+def onnx_weights(path: Path) -> dict[str, torch.Tensor]:
+    """The served tensors by parameter name (a `downscale` export names them `g.<name>`)."""
+    inits = onnx.load(str(path)).graph.initializer
+    return {
+        i.name.removeprefix("g."): torch.from_numpy(numpy_helper.to_array(i).copy()) for i in inits
+    }
 
 
 def _exported(tmp_path: Path, **overrides: object) -> Path:

@@ -18,17 +18,29 @@ from torch import nn
 from service.manifest import Manifest, sha256_of
 from training.config import ConfigError
 
-WRAPPER_PREFIX = "g."  # a `downscale` export wraps the generator as `g`
 ROLES = {"g_ab": "a2b", "g_ba": "b2a"}
 
 
-def onnx_weights(path: Path) -> dict[str, torch.Tensor]:
-    """Initializer name -> tensor, with the `downscale` wrapper's prefix taken off."""
-    out = {}
-    for init in onnx.load(str(path)).graph.initializer:
-        name = init.name.removeprefix(WRAPPER_PREFIX)
-        out[name] = torch.from_numpy(numpy_helper.to_array(init).copy())
-    return out
+def copy_onnx_weights(module: nn.Module, path: Path) -> list[str]:
+    """Load `module`'s tensors from the ONNX initializers named after them (a wrapper's
+    prefix, such as `Downscaled`'s `g.`, is allowed). Returns the tensors that match no
+    initializer, several, or one of another shape; the module is changed only when none do.
+    """
+    inits = {i.name: i for i in onnx.load(str(path)).graph.initializer}
+    loaded, problems = {}, []
+    for key, tensor in module.state_dict().items():
+        if key.endswith("num_batches_tracked"):  # a BN counter, not exported
+            loaded[key] = tensor
+            continue
+        names = [n for n in inits if n == key or n.endswith("." + key)]
+        array = numpy_helper.to_array(inits[names[0]]) if len(names) == 1 else None
+        if array is None or tuple(array.shape) != tuple(tensor.shape):
+            problems.append(key)
+            continue
+        loaded[key] = torch.from_numpy(array.copy())
+    if not problems:
+        module.load_state_dict(loaded)
+    return problems
 
 
 def load_generators(models: dict[str, nn.Module], folder: str) -> dict[str, object]:
@@ -43,14 +55,12 @@ def load_generators(models: dict[str, nn.Module], folder: str) -> dict[str, obje
     files = {}
     for key, role in ROLES.items():
         path = root / manifest.files[role].path
-        wanted = models[key].state_dict()
-        weights = onnx_weights(path)
-        try:
-            models[key].load_state_dict({k: weights[k] for k in wanted}, strict=True)
-        except (KeyError, RuntimeError) as exc:
+        problems = copy_onnx_weights(models[key], path)
+        if problems:
             raise ConfigError(
                 f"init_from={folder!r}: {role}.onnx does not fit this config's generator "
-                f"(ngf, n_blocks, upsample must match the exported model's): {exc}"
-            ) from None
+                f"(ngf, n_blocks, upsample must match the exported model's): "
+                f"{', '.join(problems[:3])}{' ...' if len(problems) > 3 else ''}"
+            )
         files[role] = sha256_of(path)
     return {"folder": str(root.resolve()), "model": manifest.name, "sha256": files}
