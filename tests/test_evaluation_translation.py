@@ -186,6 +186,10 @@ def test_downscaled_model_exports_for_full_size_photos_and_evaluates(tmp_path: P
     assert samples.size[1] == 4 * (16 + 2) + 2  # the four preview rows at the served scale
     m = translation.evaluate(out, cfg.data, world["judge"])
     assert m["translation"]["photos"] == {"a": 2, "b": 3}
+    # 20 px photos divide by 4 but not by 8: evaluation must pad to the manifest's multiple
+    odd = tiny_photos(tmp_path / "odd", n=8, size=20)
+    m = translation.evaluate(out, odd, world["judge"], HOLDOUT)
+    assert m["translation"]["photos"] == {"a": 2, "b": 3}
 
 
 def test_photo_judge_trains_and_reports_heldout_accuracy(tmp_path: Path) -> None:
