@@ -1,6 +1,6 @@
 """Service settings: environment variables with the prefix `GANSERVE_` (pydantic-settings).
 
-Every field is listed with its default in the README's service section.
+Every field is listed with its default in docs/architecture.md (Settings).
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ yaml = pytest.importorskip("yaml")
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
-# The metrics the service exports (README "Metrics"), name -> type.
+# The metrics the service exports (docs/architecture.md, "Metrics"), name -> type.
 METRICS = {
     "ganserve_requests_total": "counter",
     "ganserve_request_seconds": "histogram",

@@ -64,7 +64,7 @@ class Trainer:
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         # auto: on for CUDA, and on CPU for the DCGAN families, where bf16 autocast and
-        # channels_last measured faster (README); CycleGAN and MLPs on CPU stay fp32/NCHW.
+        # channels_last measured faster (docs/training.md); CycleGAN and MLPs on CPU stay fp32/NCHW.
         fast = self.device.type == "cuda" or cfg.family in ("dcgan", "cgan")
         self.amp = cfg.amp == "bf16" or (cfg.amp == "auto" and fast)
         self.channels_last = cfg.channels_last == "on" or (cfg.channels_last == "auto" and fast)
