@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from test_deploy_static import dockerfile_cmd, runtime_env, stages
+from deploy_files import dockerfile_cmd, runtime_env, stages
 
 ROOT = Path(__file__).resolve().parent.parent
 
