@@ -1,12 +1,17 @@
-"""`python -m service [--host H] [--port P] [--models DIR]`: the entry point the image runs."""
+"""`python -m service [--host H] [--port P] [--models DIR] [--workers N]`: the entry point the
+image runs."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import tempfile
+from pathlib import Path
 
 import uvicorn
 
+from service import workers
 from service.app import create_app
 from service.settings import Settings
 
@@ -16,22 +21,37 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", help="bind address (GANSERVE_HOST)")
     parser.add_argument("--port", type=int, help="port (GANSERVE_PORT)")
     parser.add_argument("--models", help="models folder (GANSERVE_MODELS_DIR)")
+    parser.add_argument("--workers", type=int, help="processes serving the port (GANSERVE_WORKERS)")
     args = parser.parse_args(argv)
-    overrides = {"host": args.host, "port": args.port, "models_dir": args.models}
-    settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    overrides = {
+        "host": args.host,
+        "port": args.port,
+        "models_dir": args.models,
+        "workers": args.workers,
+    }
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    settings = Settings(**overrides)
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        access_log=settings.access_log,
-        timeout_graceful_shutdown=10,
-        server_header=False,  # no `server: uvicorn` banner
-    )
+    options = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level.lower(),
+        "access_log": settings.access_log,
+        "timeout_graceful_shutdown": 10,
+        "server_header": False,  # no `server: uvicorn` banner
+    }
+    if settings.workers == 1:
+        uvicorn.run(create_app(settings), **options)
+        return
+    # Each worker builds its app from the environment: the overrides and the shared folder
+    # go there. On SIGTERM the supervisor stops every worker, each draining its requests.
+    os.environ.update({f"GANSERVE_{k.upper()}": str(v) for k, v in overrides.items()})
+    with tempfile.TemporaryDirectory(prefix="ganserve-workers-") as folder:
+        os.environ.update(workers.prepare(Path(folder)))
+        uvicorn.run("service.app:create_app", factory=True, workers=settings.workers, **options)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -10,8 +12,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import multiprocess
 
-from service import errors, imaging, openapi
+from service import errors, imaging, openapi, workers
 from service.metrics import Metrics
 from service.middleware import (
     ApiKeyMiddleware,
@@ -43,12 +46,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max(2, settings.intra_op_threads), thread_name_prefix="ganserve-cpu"
         )
         repository = Repository(settings, metrics, inference_pool)
-        app.state.services = Services(settings, metrics, repository, inference_pool, cpu_pool)
-        results = await repository.reload()
+        board = workers.Board.from_env(settings.workers)
+        svc = Services(settings, metrics, repository, inference_pool, cpu_pool, board)
+        app.state.services = svc
+        if board:
+            board.forget_dead()
+        svc.publish()  # "still loading": the other workers wait for this one
+        results = await svc.reload(spread=False)
         log.info("models: %s", ", ".join(f"{k}: {v}" for k, v in results.items()) or "none")
+        watcher = board and asyncio.create_task(board.watch(lambda: svc.reload(spread=False)))
         try:
             yield
         finally:
+            if board and watcher:
+                watcher.cancel()
+                board.withdraw()
+                multiprocess.mark_process_dead(os.getpid())
             await repository.close()
             inference_pool.shutdown(wait=False, cancel_futures=True)
             cpu_pool.shutdown(wait=False, cancel_futures=True)

@@ -1,14 +1,27 @@
 """Prometheus metrics, one registry per app so tests that build many apps never collide.
 
+With several workers (`PROMETHEUS_MULTIPROC_DIR` set before prometheus-client is imported,
+see service/workers.py) every sample also goes to that folder, and a scrape on any worker
+collects the folder: counters and histograms summed over workers, gauges as their mode says.
+
 The label `model` is the session key: the model name for generators (`dcgan-mnist`), the name
 and direction for translation (`cyclegan-horse2zebra:a2b`). Names are fixed: dashboards use them.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 48, 64, 96, 128, 256)
@@ -50,7 +63,11 @@ class Metrics:
             registry=r,
         )
         self.queue_depth = Gauge(
-            "ganserve_queue_depth", "Rows waiting in the batcher", ["model"], registry=r
+            "ganserve_queue_depth",
+            "Rows waiting in the batcher",
+            ["model"],
+            registry=r,
+            multiprocess_mode="livesum",  # rows waiting in all live workers
         )
         self.images = Counter("ganserve_images", "Images produced", ["model", "route"], registry=r)
         self.model_info = Gauge(
@@ -58,10 +75,24 @@ class Metrics:
             "Loaded model sessions (value 1)",
             ["model", "kind", "version", "provider"],
             registry=r,
+            multiprocess_mode="livemax",
         )
         self.model_ready = Gauge(
-            "ganserve_model_ready", "1 when the session serves", ["model"], registry=r
+            "ganserve_model_ready",
+            "1 when the session serves",
+            ["model"],
+            registry=r,
+            multiprocess_mode="livemin",  # 1 only when every live worker serves it
         )
+
+    def exposition(self) -> tuple[bytes, str]:
+        """The scrape's body and content type: this app's registry, or every worker's files."""
+        folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        if not folder:
+            return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=folder)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
 
     def for_session(self, key: str) -> SessionMetrics:
         return SessionMetrics(

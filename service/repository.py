@@ -376,6 +376,14 @@ class Repository:
         ready = self.ready_models(kind)
         return ready[0] if ready else None
 
+    def not_ready_reason(self) -> str | None:
+        """Why this process should not get traffic yet; None when it may."""
+        if not self.loaded:
+            return "models are still loading"
+        if not self.ready_models():
+            return "no model is ready; see /models"
+        return self.cuda_problem()
+
     def cuda_problem(self) -> str | None:
         """With provider=cuda, the reason /readyz fails when any session is not on CUDA."""
         if self.settings.provider != "cuda":

@@ -83,14 +83,26 @@ class ModelInfo(BaseModel):
     manifest: dict[str, Any] | None = None
 
 
+class WorkerState(BaseModel):
+    """One worker process: whether it serves, and the state of each model in it."""
+
+    pid: int
+    ready: bool
+    reason: str | None = None
+    reload: int = Field(description="the last /admin/reload this worker has done (a counter)")
+    models: dict[str, Literal["ready", "failed"]]
+
+
 class ModelsResponse(BaseModel):
     models: list[ModelInfo]
     defaults: dict[str, str | None]
+    workers: list[WorkerState]
 
 
 class ReloadResponse(BaseModel):
     results: dict[str, str]
     models: list[ModelInfo]
+    workers: list[WorkerState]
 
 
 class Health(BaseModel):

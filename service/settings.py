@@ -27,6 +27,7 @@ class Settings(BaseSettings):
 
     host: str = "0.0.0.0"
     port: int = Field(default=8000, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1, description="processes serving the port")
     models_dir: Path = Path("models")
     provider: Literal["auto", "cuda", "cpu"] = "auto"
     intra_op_threads: int = Field(default_factory=_default_threads, ge=1)
@@ -63,6 +64,13 @@ class Settings(BaseSettings):
                 return json.loads(value)
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _cores_shared_by_workers(self) -> Settings:
+        """Unless set, each worker's sessions get an equal share of the cores."""
+        if "intra_op_threads" not in self.model_fields_set:
+            self.intra_op_threads = max(1, _default_threads() // self.workers)
+        return self
 
     @model_validator(mode="after")
     def _queue_holds_a_request(self) -> Settings:

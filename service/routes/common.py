@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 from fastapi import Request
@@ -16,6 +17,7 @@ from service.errors import ApiError
 from service.metrics import Metrics
 from service.repository import Model, Repository, Runner
 from service.settings import Settings
+from service.workers import Board
 
 T = TypeVar("T")
 
@@ -29,10 +31,50 @@ class Services:
     repository: Repository
     inference_pool: Executor  # session.run, one batch per session at a time
     cpu_pool: Executor  # decoding, PNG encoding
+    board: Board | None = None  # the other workers, when there are several
 
     async def in_pool(self, fn: Callable[..., T], *args: object) -> T:
         """Run CPU work off the event loop."""
         return await asyncio.get_running_loop().run_in_executor(self.cpu_pool, fn, *args)
+
+    def worker_state(self) -> dict[str, Any]:
+        """What this worker tells the others (and /models) about itself."""
+        reason = self.repository.not_ready_reason()
+        return {
+            "pid": os.getpid(),
+            "ready": reason is None,
+            "reason": reason,
+            "reload": self.board.generation if self.board else 0,
+            "models": {name: m.state for name, m in self.repository.models.items()},
+        }
+
+    def worker_states(self) -> list[dict[str, Any]]:
+        return self.board.states() if self.board else [self.worker_state()]
+
+    def not_ready_reason(self) -> str | None:
+        """Why /readyz fails: this worker's reason, or another worker's, or one not started."""
+        reason = self.repository.not_ready_reason()
+        if reason or self.board is None:
+            return reason
+        states = self.board.states()
+        for state in states:
+            if not state["ready"]:
+                return f"worker {state['pid']}: {state['reason']}"
+        if len(states) < self.board.workers:
+            return f"{len(states)} of {self.board.workers} workers are up"
+        return None
+
+    async def reload(self, *, spread: bool = True) -> dict[str, str]:
+        """Rescan the models folder here, and (`spread`) have every other worker do the same."""
+        if spread and self.board is not None:
+            self.board.bump()
+        results = await self.repository.reload()
+        self.publish()
+        return results
+
+    def publish(self) -> None:
+        if self.board is not None:
+            self.board.publish(self.worker_state())
 
 
 def services(request: Request) -> Services:

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from service.errors import error_response
 from service.routes.common import services
@@ -25,27 +24,21 @@ async def healthz() -> Health:
 
 @router.get("/readyz", response_model=Health, responses={503: {"description": "not ready"}})
 async def readyz(request: Request) -> Health | JSONResponse:
-    """Readiness: a model is loaded and warm, and CUDA is in use when it was demanded."""
-    repo = services(request).repository
-    ready = repo.ready_models()
-    reason = None
-    if not repo.loaded:
-        reason = "models are still loading"
-    elif not ready:
-        reason = "no model is ready; see /models"
-    else:
-        reason = repo.cuda_problem()
+    """Readiness: a model is loaded and warm, and CUDA is in use when it was demanded, in
+    every worker."""
+    svc = services(request)
+    reason = svc.not_ready_reason()
     if reason:
         # Not logged as an error: probes ask every few seconds while the models load.
         return error_response(503, "not_ready", reason, {"Retry-After": "5"})
-    return Health(status="ready", models_ready=len(ready))
+    return Health(status="ready", models_ready=len(svc.repository.ready_models()))
 
 
 @router.get("/metrics", response_class=Response)
 async def metrics(request: Request) -> Response:
     """Prometheus text format."""
-    data = generate_latest(services(request).metrics.registry)
-    return Response(data, media_type=CONTENT_TYPE_LATEST)
+    data, media_type = services(request).metrics.exposition()
+    return Response(data, media_type=media_type)
 
 
 @router.get("/", include_in_schema=False)

@@ -26,7 +26,7 @@ async def list_models(request: Request) -> ModelsResponse:
     for kind in ("unconditional", "conditional", "translation"):
         model = svc.repository.default(kind)
         defaults[kind] = model.name if model else None
-    return ModelsResponse(models=_all(svc), defaults=defaults)
+    return ModelsResponse(models=_all(svc), defaults=defaults, workers=svc.worker_states())
 
 
 @router.get("/models/{name}", response_model=ModelInfo)
@@ -41,8 +41,13 @@ async def get_model(
 
 @router.post("/admin/reload", response_model=ReloadResponse, tags=["admin"])
 async def reload(request: Request) -> ReloadResponse:
-    """Rescan the models folder. Working models keep serving until their successor is warm;
-    a broken successor is refused (see `reload_error`)."""
+    """Rescan the models folder, in every worker. Working models keep serving until their
+    successor is warm; a broken successor is refused (see `reload_error`). Answers once
+    every worker has reloaded (or request_timeout_s passed: `workers` then shows which not)."""
     svc = services(request)
-    results = await svc.repository.reload()
-    return ReloadResponse(results=results, models=_all(svc))
+    results = await svc.reload()
+    if svc.board is None:
+        states = svc.worker_states()
+    else:
+        states = await svc.board.wait_for(svc.board.generation, svc.settings.request_timeout_s)
+    return ReloadResponse(results=results, models=_all(svc), workers=states)
