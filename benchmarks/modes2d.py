@@ -1,15 +1,18 @@
-"""The 2D mode-collapse benchmark, as PacGAN (Lin et al. 2018) defines it.
+"""The 2D mode-collapse benchmark, as PacGAN (Lin et al. 2018) defines it, through `training`.
 
-    python benchmarks/modes2d.py                      # 2 datasets x 4 objectives x 5 seeds
+    python benchmarks/modes2d.py                      # 2 datasets x 6 objectives x 5 seeds
     python benchmarks/modes2d.py --seeds 1 --objectives ns   # a quick look
 
-Data: ring of 8 (means on the unit circle, std 0.01) and grid of 25 (means {-4,-2,0,2,4}^2,
-std 0.05), fresh samples every batch. After training, 2,500 samples from z ~ N(0, I) are
-scored with `training.evaluation.metrics.mode_metrics`: a sample is high quality within 3
-standard deviations of its nearest mode, a mode is captured with at least one high-quality
-sample, and the reverse KL is KL(q || uniform) of the high-quality samples' mode histogram.
+Every run is `python -m training train toy2d` with the dataset's recipe config
+(training/configs/toy2d-ring-48k.json, toy2d-grid-24k.json: non-saturating GAN, R1 scaled to
+the data, linear LR decay over the second half) and the objective's `--set` overrides below;
+the benchmark only runs them and tabulates what the training package's mode monitor logs at
+the last step: 2,500 samples (seeds 0..2499, drawn as the service draws them) scored with
+`training.evaluation.metrics.mode_metrics`: a sample is high quality within 3 standard
+deviations of its nearest mode, a mode is captured with at least one high-quality sample, and
+the reverse KL is KL(q || uniform) of the high-quality samples' mode histogram.
 
-Every run is short (seconds of one CPU thread; `STEPS` below) where the papers train for
+Every run is short (seconds to minutes of one CPU thread) where the papers train for
 400 epochs of 100,000 points at batch 100, i.e. 400,000 generator steps. Writes
 benchmarks/results/modes2d.json (every run) and modes2d.md (the table beside the published
 figures).
@@ -24,57 +27,42 @@ import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from training.evaluation.metrics import grid_modes, mode_metrics, ring_modes  # noqa: E402
-
-DATASETS = {
-    "ring": {"means": ring_modes(), "std": 0.01},
-    "grid": {"means": grid_modes(), "std": 0.05},
+CONFIGS = {
+    "ring": ROOT / "training" / "configs" / "toy2d-ring-48k.json",
+    "grid": ROOT / "training" / "configs" / "toy2d-grid-24k.json",
 }
-SAMPLES = 2500
 
-
-@dataclass(frozen=True)
-class Recipe:
-    loss: str  # ns | wgan-gp | hinge
-    steps: int  # generator steps
-    lr: float = 1e-3
-    betas: tuple[float, float] = (0.5, 0.999)
-    n_dis: int = 1  # discriminator steps per generator step
-    spectral_norm: bool = False
-    gp: float = 0.0  # WGAN-GP weight (interpolates, target norm 1)
-    r1: float = 0.0  # R1 weight (gradient norm on real data, Mescheder et al. 2018)
-    r1_per_std2: float = 0.0  # R1 weight scaled to the data: gamma = r1_per_std2 * std^2
-    decay_from: float = 1.0  # learning rates fall linearly to 0 after this share of steps
-    batch: int = 128
-    hidden: int = 128
-    depth: int = 3
-    z_dim: int = 2
-
-
-# The objectives, each given roughly the same CPU time (about 15-20 s of one thread), except
-# the last, which is the best recipe given four times as many steps.
-RECIPES: dict[str, Recipe] = {
-    "ns": Recipe("ns", steps=6000),
-    "wgan-gp": Recipe("wgan-gp", steps=1200, lr=2e-4, betas=(0.0, 0.9), n_dis=5, gp=10.0),
-    "hinge-sn": Recipe("hinge", steps=6000, lr=2e-4, spectral_norm=True),
-    # best found: non-saturating + R1 scaled to the data (gamma = 40 std^2: 0.1 on the grid,
-    # 0.004 on the ring) + learning rates decaying linearly to 0 over the second half
-    "ns-r1": Recipe("ns", steps=6000, r1_per_std2=40.0, decay_from=0.5),
-    # the same with four times the steps (about 70 s a run)
-    "ns-r1-24k": Recipe("ns", steps=24000, r1_per_std2=40.0, decay_from=0.5),
-    # and eight times (about 150 s a run), for the ring's 98 % high-quality target
-    "ns-r1-48k": Recipe("ns", steps=48000, r1_per_std2=40.0, decay_from=0.5),
+_PLAIN = ["r1_gamma=0", "decay_steps=0"]
+# Overrides of the dataset's recipe config, as `--set` takes them. The first three objectives
+# get roughly the same CPU time; the R1 recipe is then given four and eight times the steps.
+OBJECTIVES: dict[str, list[str]] = {
+    "ns": [*_PLAIN, "steps=6000"],
+    "wgan-gp": [
+        *_PLAIN,
+        "loss=wgan-gp",
+        "gp_weight=10",
+        "d_steps=5",
+        "lr=2e-4",
+        "beta1=0",
+        "beta2=0.9",
+        "steps=1200",
+    ],
+    "hinge-sn": [*_PLAIN, "loss=hinge", "spectral_norm=true", "lr=2e-4", "steps=6000"],
+    "ns-r1": ["steps=6000", "decay_steps=3000"],
+    "ns-r1-24k": ["steps=24000", "decay_steps=12000"],
+    "ns-r1-48k": ["steps=48000", "decay_steps=24000"],
 }
 BEST = "ns-r1-24k"
+SAMPLES = 2500
 
 PUBLISHED = [
     # (method, source, ring modes, ring HQ %, ring rev KL, grid modes, grid HQ %, grid rev KL,
@@ -86,95 +74,45 @@ PUBLISHED = [
 ]
 
 
-def _mlp(inp: int, out: int, hidden: int, depth: int, sn: bool, leaky: bool):
-    from torch import nn
-    from torch.nn.utils import spectral_norm
+def overrides(dataset: str, objective: str, seed: int, steps: int = 0) -> list[str]:
+    """The `--set` list of one run: its objective, seed, and the monitor at the last step;
+    `steps` shortens the run (and its decay, if it has one) for a quick look."""
+    from training import config
 
-    layers: list[nn.Module] = []
-    d = inp
-    for _ in range(depth):
-        lin = nn.Linear(d, hidden)
-        layers += [spectral_norm(lin) if sn else lin, nn.LeakyReLU(0.2) if leaky else nn.ReLU()]
-        d = hidden
-    lin = nn.Linear(d, out)
-    layers.append(spectral_norm(lin) if sn else lin)
-    return nn.Sequential(*layers)
+    sets = [*OBJECTIVES[objective], f"seed={seed}"]
+    base = config.load(CONFIGS[dataset], sets, family="toy2d")
+    if steps:
+        sets += [f"steps={steps}", f"decay_steps={steps // 2 if base.decay_steps else 0}"]
+    return [*sets, f"monitor_every={steps or base.steps}", f"monitor_n={SAMPLES}"]
 
 
-def train_and_score(dataset: str, name: str, recipe: Recipe, seed: int) -> dict:
-    """One run: train the recipe on the dataset with this seed, score 2,500 samples."""
-    import torch
-    from torch.nn import functional as F
+def train_and_score(dataset: str, objective: str, seed: int, steps: int = 0) -> dict:
+    """One run through the training package; the figures its monitor logs at the last step."""
+    from training import config
+    from training.data import mixture_means
+    from training.loops import trainer_for
 
-    torch.set_num_threads(1)
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
-    spec = DATASETS[dataset]
-    means = torch.tensor(spec["means"], dtype=torch.float32)
-    std = float(spec["std"])
-
-    def real_batch(n: int) -> torch.Tensor:
-        idx = torch.randint(0, len(means), (n,), generator=gen)
-        return means[idx] + std * torch.randn(n, 2, generator=gen)
-
-    G = _mlp(recipe.z_dim, 2, recipe.hidden, recipe.depth, sn=False, leaky=False)
-    D = _mlp(2, 1, recipe.hidden, recipe.depth, sn=recipe.spectral_norm, leaky=True)
-    opt_g = torch.optim.Adam(G.parameters(), lr=recipe.lr, betas=recipe.betas)
-    opt_d = torch.optim.Adam(D.parameters(), lr=recipe.lr, betas=recipe.betas)
-    bs = recipe.batch
-    r1 = recipe.r1 + recipe.r1_per_std2 * std**2
-    knee = int(recipe.decay_from * recipe.steps)
-
-    def lr_factor(step: int) -> float:
-        return 1.0 if step < knee else (recipe.steps - step) / max(recipe.steps - knee, 1)
-
-    scheds = [torch.optim.lr_scheduler.LambdaLR(o, lr_factor) for o in (opt_g, opt_d)]
-    start = time.perf_counter()
-    for _ in range(recipe.steps):
-        for _ in range(recipe.n_dis):
-            real = real_batch(bs).requires_grad_(r1 > 0)
-            with torch.no_grad():
-                fake = G(torch.randn(bs, recipe.z_dim, generator=gen))
-            d_real, d_fake = D(real), D(fake)
-            if recipe.loss == "ns":
-                loss = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
-            elif recipe.loss == "hinge":
-                loss = F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
-            else:  # wgan-gp
-                loss = d_fake.mean() - d_real.mean()
-            if recipe.gp > 0:
-                a = torch.rand(bs, 1, generator=gen)
-                mix = (a * real.detach() + (1 - a) * fake).requires_grad_(True)
-                (grad,) = torch.autograd.grad(D(mix).sum(), mix, create_graph=True)
-                loss = loss + recipe.gp * ((grad.norm(dim=1) - 1) ** 2).mean()
-            if r1 > 0:
-                (grad,) = torch.autograd.grad(d_real.sum(), real, create_graph=True)
-                loss = loss + r1 / 2 * grad.pow(2).sum(dim=1).mean()
-            opt_d.zero_grad(set_to_none=True)
-            loss.backward()
-            opt_d.step()
-        d_fake = D(G(torch.randn(bs, recipe.z_dim, generator=gen)))
-        loss_g = F.softplus(-d_fake).mean() if recipe.loss == "ns" else -d_fake.mean()
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
-        for sched in scheds:
-            sched.step()
-    wall = time.perf_counter() - start
-    with torch.no_grad():
-        z = torch.randn(
-            SAMPLES, recipe.z_dim, generator=torch.Generator().manual_seed(10**6 + seed)
-        )
-        samples = G(z).numpy()
-    m = mode_metrics(samples, spec["means"], std)
+    sets = overrides(dataset, objective, seed, steps)
+    with tempfile.TemporaryDirectory() as tmp:
+        quiet = [f"out_dir={tmp}", "progress=false", "sample_every=0"]
+        cfg = config.load(CONFIGS[dataset], [*sets, *quiet], family="toy2d")
+        trainer = trainer_for(cfg)
+        trainer.run()
+        lines = (cfg.run_dir / "metrics.jsonl").read_text().splitlines()
+    last = [json.loads(line) for line in lines if '"monitor/' in line][-1]
     return {
         "dataset": dataset,
-        "objective": name,
+        "objective": objective,
         "seed": seed,
-        "steps": recipe.steps,
-        "discriminator_steps": recipe.steps * recipe.n_dis,
-        "wall_seconds": round(wall, 2),
-        **m,
+        "steps": cfg.steps,
+        "discriminator_steps": cfg.steps * cfg.d_steps,
+        "command": f"python -m training train toy2d --config "
+        f"{CONFIGS[dataset].relative_to(ROOT)} " + " ".join(f"--set {s}" for s in sets),
+        "wall_seconds": round(trainer.elapsed, 2),
+        "modes": last["monitor/modes"],
+        "num_modes": len(mixture_means(dataset)[0]),
+        "high_quality": last["monitor/high_quality"],
+        "reverse_kl": last["monitor/reverse_kl"],
     }
 
 
@@ -235,7 +173,7 @@ def markdown(result: dict) -> str:
                 f"{_fmt(s['high_quality_pct'], 1)} (min {s['high_quality_pct']['min']:.1f})",
                 f"{_fmt(s['reverse_kl'], 3)} (max {s['reverse_kl']['max']:.3f})",
             ]
-        steps = RECIPES[name].steps
+        steps = result["steps"][name]
         label = f"**{name}** (this project, measured)" + (" — best recipe" if name == BEST else "")
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {steps:,} |")
     return "\n".join(lines)
@@ -257,14 +195,15 @@ def per_seed_markdown(result: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--seeds", type=int, default=5)
-    p.add_argument("--objectives", nargs="+", default=list(RECIPES), choices=list(RECIPES))
-    p.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
+    p.add_argument("--objectives", nargs="+", default=list(OBJECTIVES), choices=list(OBJECTIVES))
+    p.add_argument("--datasets", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    p.add_argument("--steps", type=int, default=0, help="every run this many steps (0: its own)")
     p.add_argument("--workers", type=int, default=2, help="parallel runs (one thread each)")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "modes2d"))
     args = p.parse_args(argv)
 
     jobs = [
-        (d, o, RECIPES[o], s)
+        (d, o, s, args.steps)
         for d in args.datasets
         for o in args.objectives
         for s in range(args.seeds)
@@ -296,7 +235,11 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python benchmarks/modes2d.py "
         + " ".join(sys.argv[1:] if argv is None else argv),
         "objectives": args.objectives,
-        "recipes": {o: asdict(RECIPES[o]) for o in args.objectives},
+        "configs": {d: str(CONFIGS[d].relative_to(ROOT)) for d in args.datasets},
+        "overrides": {o: OBJECTIVES[o] for o in args.objectives},
+        "steps": {
+            o: next(r["steps"] for r in runs if r["objective"] == o) for o in args.objectives
+        },
         "architecture": "G: MLP z(2) -> 3x128 ReLU -> 2; D: MLP 2 -> 3x128 LeakyReLU(0.2) -> 1 "
         "(spectral norm on every D layer for hinge-sn)",
         "device": f"cpu ({platform.machine()}), one thread per run, {args.workers} runs at a time",

@@ -86,3 +86,25 @@ def test_train_benchmark_runs_end_to_end(tmp_path: Path) -> None:
             assert r["channels_last_active"] == ("channels_last=on" in variant)
     table = (tmp_path / "train.md").read_text()
     assert all(f"| {family} |" in table for family in report["families"])
+
+
+def test_modes2d_runs_the_training_package_and_records_its_command(tmp_path: Path) -> None:
+    out = tmp_path / "modes2d"
+    args = ["--seeds", "1", "--datasets", "ring", "--steps", "6", "--workers", "1"]
+    run("modes2d.py", *args, "--objectives", "ns-r1", "wgan-gp", "--out", str(out))
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert [r["objective"] for r in report["runs"]] == ["ns-r1", "wgan-gp"]
+    assert [r["discriminator_steps"] for r in report["runs"]] == [6, 30]
+    first = report["runs"][0]
+    assert first["num_modes"] == 8 and 0 <= first["modes"] <= 8
+    # the recorded command, run through the training CLI, logs the same figures
+    command = first["command"].split()
+    assert command[:6] == ["python", "-m", "training", "train", "toy2d", "--config"]
+    sets = [a for a in command[6:] if a != "--set"][1:]
+    extra = [f"out_dir={tmp_path / 'runs'}", "progress=false", "sample_every=0"]
+    argv = ["train", "toy2d", "--config", str(ROOT / command[6])]
+    assert cli.main(argv + [x for s in sets + extra for x in ("--set", s)]) == 0
+    lines = (tmp_path / "runs" / "toy2d-ring-48k" / "metrics.jsonl").read_text().splitlines()
+    logged = [json.loads(line) for line in lines if "monitor/modes" in line][-1]
+    assert logged["monitor/modes"] == first["modes"]
+    assert logged["monitor/high_quality"] == first["high_quality"]

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from training.data import mixture_means
 from training.evaluation import metrics as M
 
 
@@ -108,16 +109,8 @@ def test_precision_recall_of_two_samples_of_one_distribution_are_high():
     assert p > 0.9 and r > 0.9
 
 
-def test_pacgan_modes():
-    assert M.ring_modes().shape == (8, 2)
-    assert np.allclose(np.linalg.norm(M.ring_modes(), axis=1), 1.0)
-    grid = M.grid_modes()
-    assert grid.shape == (25, 2)
-    assert set(grid[:, 0]) == {-4, -2, 0, 2, 4}
-
-
 def test_mode_metrics_perfect_generator():
-    means = M.ring_modes()
+    means = mixture_means("ring")[0]
     samples = np.repeat(means, 100, axis=0) + np.random.default_rng(6).normal(size=(800, 2)) * 0.001
     r = M.mode_metrics(samples, means, std=0.01)
     assert r["modes"] == 8 and r["high_quality"] == 1.0
@@ -126,7 +119,7 @@ def test_mode_metrics_perfect_generator():
 
 
 def test_mode_metrics_collapsed_and_bad_generators():
-    means = M.grid_modes()
+    means = mixture_means("grid")[0]
     one = M.mode_metrics(np.repeat(means[4:5], 50, axis=0), means, std=0.05)
     assert one["modes"] == 1 and one["high_quality"] == 1.0
     assert one["reverse_kl"] == pytest.approx(math.log(25))
@@ -136,7 +129,7 @@ def test_mode_metrics_collapsed_and_bad_generators():
 
 
 def test_mode_metrics_three_standard_deviations_threshold():
-    means = M.ring_modes()
+    means = mixture_means("ring")[0]
     inside = means[0] + np.array([0.0, 0.0299])
     outside = means[1] + np.array([0.0, 0.0301]) @ np.eye(2)
     r = M.mode_metrics(np.stack([inside, outside]), means, std=0.01)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from training.evaluation import metrics as M
+from training.data import mixture_means
 from training.evaluation.monitor import ClassMonitor, ModeMonitor
 
 
@@ -34,13 +34,13 @@ def test_class_monitor_reports_and_warns_on_collapse():
 
 def test_mode_monitor_warns_when_modes_vanish():
     warnings: list[str] = []
-    means = M.grid_modes()
+    means = mixture_means("grid")[0]
     mon = ModeMonitor(means, std=0.05, warn=warnings.append)
     all_modes = mon(10, np.repeat(means, 4, axis=0))
     assert all_modes["modes"] == 25 and all_modes["high_quality"] == 1.0
     mon(20, np.repeat(means[:23], 4, axis=0))  # 2 of 25 lost: the threshold for 25 modes is 2
     assert len(warnings) == 1 and "step 20" in warnings[0]
-    ok = ModeMonitor(M.ring_modes(), std=0.01, warn=warnings.append)
-    ok(1, np.repeat(M.ring_modes(), 3, axis=0))
-    ok(2, np.repeat(M.ring_modes(), 3, axis=0))
+    ok = ModeMonitor(mixture_means("ring")[0], std=0.01, warn=warnings.append)
+    ok(1, np.repeat(mixture_means("ring")[0], 3, axis=0))
+    ok(2, np.repeat(mixture_means("ring")[0], 3, axis=0))
     assert len(warnings) == 1

@@ -45,6 +45,10 @@ def test_family_specific_checks(tmp_path) -> None:
         config.build(tiny_values("cyclegan", tmp_path, crop_size=18))
     with pytest.raises(ConfigError, match="toy2d data"):
         config.build(tiny_values("toy2d", tmp_path, data="spiral"))
+    with pytest.raises(ConfigError, match=r"r1_gamma=-0\.1"):
+        config.build(tiny_values("toy2d", tmp_path, r1_gamma=-0.1))
+    with pytest.raises(ConfigError, match=r"r1_gamma=0\.1: .* not for cyclegan"):
+        config.build(tiny_values("cyclegan", tmp_path, r1_gamma=0.1))
     with pytest.raises(ConfigError, match="unknown option"):
         config.build({"family": "dcgan", "data": "x.npz", "widht": 3})
     with pytest.raises(ConfigError, match="expected int"):

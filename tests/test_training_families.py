@@ -44,6 +44,7 @@ def test_family_trains_and_writes_run(family: str, tmp_path: Path) -> None:
         {"loss": "wgan-gp", "d_steps": 2},
         {"loss": "hinge", "spectral_norm": True},
         {"loss": "lsgan", "decay_steps": 2},
+        {"loss": "nonsat", "r1_gamma": 0.1},
     ],
 )
 def test_objectives_and_stabilisers(options: dict, tmp_path: Path) -> None:

@@ -95,6 +95,11 @@ class Config:
     # objective and stabilisers
     loss: str = _opt("nonsat", "adversarial loss", choices=LOSSES)
     gp_weight: float = _opt(10.0, "wgan-gp: gradient penalty weight")
+    r1_gamma: float = _opt(
+        0.0,
+        "dcgan/cgan/toy2d: R1 penalty gamma/2 * E||grad D(real)||^2 on real data "
+        "(Mescheder et al. 2018; 0 = off)",
+    )
     spectral_norm: bool = _opt(False, "spectral norm on every D layer")
     d_steps: int = _opt(1, "discriminator steps per generator step")
     label_smoothing: float = _opt(0.0, "one-sided: real targets are 1 - this")
@@ -179,6 +184,8 @@ class Config:
                 raise ConfigError(f"image_size={self.image_size}: use 16, 32, 64 or 128")
             if self.channels not in (1, 3):
                 raise ConfigError(f"channels={self.channels}: use 1 or 3")
+        if self.r1_gamma < 0 or (self.r1_gamma and self.family == "cyclegan"):
+            raise ConfigError(f"r1_gamma={self.r1_gamma}: a weight >= 0, not for cyclegan")
         if self.init_from and self.family != "cyclegan":
             raise ConfigError(f"init_from={self.init_from!r}: only cyclegan can start from one")
         if self.family == "cyclegan":

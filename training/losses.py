@@ -45,3 +45,12 @@ def gradient_penalty(
     mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
     (grad,) = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
     return (grad.flatten(1).norm(dim=1) - 1.0).pow(2).mean()
+
+
+def r1_penalty(
+    critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, gamma: float
+) -> torch.Tensor:
+    """R1 (Mescheder et al. 2018): gamma/2 * E||grad D(x)||^2 on real data only."""
+    real = real.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(real).sum(), real, create_graph=True)
+    return 0.5 * gamma * grad.flatten(1).pow(2).sum(dim=1).mean()

@@ -145,17 +145,6 @@ def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3) -> tuple[fl
 # ---------------------------------------------------------------- 2D mode collapse
 
 
-def ring_modes(num: int = 8, radius: float = 1.0) -> np.ndarray:
-    """PacGAN's ring: `num` means evenly spaced on a circle (std 0.01 in the benchmark)."""
-    angles = 2 * np.pi * np.arange(num) / num
-    return np.stack([radius * np.cos(angles), radius * np.sin(angles)], axis=1)
-
-
-def grid_modes(values: tuple[float, ...] = (-4, -2, 0, 2, 4)) -> np.ndarray:
-    """PacGAN's grid: means {-4,-2,0,2,4}^2 (std 0.05 in the benchmark)."""
-    return np.array([[x, y] for x in values for y in values], dtype=np.float64)
-
-
 def mode_metrics(
     samples: np.ndarray, means: np.ndarray, std: float, threshold: float = 3.0
 ) -> dict[str, float | int | list[int]]:

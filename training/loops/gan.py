@@ -11,7 +11,7 @@ from training import factory
 from training.data import Order, load_labelled, mixture_batch, mixture_means
 from training.imaging import grid, scatter
 from training.loops.base import Trainer
-from training.losses import d_loss, g_loss, gradient_penalty
+from training.losses import d_loss, g_loss, gradient_penalty, r1_penalty
 from training.stacked import is_stacked, load_stacked
 
 SAMPLE_COLUMNS = 8
@@ -86,6 +86,10 @@ class GanTrainer(Trainer):
             if cfg.loss == "wgan-gp":
                 loss_d = loss_d + cfg.gp_weight * gradient_penalty(
                     lambda x, y=y: d_plain(x, y).float(), real, fake
+                )
+            if cfg.r1_gamma:
+                loss_d = loss_d + r1_penalty(
+                    lambda x, y=y: d_plain(x, y).float(), real, cfg.r1_gamma
                 )
             self.optims["d"].zero_grad(set_to_none=True)
             loss_d.backward()
