@@ -11,7 +11,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.staticfiles import StaticFiles
 from prometheus_client import multiprocess
 
 from service import errors, imaging, openapi, workers
@@ -23,9 +22,9 @@ from service.middleware import (
     SecurityHeadersMiddleware,
 )
 from service.repository import Repository
-from service.routes import generate, health, models, translate
+from service.routes import generate, health, models, page, translate
+from service.routes import metrics as metrics_route
 from service.routes.common import Services
-from service.routes.health import STATIC_DIR
 from service.settings import Settings
 
 log = logging.getLogger("ganserve")
@@ -76,10 +75,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
     openapi.install(app, settings)
-    for module in (generate, translate, models, health):
+    for module in (generate, translate, models, health, metrics_route, page):
         app.include_router(module.router)
-    if STATIC_DIR.is_dir():
-        app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    page.mount_static(app)
 
     # Added innermost first: CORS answers preflights before the key is checked.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes + MULTIPART_SLACK)

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import onnxruntime as ort
 from pydantic import ValidationError
 
 from service.batcher import Batcher
@@ -25,6 +24,8 @@ from service.metrics import Metrics
 from service.runtime import (
     CUDA,
     ProviderChoice,
+    Runner,
+    batch_buckets,
     check_signature,
     fewer_threads_if_faster,
     make_session,
@@ -39,46 +40,6 @@ PROBE_SIDE = 256  # translation: the thread count is chosen on a photo of about 
 
 class LoadError(Exception):
     """Why a model folder cannot serve; reported in /models and skipped."""
-
-
-@dataclass(eq=False)
-class Runner:
-    """One ONNX session and the batcher in front of it."""
-
-    key: str  # metrics label and log name: `name` or `name:direction`
-    session: ort.InferenceSession
-    provider: str
-    batcher: Batcher | None = None
-    # Batch sizes runs are padded up to (empty: run as is). On CUDA every new input shape
-    # costs a cuDNN algorithm search, so batches are padded to a few warmed-up sizes.
-    buckets: tuple[int, ...] = ()
-    threads: int = 1  # ONNX Runtime intra-op threads of this session
-
-    def __post_init__(self) -> None:
-        self._output = [self.session.get_outputs()[0].name]
-
-    def run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
-        rows = len(next(iter(inputs.values())))
-        size = next((b for b in self.buckets if b >= rows), rows)
-        if size == rows:
-            return self.session.run(self._output, inputs)[0]
-        padded = {}
-        for name, arr in inputs.items():
-            padded[name] = np.zeros((size, *arr.shape[1:]), arr.dtype)
-            padded[name][:rows] = arr
-        return self.session.run(self._output, padded)[0][:rows]
-
-    def describe(self) -> dict[str, Any]:
-        def args(items: list) -> list[dict[str, Any]]:
-            return [{"name": a.name, "type": a.type, "shape": list(a.shape)} for a in items]
-
-        return {
-            "key": self.key,
-            "provider": self.provider,
-            "intra_op_threads": self.threads,
-            "inputs": args(self.session.get_inputs()),
-            "outputs": args(self.session.get_outputs()[:1]),
-        }
 
 
 @dataclass(eq=False)
@@ -226,12 +187,6 @@ def _probe(manifest: Manifest, settings: Settings) -> dict[str, np.ndarray]:
         return warmup_inputs(manifest, settings.max_batch)
     side = -(-PROBE_SIDE // manifest.image.multiple_of) * manifest.image.multiple_of
     return {"image": np.zeros((1, 3, side, side), np.float32)}
-
-
-def batch_buckets(max_batch: int) -> tuple[int, ...]:
-    """Powers of two below max_batch, and max_batch: 1, 2, 4, ..., 32, 64."""
-    sizes = [1 << i for i in range(max_batch.bit_length()) if 1 << i < max_batch]
-    return (*sizes, max_batch)
 
 
 def _warm_up(runner: Runner, manifest: Manifest, max_batch: int) -> None:

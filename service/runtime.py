@@ -1,4 +1,4 @@
-"""ONNX Runtime sessions: execution provider choice and the signature check per model kind."""
+"""ONNX Runtime sessions: provider choice, the signature check per kind, and the run itself."""
 
 from __future__ import annotations
 
@@ -8,11 +8,15 @@ import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnxruntime as ort
 
 from service.manifest import Manifest
+
+if TYPE_CHECKING:
+    from service.batcher import Batcher
 
 log = logging.getLogger("ganserve.runtime")
 
@@ -162,3 +166,50 @@ def warmup_inputs(manifest: Manifest, rows: int) -> dict[str, np.ndarray]:
     if manifest.kind == "conditional":
         inputs["label"] = np.zeros(rows, np.int64)
     return inputs
+
+
+def batch_buckets(max_batch: int) -> tuple[int, ...]:
+    """Powers of two below max_batch, and max_batch: 1, 2, 4, ..., 32, 64."""
+    sizes = [1 << i for i in range(max_batch.bit_length()) if 1 << i < max_batch]
+    return (*sizes, max_batch)
+
+
+@dataclass(eq=False)
+class Runner:
+    """One ONNX session and the batcher in front of it."""
+
+    key: str  # metrics label and log name: `name` or `name:direction`
+    session: ort.InferenceSession
+    provider: str
+    batcher: Batcher | None = None
+    # Batch sizes runs are padded up to (empty: run as is). On CUDA every new input shape
+    # costs a cuDNN algorithm search, so batches are padded to a few warmed-up sizes.
+    buckets: tuple[int, ...] = ()
+    threads: int = 1  # ONNX Runtime intra-op threads of this session
+
+    def __post_init__(self) -> None:
+        self._output = [self.session.get_outputs()[0].name]
+
+    def run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        """The first output for `inputs`, padded with zero rows up to a bucket and cut back."""
+        rows = len(next(iter(inputs.values())))
+        size = next((b for b in self.buckets if b >= rows), rows)
+        if size == rows:
+            return self.session.run(self._output, inputs)[0]
+        padded = {}
+        for name, arr in inputs.items():
+            padded[name] = np.zeros((size, *arr.shape[1:]), arr.dtype)
+            padded[name][:rows] = arr
+        return self.session.run(self._output, padded)[0][:rows]
+
+    def describe(self) -> dict[str, Any]:
+        def args(items: list) -> list[dict[str, Any]]:
+            return [{"name": a.name, "type": a.type, "shape": list(a.shape)} for a in items]
+
+        return {
+            "key": self.key,
+            "provider": self.provider,
+            "intra_op_threads": self.threads,
+            "inputs": args(self.session.get_inputs()),
+            "outputs": args(self.session.get_outputs()[:1]),
+        }

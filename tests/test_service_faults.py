@@ -16,7 +16,7 @@ from onnx_models import DIM
 
 from service.app import create_app
 from service.latents import latents
-from service.repository import Runner
+from service.runtime import Runner
 from service.settings import Settings
 
 pytestmark = pytest.mark.anyio

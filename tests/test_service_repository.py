@@ -184,7 +184,7 @@ def test_bucket_padding_does_not_change_rows(models_dir: Path) -> None:
     """The CUDA path pads batches to warmed-up sizes; the rows that come back are the same."""
     import onnxruntime as ort
 
-    from service.repository import Runner, batch_buckets
+    from service.runtime import Runner, batch_buckets
 
     assert batch_buckets(64) == (1, 2, 4, 8, 16, 32, 64)
     assert batch_buckets(48) == (1, 2, 4, 8, 16, 32, 48)

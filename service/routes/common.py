@@ -1,4 +1,4 @@
-"""What every route needs: the app's shared objects, model choice, and inference with limits."""
+"""What every route needs: the app's shared objects and the choice of model."""
 
 from __future__ import annotations
 
@@ -9,13 +9,11 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import numpy as np
 from fastapi import Request
 
-from service.batcher import QueueFull
 from service.errors import ApiError
 from service.metrics import Metrics
-from service.repository import Model, Repository, Runner
+from service.repository import Model, Repository
 from service.settings import Settings
 from service.workers import Board
 
@@ -107,57 +105,4 @@ def pick_model(svc: Services, name: str | None, kinds: tuple[str, ...]) -> Model
             return model
     raise ApiError(
         503, "no_model", f"no {' or '.join(kinds)} model is ready", {"Retry-After": "30"}
-    )
-
-
-async def _hangup(request: Request) -> None:
-    """Return when the client disconnects. The body is read by now, so the server's next
-    message is `http.disconnect`, sent when the connection drops (or the response is done)."""
-    while (await request.receive())["type"] != "http.disconnect":
-        pass
-
-
-async def infer(
-    svc: Services, request: Request, runner: Runner, inputs: dict[str, np.ndarray]
-) -> np.ndarray:
-    """Through the session's batcher, with the overload, deadline, hang-up and failure answers.
-
-    Work that is still queued when the deadline passes or the client hangs up is cancelled,
-    and the batcher drops it before it reaches the session.
-    """
-    request.state.model = runner.key
-    assert runner.batcher is not None
-    work = asyncio.ensure_future(runner.batcher.submit(inputs))
-    hangup = asyncio.ensure_future(_hangup(request))
-    try:
-        await asyncio.wait(
-            (work, hangup),
-            timeout=svc.settings.request_timeout_s,
-            return_when=asyncio.FIRST_COMPLETED,
-        )
-    finally:
-        hangup.cancel()
-        if not work.done():
-            work.cancel()
-    if work.done() and not work.cancelled():
-        try:
-            return work.result()
-        except QueueFull as exc:
-            raise ApiError(
-                503, "overloaded", f"{runner.key} is busy: {exc}", {"Retry-After": "1"}
-            ) from exc
-        except Exception as exc:  # the batch this request was in failed in ONNX Runtime
-            raise ApiError(
-                500,
-                "inference_failed",
-                f"{runner.key} failed on this request's batch; see the server log",
-            ) from exc
-    if hangup.done() and not hangup.cancelled():
-        # Nobody reads the answer; 499 (nginx's "client closed request") marks it in metrics.
-        raise ApiError(499, "client_closed", "the client disconnected before the answer")
-    raise ApiError(
-        503,
-        "timeout",
-        f"{runner.key} did not answer within {svc.settings.request_timeout_s} s",
-        {"Retry-After": "1"},
     )

@@ -11,9 +11,10 @@ from fastapi.responses import Response
 
 from service import imaging
 from service.errors import ApiError
+from service.inference import infer
 from service.latents import default_label, latent, latents, lerp, slerp
 from service.repository import Model
-from service.routes.common import Services, infer, pick_model, services
+from service.routes.common import Services, pick_model, services
 from service.schemas import GeneratedImage, GenerateRequest, ImagesResponse, InterpolateRequest
 
 router = APIRouter(tags=["generate"])
@@ -135,7 +136,9 @@ async def generate(body: GenerateRequest, request: Request) -> Response:
         seeds = list(range(body.seed, body.seed + body.n))
     labels = _labels(model, seeds, body.label, body.labels)
     z = latents(seeds, model.manifest.latent.dim, body.truncation)
-    batch = await infer(svc, request, model.runners["generator"], _inputs(z, labels))
+    batch = await infer(
+        request, model.runners["generator"], _inputs(z, labels), svc.settings.request_timeout_s
+    )
     return await _respond(svc, request, model, "/generate", batch, seeds, labels)
 
 
@@ -152,5 +155,7 @@ async def interpolate(body: InterpolateRequest, request: Request) -> Response:
     z = np.stack([mix(za, zb, float(t)) for t in ts]).astype(np.float32, copy=False)
     seeds = [body.seed_a if t < 0.5 else body.seed_b for t in ts]
     labels = _labels(model, [body.seed_a] * body.steps, body.label, None)
-    batch = await infer(svc, request, model.runners["generator"], _inputs(z, labels))
+    batch = await infer(
+        request, model.runners["generator"], _inputs(z, labels), svc.settings.request_timeout_s
+    )
     return await _respond(svc, request, model, "/interpolate", batch, seeds, labels)

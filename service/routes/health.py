@@ -1,17 +1,13 @@
-"""Probes, the Prometheus scrape, and the web page."""
+"""`GET /healthz` and `GET /readyz`: the probes of an orchestrator or load balancer."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse
 
 from service.errors import error_response
 from service.routes.common import services
 from service.schemas import Health
-
-STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 router = APIRouter(tags=["operations"])
 
@@ -32,15 +28,3 @@ async def readyz(request: Request) -> Health | JSONResponse:
         # Not logged as an error: probes ask every few seconds while the models load.
         return error_response(503, "not_ready", reason, {"Retry-After": "5"})
     return Health(status="ready", models_ready=len(svc.repository.ready_models()))
-
-
-@router.get("/metrics", response_class=Response)
-async def metrics(request: Request) -> Response:
-    """Prometheus text format."""
-    data, media_type = services(request).metrics.exposition()
-    return Response(data, media_type=media_type)
-
-
-@router.get("/", include_in_schema=False)
-async def index() -> FileResponse:
-    return FileResponse(STATIC_DIR / "index.html")

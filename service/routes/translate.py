@@ -10,8 +10,9 @@ from fastapi.responses import Response
 
 from service import imaging
 from service.errors import ApiError
+from service.inference import infer
 from service.manifest import NAME_PATTERN
-from service.routes.common import infer, pick_model, services
+from service.routes.common import pick_model, services
 
 router = APIRouter(tags=["translate"])
 
@@ -51,7 +52,7 @@ async def translate(
         _prepare, data, settings.max_pixels, settings.max_side, chosen.manifest.image.multiple_of
     )
     runner = chosen.runners[direction]
-    out = await infer(svc, request, runner, {"image": x})
+    out = await infer(request, runner, {"image": x}, settings.request_timeout_s)
     png = await svc.in_pool(imaging.from_network, out, height, width)
     svc.metrics.images.labels(runner.key, "/translate").inc()
     domains = chosen.manifest.domains or {}
