@@ -1,7 +1,8 @@
 """Pixels in and out: network output to PNG, uploads to network input, grids.
 
 Conversions are deterministic (same floats, same bytes), which is what makes batching
-invisible in the PNGs.
+invisible in the PNGs. Nothing here knows HTTP: a photo that cannot be read raises an
+`ImageError`, which the routes turn into the error contract's status and code.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ import zlib
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from service.errors import ApiError
-
 UPLOAD_FORMATS = {"JPEG", "PNG", "WEBP"}
 # Fast zlib level: tiny images compress about as well, and encoding is on the hot path.
 PNG_COMPRESS_LEVEL = 1
@@ -25,6 +24,34 @@ PNG_COMPRESS_LEVEL = 1
 # storing it, for some 600 bytes saved (docs/benchmarks.md).
 STORE_BELOW_BYTES = 16 * 1024
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# The service's default caps on an upload (settings `max_pixels`, `max_side`); evaluation
+# scores photos under the same caps.
+MAX_PIXELS = 40_000_000
+MAX_SIDE = 1024
+
+
+class ImageError(ValueError):
+    """An upload that cannot become pixels; the subclass says why."""
+
+
+class EmptyImage(ImageError):
+    """No bytes at all."""
+
+
+class NotAnImage(ImageError):
+    """Bytes Pillow recognises as no image format."""
+
+
+class CorruptImage(ImageError):
+    """A known format whose data cannot be decoded (a header or body cut short)."""
+
+
+class UnsupportedFormat(ImageError):
+    """An image, but not JPEG, PNG or WebP."""
+
+
+class TooManyPixels(ImageError):
+    """More decoded pixels than the cap (or Pillow's decompression-bomb guard) allows."""
 
 
 def limit_pixels(max_pixels: int) -> None:
@@ -94,19 +121,17 @@ def encode_grid(batch: np.ndarray) -> bytes:
 def decode_upload(data: bytes, max_pixels: int) -> np.ndarray:
     """JPEG/PNG/WebP bytes -> uint8 RGB [H, W, 3], EXIF orientation applied, alpha dropped."""
     if not data:
-        raise ApiError(400, "empty_file", "the uploaded file is empty")
+        raise EmptyImage("the uploaded file is empty")
     try:
         img = Image.open(io.BytesIO(data))
     except UnidentifiedImageError as exc:
-        raise ApiError(400, "not_an_image", "the upload is not an image Pillow can read") from exc
+        raise NotAnImage("the upload is not an image Pillow can read") from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise _too_many_pixels(max_pixels) from exc
     except (OSError, SyntaxError, ValueError) as exc:  # a header cut short
-        raise ApiError(400, "corrupt_image", f"the image cannot be decoded: {exc}") from exc
+        raise CorruptImage(f"the image cannot be decoded: {exc}") from exc
     if img.format not in UPLOAD_FORMATS:
-        raise ApiError(
-            415, "unsupported_format", f"{img.format} is not accepted; send JPEG, PNG or WebP"
-        )
+        raise UnsupportedFormat(f"{img.format} is not accepted; send JPEG, PNG or WebP")
     if img.width * img.height > max_pixels:
         raise _too_many_pixels(max_pixels, img.width, img.height)
     try:
@@ -116,13 +141,13 @@ def decode_upload(data: bytes, max_pixels: int) -> np.ndarray:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise _too_many_pixels(max_pixels) from exc
     except (OSError, SyntaxError, ValueError) as exc:
-        raise ApiError(400, "corrupt_image", f"the image cannot be decoded: {exc}") from exc
+        raise CorruptImage(f"the image cannot be decoded: {exc}") from exc
     return np.asarray(rgb)
 
 
-def _too_many_pixels(max_pixels: int, width: int = 0, height: int = 0) -> ApiError:
+def _too_many_pixels(max_pixels: int, width: int = 0, height: int = 0) -> TooManyPixels:
     size = f"{width}x{height} " if width else ""
-    return ApiError(413, "image_too_large", f"image {size}is over the {max_pixels} pixel cap")
+    return TooManyPixels(f"image {size}is over the {max_pixels} pixel cap")
 
 
 def cap_side(rgb: np.ndarray, max_side: int) -> np.ndarray:
@@ -145,6 +170,25 @@ def to_network(rgb: np.ndarray, multiple_of: int) -> np.ndarray:
     return x
 
 
+def read_photo(data: bytes, max_pixels: int, max_side: int) -> np.ndarray:
+    """Upload bytes -> the uint8 RGB photo `/translate` translates: decoded (EXIF orientation
+    applied, alpha dropped), then its longest side capped at `max_side`."""
+    return cap_side(decode_upload(data, max_pixels), max_side)
+
+
+def prepare_upload(
+    data: bytes, max_pixels: int, max_side: int, multiple_of: int
+) -> tuple[np.ndarray, int, int]:
+    """Upload bytes -> the network input and the height and width to crop its output to."""
+    rgb = read_photo(data, max_pixels, max_side)
+    return to_network(rgb, multiple_of), rgb.shape[0], rgb.shape[1]
+
+
+def to_photo(out: np.ndarray, height: int, width: int) -> np.ndarray:
+    """float [1, 3, H', W'] -> uint8 [height, width, 3]: the padding cropped off."""
+    return to_uint8(out[:, :, :height, :width])[0]
+
+
 def from_network(out: np.ndarray, height: int, width: int) -> bytes:
     """float [1, 3, H', W'] -> PNG of the top-left height x width (the padding cropped off)."""
-    return encode_png(to_uint8(out[:, :, :height, :width])[0])
+    return encode_png(to_photo(out, height, width))

@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from service import imaging
+
 
 def _default_threads() -> int:
     """Cores this process may run on (its CPU affinity, which `docker --cpuset-cpus` sets)."""
@@ -40,8 +42,12 @@ class Settings(BaseSettings):
     queue_size: int = Field(default=1024, ge=1, description="rows waiting per session")
     max_n: int = Field(default=64, ge=1, description="images per /generate or /interpolate")
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
-    max_pixels: int = Field(default=40_000_000, ge=1, description="decoded pixels per upload")
-    max_side: int = Field(default=1024, ge=1, description="/translate scales larger uploads down")
+    max_pixels: int = Field(
+        default=imaging.MAX_PIXELS, ge=1, description="decoded pixels per upload"
+    )
+    max_side: int = Field(
+        default=imaging.MAX_SIDE, ge=1, description="/translate scales larger uploads down"
+    )
     default_unconditional: str | None = None
     default_conditional: str | None = None
     default_translation: str | None = None

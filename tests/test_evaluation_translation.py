@@ -212,3 +212,12 @@ def test_photo_judge_trains_and_reports_heldout_accuracy(tmp_path: Path) -> None
     assert judge.info["data"]["train"].startswith("trainA and trainB less")
     logits, feats = judge.run(np.zeros((3, 3, photo_judge.SIZE, photo_judge.SIZE), np.float32))
     assert logits.shape == (3, 2) and feats.shape == (3, photo_judge.FEATURE_DIM)
+
+
+def test_photos_are_read_as_translate_reads_an_upload(tmp_path: Path) -> None:
+    """EXIF orientation applied, then the longest side capped at the service's max_side."""
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown turned 90 degrees clockwise: 300 wide, 1200 high
+    path = tmp_path / "turned.jpg"
+    Image.new("RGB", (1200, 300), (200, 10, 10)).save(path, exif=exif)
+    assert translation._photo(path).shape == (1024, 256, 3)

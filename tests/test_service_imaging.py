@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from service import imaging
-from service.errors import ApiError
+from service.routes.translate import IMAGE_ERRORS
 
 
 def test_to_uint8_maps_the_range_and_layout() -> None:
@@ -59,27 +59,26 @@ def test_decode_applies_exif_orientation() -> None:
 
 
 @pytest.mark.parametrize(
-    ("data", "code"),
+    ("data", "error"),
     [
-        (b"", "empty_file"),
-        (b"GIF89a nonsense", "not_an_image"),
-        (encode(Image.new("RGB", (4, 4)), "GIF"), "unsupported_format"),
-        (encode(Image.new("RGB", (50, 50)), "PNG"), "image_too_large"),
+        (b"", imaging.EmptyImage),
+        (b"GIF89a nonsense", imaging.NotAnImage),
+        (encode(Image.new("RGB", (4, 4)), "GIF"), imaging.UnsupportedFormat),
+        (encode(Image.new("RGB", (50, 50)), "PNG"), imaging.TooManyPixels),
+        (encode(Image.new("RGB", (8, 8)), "JPEG")[:100], imaging.CorruptImage),
     ],
 )
-def test_decode_refuses(data: bytes, code: str) -> None:
-    with pytest.raises(ApiError) as err:
+def test_decode_refuses(data: bytes, error: type[imaging.ImageError]) -> None:
+    with pytest.raises(error):
         imaging.decode_upload(data, 1000)
-    assert err.value.code == code
 
 
 def test_pillow_bomb_guard_is_an_error() -> None:
     old = Image.MAX_IMAGE_PIXELS
     try:
         imaging.limit_pixels(100)
-        with pytest.raises(ApiError) as err:
+        with pytest.raises(imaging.TooManyPixels):
             imaging.decode_upload(encode(Image.new("RGB", (12, 12)), "PNG"), 10_000)
-        assert err.value.code == "image_too_large"
     finally:
         Image.MAX_IMAGE_PIXELS = old
 
@@ -98,3 +97,7 @@ def test_pad_then_crop_restores_the_size() -> None:
     back = Image.open(io.BytesIO(imaging.from_network(x, 13, 10)))
     assert back.size == (10, 13)
     np.testing.assert_array_equal(np.asarray(back), rgb)
+
+
+def test_every_image_error_has_an_answer_in_the_error_contract() -> None:
+    assert set(IMAGE_ERRORS) == set(imaging.ImageError.__subclasses__())

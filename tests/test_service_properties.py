@@ -15,9 +15,9 @@ from PIL import Image
 from pydantic import ValidationError
 
 from service import imaging
-from service.errors import ApiError
 from service.latents import TRUNCATION_BOUND, latent, latents
 from service.manifest import NAME_PATTERN
+from service.routes.translate import image_api_error
 from service.schemas import GenerateRequest, InterpolateRequest
 
 MAX_PIXELS = 1_000_000
@@ -53,11 +53,12 @@ SEEDS = _seed_files()
 
 
 def _decodes_or_refuses(data: bytes) -> None:
-    """The one contract of decode_upload: RGB pixels, or an ApiError with a 4xx."""
+    """The one contract of decode_upload: RGB pixels, or an ImageError the route answers 4xx."""
     try:
         rgb = imaging.decode_upload(data, MAX_PIXELS)
-    except ApiError as exc:
-        assert (exc.status, exc.code) in {
+    except imaging.ImageError as exc:
+        answer = image_api_error(exc)
+        assert (answer.status, answer.code) in {
             (400, "empty_file"),
             (400, "not_an_image"),
             (400, "corrupt_image"),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-import numpy as np
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response
 
@@ -17,12 +16,19 @@ from service.routes.common import pick_model, services
 router = APIRouter(tags=["translate"])
 
 
-def _prepare(
-    data: bytes, max_pixels: int, max_side: int, multiple_of: int
-) -> tuple[np.ndarray, int, int]:
-    """Decode, cap the longest side, pad: the network input and the size to crop back to."""
-    rgb = imaging.cap_side(imaging.decode_upload(data, max_pixels), max_side)
-    return imaging.to_network(rgb, multiple_of), rgb.shape[0], rgb.shape[1]
+# The error contract's answer to each reason a photo cannot be read.
+IMAGE_ERRORS: dict[type[imaging.ImageError], tuple[int, str]] = {
+    imaging.EmptyImage: (400, "empty_file"),
+    imaging.NotAnImage: (400, "not_an_image"),
+    imaging.CorruptImage: (400, "corrupt_image"),
+    imaging.UnsupportedFormat: (415, "unsupported_format"),
+    imaging.TooManyPixels: (413, "image_too_large"),
+}
+
+
+def image_api_error(exc: imaging.ImageError) -> ApiError:
+    status, code = IMAGE_ERRORS[type(exc)]
+    return ApiError(status, code, str(exc))
 
 
 @router.post(
@@ -48,9 +54,16 @@ async def translate(
             f"the file is over the {svc.settings.max_upload_bytes} byte cap",
         )
     settings = svc.settings
-    x, height, width = await svc.in_pool(
-        _prepare, data, settings.max_pixels, settings.max_side, chosen.manifest.image.multiple_of
-    )
+    try:
+        x, height, width = await svc.in_pool(
+            imaging.prepare_upload,
+            data,
+            settings.max_pixels,
+            settings.max_side,
+            chosen.manifest.image.multiple_of,
+        )
+    except imaging.ImageError as exc:
+        raise image_api_error(exc) from exc
     runner = chosen.runners[direction]
     out = await infer(request, runner, {"image": x}, settings.request_timeout_s)
     png = await svc.in_pool(imaging.from_network, out, height, width)

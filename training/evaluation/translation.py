@@ -2,10 +2,11 @@
 
     python -m training evaluate models/cyclegan-horse2zebra --data ../shared/data/horse2zebra
 
-Every photo goes through the path the service's `/translate` takes (decode, reflect-pad to a
-multiple of the manifest's `multiple_of`, one ONNX Runtime pass at full size, crop back, 8-bit
-quantisation), so the figures score what users get. With the two-domain judge
-(`python -m training judge-photos`):
+Every photo goes through the path the service's `/translate` takes (`service.imaging`: decode
+with EXIF orientation applied and alpha dropped, cap the longest side at the default
+`max_side`, reflect-pad to a multiple of the manifest's `multiple_of`, one ONNX Runtime pass
+at full size, crop back, 8-bit quantisation), so the figures score what users get. With the
+two-domain judge (`python -m training judge-photos`):
 - the share of held-out A photos the judge calls B after a2b, and of B photos called A after b2a;
 - cycle-consistency L1, mean |b2a(a2b(x)) - x| on [0, 1] pixel values, per domain;
 - FD-judge of the translated photos to the real held-out photos of the target domain, beside
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from service.imaging import to_network, to_uint8
+from service.imaging import MAX_PIXELS, MAX_SIDE, read_photo, to_network, to_photo
 from service.manifest import Manifest
 from training.data import open_rgb, split_files
 from training.evaluation import metrics as M
@@ -46,7 +47,12 @@ def translate(session, rgb: np.ndarray, multiple_of: int) -> np.ndarray:
     """uint8 [H, W, 3] -> uint8 [H, W, 3], as the service translates an upload."""
     h, w = rgb.shape[:2]
     out = session.run(["translated"], {"image": to_network(rgb, multiple_of)})[0]
-    return to_uint8(out[:, :, :h, :w])[0]
+    return to_photo(out, h, w)
+
+
+def _photo(path: Path) -> np.ndarray:
+    """A photo file as `/translate` reads an upload of it, under the service's default caps."""
+    return read_photo(path.read_bytes(), MAX_PIXELS, MAX_SIDE)
 
 
 def _judge_all(judge: Judge, photos: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -99,8 +105,8 @@ def evaluate(
         for sub, n in zip(("trainA", "trainB"), holdout, strict=True)
     ]
     (train_a, val_a), (train_b, val_b) = splits
-    real_a = [np.asarray(open_rgb(f)) for f in val_a]
-    real_b = [np.asarray(open_rgb(f)) for f in val_b]
+    real_a = [_photo(f) for f in val_a]
+    real_b = [_photo(f) for f in val_b]
     a2b, b2a = _session(folder / "a2b.onnx"), _session(folder / "b2a.onnx")
     m = manifest.image.multiple_of
     fake_b = [translate(a2b, x, m) for x in real_a]
