@@ -6,9 +6,6 @@ import contextlib
 import os
 import platform
 import subprocess
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def machine() -> dict:
@@ -33,13 +30,7 @@ def machine() -> dict:
 
 
 def git_revision() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
+    """The short revision the figures were measured at (training.revision reads it)."""
+    from training.revision import git_revision as revision
+
+    return revision(short=True) or "unknown"

@@ -18,6 +18,7 @@ torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 from service.manifest import FileRef, ImageSpec, LatentSpec, Manifest, sha256_of  # noqa: E402
+from training.evaluation import cli as evaluation_cli  # noqa: E402
 from training.evaluation import evaluate as E  # noqa: E402
 from training.evaluation.judge import Judge  # noqa: E402
 
@@ -225,7 +226,7 @@ def test_write_metrics_keeps_the_manifest_valid_and_the_hashes(world, capsys):
     folder = world["good"]
     before = sha256_of(folder / "generator.onnx")
     args = ["--data", str(world["data"]), "--judge", str(world["judge"]), "--n", "300"]
-    assert E.main([str(folder), *args, "--train-count", str(TRAIN)]) == 0
+    assert evaluation_cli.main([str(folder), *args, "--train-count", str(TRAIN)]) == 0
     out = capsys.readouterr().out
     assert "FD-judge" in out and "classes present" in out and "template-judge" in out
     manifest = Manifest.load(folder)
@@ -236,7 +237,7 @@ def test_write_metrics_keeps_the_manifest_valid_and_the_hashes(world, capsys):
     card = (folder / "README.md").read_text()
     assert card.count("## Evaluation") == 1 and "FD-judge" in card
     # a second run replaces the section instead of appending another
-    assert E.main([str(folder), *args, "--train-count", str(TRAIN)]) == 0
+    assert evaluation_cli.main([str(folder), *args, "--train-count", str(TRAIN)]) == 0
     assert (folder / "README.md").read_text().count("## Evaluation") == 1
 
 

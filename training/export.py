@@ -25,6 +25,7 @@ from service.manifest import FileRef, ImageSpec, LatentSpec, Manifest, sha256_of
 from training import checkpoint, factory
 from training.config import Config, build
 from training.imaging import grid, save_png
+from training.model_folder import card, write_card
 from training.nets.cyclegan import MULTIPLE_OF, Downscaled
 
 OPSET = 17
@@ -183,7 +184,7 @@ def export(
     )
     _samples(out, manifest, extra)
     manifest.dump(out)
-    (out / "README.md").write_text(_card(manifest, cfg, extra))
+    write_card(out, card(manifest))
     print(f"exported {kind} model {name!r} to {out}")
     return manifest
 
@@ -261,49 +262,3 @@ def _samples(out: Path, manifest: Manifest, extra: dict[str, Any]) -> None:
     else:
         feeds = {"z": latents(list(range(64)), manifest.latent.dim)}
     save_png(grid(session.run(None, feeds)[0], 8), out / "samples.png")
-
-
-def _card(m: Manifest, cfg: Config, extra: dict[str, Any]) -> str:
-    t = m.training
-    command = extra.get("command") or f"python -m training train {cfg.family} ..."
-    lines = [
-        f"# {m.name}",
-        "",
-        m.description,
-        "",
-        f"- kind: {m.kind}; image {m.image.channels}x{m.image.height}x{m.image.width} "
-        f"in [-1, 1]" + (f"; latent dim {m.latent.dim}" if m.latent else ""),
-        f"- data: `{t['data']}`",
-        f"- trained: {t['steps']} steps, batch {t['batch_size']} x {t['world_size']} "
-        f"process(es), {t['wall_time_s']} s on {t['device']}, code {t['code_revision'][:12]}",
-        f"- objective: {cfg.loss}; EMA decay {cfg.ema_decay}; spectral norm {cfg.spectral_norm}",
-        f"- exported from `{t['checkpoint']}` with {t['weights']} weights; ONNX Runtime vs "
-        f"PyTorch max abs diff {t['onnx_parity_max_abs_diff']}",
-        "",
-        "## How it was made",
-        "",
-        "```",
-        command,
-        *(f"{r['command']}   # from step {r['from_step']}" for r in t.get("resumes", [])),
-        f"python -m training export {t['checkpoint']} --out models/{m.name}",
-        "```",
-        "",
-        "![samples](samples.png)",
-        "",
-        "## Limits",
-        "",
-        "A small model trained briefly on CPU for a demonstration: expect blurry, sometimes "
-        "malformed samples. Not evaluated for any use beyond trying the service.",
-    ]
-    if m.classes:
-        lines.insert(4, f"- classes: {', '.join(m.classes)}")
-    if m.domains:
-        lines.insert(4, f"- domains: a = {m.domains['a']}, b = {m.domains['b']}")
-    if "holdout" in t:
-        na, nb = len(t["holdout"]["a"]), len(t["holdout"]["b"])
-        lines.insert(
-            5,
-            f"- validation: the last {na} photos of trainA and {nb} of trainB in sorted order, "
-            "held out and never trained on (listed in model.json, `training.holdout`)",
-        )
-    return "\n".join(lines) + "\n"

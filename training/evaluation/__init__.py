@@ -8,5 +8,7 @@ Modules:
 - `judge`: the judge network (torch, for training) and `Judge`, its ONNX runner;
 - `metrics`: Frechet distance, class coverage and KL, per-label accuracy, k-NN precision and
   recall, and the 2D mode-collapse metrics of PacGAN;
-- `evaluate`: evaluate an exported model folder and write `metrics` into its model.json.
+- `evaluate`: score an exported generator folder; `translation`: a translation folder;
+- `cli`: the `evaluate` / `judge` commands, which pick the evaluation by the folder's kind and
+  write the figures with `training.model_folder` (model.json `metrics` and the model card).
 """

@@ -1,7 +1,4 @@
-"""Evaluate an exported model folder with the project's judge; write the figures into model.json.
-
-    python -m training evaluate models/dcgan-mnist --data ../shared/data/mnist/mnist10k.npz
-    python -m training.evaluation models/dcgan-mnist --data ...        (same, standalone)
+"""Evaluate an exported generator folder with the project's judge (`python -m training evaluate`).
 
 It runs the folder's ONNX generator with onnxruntime on latents made by `service.latents` from
 seeds 0..n-1 (a conditional model gets label `seed % K`, the service's default), so it scores
@@ -11,10 +8,6 @@ exactly what the service serves. The ONNX files' sha256s are checked first; only
 
 from __future__ import annotations
 
-import argparse
-import datetime as dt
-import json
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -22,21 +15,13 @@ from typing import Any
 import numpy as np
 
 from service.latents import default_label, latents
-from service.manifest import MANIFEST_FILE, Manifest, sha256_of
+from service.manifest import Manifest
 from training.evaluation import metrics as M
-from training.evaluation import translation
 from training.evaluation.data import TRAIN_COUNT, describe, load_split, resize_batch
 from training.evaluation.judge import Judge
+from training.model_folder import provenance, verify_files
 
 DEFAULT_JUDGE = "judges/mnist"
-DEFAULT_PHOTO_JUDGE = "judges/horse2zebra"
-
-
-def verify_files(folder: Path, manifest: Manifest) -> None:
-    for role, ref in manifest.files.items():
-        digest = sha256_of(folder / ref.path)
-        if digest != ref.sha256:
-            raise ValueError(f"{folder / ref.path} ({role}): sha256 {digest} != manifest")
 
 
 def generate(
@@ -65,31 +50,6 @@ def generate(
 
 def _r(x: float, digits: int = 4) -> float:
     return float(round(x, digits))
-
-
-def provenance(tool: str, command: str | None, judge: Judge, judge_dir: str | Path) -> dict:
-    """Who measured, when, from which code, with which judge: the head of `evaluation`."""
-    return {
-        "tool": tool,
-        "command": command,
-        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "code_revision": _revision(),
-        "judge": {
-            "name": judge.name,
-            "path": Path(judge_dir).as_posix(),
-            "sha256": judge.info["sha256"],
-            "heldout_accuracy": judge.info.get("heldout_accuracy"),
-        },
-    }
-
-
-def _revision() -> str | None:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
 
 
 def evaluate(
@@ -235,15 +195,6 @@ def evaluate(
     return out
 
 
-def write_metrics(model_dir: str | Path, new: dict[str, Any]) -> None:
-    """Merge `new` into model.json `metrics`, keeping every other byte of meaning."""
-    path = Path(model_dir) / MANIFEST_FILE
-    raw = json.loads(path.read_text())
-    raw.setdefault("metrics", {}).update(new)
-    Manifest.model_validate(raw)  # still a valid manifest
-    path.write_text(json.dumps(raw, indent=2) + "\n")
-
-
 def format_table(name: str, kind: str, m: dict[str, Any]) -> str:
     ev = m["evaluation"]
     rows: list[tuple[str, str, str]] = []
@@ -292,108 +243,3 @@ def format_table(name: str, kind: str, m: dict[str, Any]) -> str:
     ]
     lines += [f"{a:<{w0}}  {b:>{w1}}  {c}" for a, b, c in rows]
     return "\n".join(lines)
-
-
-CARD_START = "<!-- evaluation:start (written by python -m training evaluate) -->"
-CARD_END = "<!-- evaluation:end -->"
-
-
-def card_section(ev: dict[str, Any], table: str) -> str:
-    """The model card's evaluation section: the table, what it was computed on, how."""
-    gallery = ev.get("tool", "").endswith("translation")
-    return "\n".join(
-        [
-            CARD_START,
-            "## Evaluation",
-            "",
-            f"Measured {ev['date']} with `{ev['command']}` (see docs/evaluation.md for the "
-            "definitions).",
-            "",
-            "```",
-            table,
-            "```",
-            *(
-                ["", f"![held-out photos and their translations]({translation.GALLERY_FILE})"]
-                if gallery
-                else []
-            ),
-            CARD_END,
-        ]
-    )
-
-
-def write_card(model_dir: str | Path, section: str) -> None:
-    """Put `section` into the folder's README.md, replacing an earlier one."""
-    path = Path(model_dir) / "README.md"
-    text = path.read_text() if path.exists() else ""
-    if CARD_START in text and CARD_END in text:
-        head, rest = text.split(CARD_START, 1)
-        tail = rest.split(CARD_END, 1)[1]
-        text = head + section + tail
-    else:
-        text = text.rstrip("\n") + ("\n\n" if text else "") + section + "\n"
-    path.write_text(text)
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model_dir", help="an exported model folder (model.json + ONNX)")
-    p.add_argument(
-        "--data",
-        required=True,
-        help="mnist10k.npz (first 9,000 train, rest held out), or for a translation model the "
-        "root with trainA/ and trainB/",
-    )
-    p.add_argument(
-        "--judge",
-        default=None,
-        help=f"judge folder (judge.onnx + judge.json); default {DEFAULT_JUDGE}, or "
-        f"{DEFAULT_PHOTO_JUDGE} for translation models",
-    )
-    p.add_argument("--n", type=int, default=5000, help="generated samples (seeds 0..n-1)")
-    p.add_argument("--k", type=int, default=3, help="k of the k-NN manifolds")
-    p.add_argument(
-        "--holdout",
-        default=None,
-        help="translation: held-out photos NA,NB (default: the model's training config)",
-    )
-    p.add_argument("--train-count", type=int, default=TRAIN_COUNT, help=argparse.SUPPRESS)
-    p.add_argument(
-        "--no-write", action="store_true", help="print only; leave model.json and README.md alone"
-    )
-
-
-def run(args: argparse.Namespace, command: str | None = None) -> int:
-    folder = Path(args.model_dir)
-    manifest = Manifest.load(folder)
-    if manifest.kind == "translation":
-        holdout = tuple(int(n) for n in args.holdout.split(",")) if args.holdout else None
-        judge = args.judge or DEFAULT_PHOTO_JUDGE
-        result = translation.evaluate(folder, args.data, judge, holdout, command)
-        table = translation.format_table(manifest.name, manifest, result)
-    else:
-        result = evaluate(
-            folder,
-            args.data,
-            args.judge or DEFAULT_JUDGE,
-            n=args.n,
-            k=args.k,
-            train_count=args.train_count,
-            command=command,
-        )
-        table = format_table(manifest.name, manifest.kind, result)
-    print(table)
-    if not args.no_write:
-        write_metrics(folder, result)
-        write_card(folder, card_section(result["evaluation"], table))
-        print(f"\nwrote metrics into {folder / MANIFEST_FILE} and {folder / 'README.md'}")
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    import sys
-
-    p = argparse.ArgumentParser(prog="python -m training evaluate", description=__doc__)
-    add_arguments(p)
-    args = p.parse_args(argv)
-    words = sys.argv[1:] if argv is None else argv
-    return run(args, command="python -m training evaluate " + " ".join(words))

@@ -32,10 +32,10 @@ from training.evaluation.judge import CARD_FILE, ONNX_FILE, Judge
 from training.evaluation.train_judge import (
     FEATURE_DIM,
     _block,
-    _git_revision,
     _shift,
     export_onnx,
 )
+from training.revision import git_revision
 
 SIZE = 128
 
@@ -177,7 +177,7 @@ def run(args: argparse.Namespace, command: str) -> int:
             "wall_seconds": round(wall, 1),
             "device": f"cpu ({platform.machine()}, {args.threads} threads, shared machine)",
             "torch": torch.__version__,
-            "code_revision": _git_revision(),
+            "code_revision": git_revision(),
             "command": command,
         },
         "sha256": sha256_of(out / ONNX_FILE),

@@ -13,7 +13,6 @@ import argparse
 import json
 import math
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ from torch.nn import functional as F
 from service.manifest import sha256_of
 from training.evaluation.data import describe, load_split
 from training.evaluation.judge import CARD_FILE, ONNX_FILE, Judge
+from training.revision import git_revision
 
 FEATURE_DIM = 128
 CLASSES = [str(d) for d in range(10)]
@@ -145,16 +145,6 @@ def _command() -> str:
     return "python -m training.evaluation.train_judge " + " ".join(words)
 
 
-def _git_revision() -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-        )
-        return out.stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, help="mnist10k.npz")
     p.add_argument("--out", default="judges/mnist", help="judge folder to write")
@@ -209,7 +199,7 @@ def run(args: argparse.Namespace) -> int:
             "wall_seconds": round(wall, 1),
             "device": f"cpu ({platform.processor() or platform.machine()}, {args.threads} threads)",
             "torch": torch.__version__,
-            "code_revision": _git_revision(),
+            "code_revision": git_revision(),
             "command": _command(),
         },
         "sha256": sha256_of(onnx_path),

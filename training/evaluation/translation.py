@@ -29,7 +29,9 @@ from training.data import open_rgb, split_files
 from training.evaluation import metrics as M
 from training.evaluation.judge import Judge
 from training.evaluation.photo_judge import to_judge_input
+from training.model_folder import provenance, verify_files
 
+DEFAULT_JUDGE = "judges/horse2zebra"
 GALLERY_FILE = "gallery.png"
 GALLERY_SIDE = 128
 
@@ -86,8 +88,6 @@ def evaluate(
     command: str | None = None,
 ) -> dict[str, Any]:
     """All metrics for one translation folder, as the dict that goes into model.json."""
-    from training.evaluation.evaluate import provenance, verify_files
-
     folder = Path(model_dir)
     manifest = Manifest.load(folder)
     if manifest.kind != "translation":

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -20,27 +19,11 @@ from training import checkpoint, distributed
 from training.config import Config
 from training.ema import EMA
 from training.imaging import save_png
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from training.revision import git_revision
 
 
 class NonFiniteLoss(RuntimeError):
     pass
-
-
-def git_revision() -> str:
-    try:
-        rev = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return rev
 
 
 def pick_device(choice: str) -> torch.device:
@@ -165,7 +148,7 @@ class Trainer:
             "elapsed": self.elapsed,
             "device": str(self.device),
             "world_size": self.world.size,
-            "git": git_revision(),
+            "git": git_revision() or "unknown",
             "models": {k: m.state_dict() for k, m in self.models.items()},
             "ema": {k: e.state_dict() for k, e in self.emas.items()},
             "ema_updates": {k: e.updates for k, e in self.emas.items()},
