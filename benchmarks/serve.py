@@ -237,14 +237,10 @@ def rss_mib(pid: int) -> float:
 
 
 @contextlib.contextmanager
-def server(
-    cmd: list[str], env: dict[str, str], port: int, probe: str, cwd: Path = ROOT
-) -> Iterator[int]:
-    """Start a server process, wait until `probe` answers 200, yield its pid, stop it and
-    every process it started (its own process group: frameworks leave helpers behind)."""
+def server(cmd: list[str], env: dict[str, str], port: int, probe: str) -> Iterator[int]:
+    """Start a server process, wait until `probe` answers 200, yield its pid, stop it."""
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("GANSERVE_")}
-    env = {**inherited, **env}  # defaults + `env` only
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, start_new_session=True)
+    proc = subprocess.Popen(cmd, cwd=ROOT, env={**inherited, **env})  # defaults + `env` only
     try:
         deadline = time.monotonic() + 300
         while True:
@@ -261,14 +257,12 @@ def server(
             time.sleep(0.2)
         yield proc.pid
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(30)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)  # what outlived its parent
 
 
 def http_request(path: str, body: bytes, content_type: str) -> bytes:
@@ -479,14 +473,6 @@ def targets(report: dict) -> list[dict]:
     ]
 
 
-def targets_table(checked: list[dict]) -> list[str]:
-    """Markdown rows: each target, what was measured, PASS or MISS."""
-    rows = [
-        f"| {t['target']} | {t['measured']} | {'PASS' if t['pass'] else 'MISS'} |" for t in checked
-    ]
-    return ["| target | measured | result |", "| --- | --- | --- |", *rows]
-
-
 def markdown(report: dict) -> str:
     m = report["machine"]
     raw_gen, raw_tr = report["raw_ort"]["generator"], report["raw_ort"]["translator"]
@@ -508,7 +494,12 @@ def markdown(report: dict) -> str:
         "",
         "## Targets",
         "",
-        *targets_table(report["targets"]),
+        "| target | measured | result |",
+        "| --- | --- | --- |",
+        *(
+            f"| {t['target']} | {t['measured']} | {'PASS' if t['pass'] else 'MISS'} |"
+            for t in report["targets"]
+        ),
         "",
         "## Summary",
         "",

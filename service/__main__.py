@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> None:
         "access_log": settings.access_log,
         "timeout_graceful_shutdown": 10,
         "server_header": False,  # no `server: uvicorn` banner
+        "timeout_keep_alive": settings.keep_alive_s,
+        "limit_concurrency": settings.max_connections,  # beyond it uvicorn answers 503
     }
     if settings.workers == 1:
         uvicorn.run(create_app(settings), **options)

@@ -13,11 +13,12 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import multiprocess
 
-from service import errors, imaging, openapi, workers
+from service import errors, imaging, memory, openapi, workers
 from service.metrics import Metrics
 from service.middleware import (
     ApiKeyMiddleware,
     BodyLimitMiddleware,
+    BodyTimeoutMiddleware,
     MetricsMiddleware,
     SecurityHeadersMiddleware,
 )
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         imaging.limit_pixels(settings.max_pixels)
+        memory.map_large_buffers()
         inference_pool = ThreadPoolExecutor(16, thread_name_prefix="ganserve-infer")
         cpu_pool = ThreadPoolExecutor(
             max(2, settings.intra_op_threads), thread_name_prefix="ganserve-cpu"
@@ -54,9 +56,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         results = await svc.reload(spread=False)
         log.info("models: %s", ", ".join(f"{k}: {v}" for k, v in results.items()) or "none")
         watcher = board and asyncio.create_task(board.watch(lambda: svc.reload(spread=False)))
+        sampler = asyncio.create_task(metrics.refresh_every(1.0))  # memory and work gauges
         try:
             yield
         finally:
+            sampler.cancel()
             if board and watcher:
                 watcher.cancel()
                 board.withdraw()
@@ -81,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # Added innermost first: CORS answers preflights before the key is checked.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes + MULTIPART_SLACK)
+    app.add_middleware(BodyTimeoutMiddleware, timeout_s=settings.body_timeout_s)
     if settings.api_key:
         app.add_middleware(ApiKeyMiddleware, api_key=settings.api_key)
     app.add_middleware(MetricsMiddleware, metrics=metrics)

@@ -7,6 +7,14 @@ lone request runs at once, so batching adds no latency when there is nobody to b
 Only rows with the same non-batch shapes are merged (translation uploads differ in size), and
 the queue is bounded in rows so overload answers 503 instead of growing without limit.
 
+A run is bounded by work too: `max_work` units, where a row's work is the pixels of its image
+(1 for a latent vector), so a burst of large photos is split into runs of bounded time and
+memory. Admission (service/admission.py) refuses a request whose estimated finish is past
+its deadline; a request still queued at its deadline is dropped unrun, and one whose rows
+started running is answered when they are done, never with a timeout after its work ran
+(the deadline is each request's own: `submit(inputs, timeout_s)`).
+Each run first reserves its estimated peak memory from the process's `MemoryBudget`.
+
 A lone request on an idle session whose run measured cheap (`inline_max_s`) runs on the event
 loop itself: after a pause, waking a pool thread and being woken back costs some 0.3 ms on
 this machine's VM, as much as a batch-1 run of a small generator. Under traffic batches always
@@ -17,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Callable
@@ -25,6 +34,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from service.admission import Overloaded, WorkEstimate
+from service.memory import MemoryBudget
 from service.metrics import SessionMetrics
 
 Inputs = dict[str, np.ndarray]
@@ -35,21 +46,32 @@ log = logging.getLogger("ganserve.batcher")
 MAX_SHAPES_TIMED = 64
 
 
-class QueueFull(Exception):
-    """The session has `queue_size` rows waiting; the client should retry later."""
+class DeadlinePassed(Exception):
+    """The request waited `timeout_s` in the queue; its rows were dropped, never run."""
+
+
+class TooLarge(Exception):
+    """One run of this request alone would need more memory than the whole budget holds."""
 
 
 @dataclass(eq=False)
 class _Item:
     inputs: Inputs
     rows: int
+    work: int
     key: tuple
     future: asyncio.Future[np.ndarray]
     enqueued: float = field(default_factory=time.perf_counter)
+    started: bool = False  # taken into a run that began: it will be answered
 
 
 def _shape_key(inputs: Inputs) -> tuple:
     return tuple((name, arr.shape[1:], arr.dtype.str) for name, arr in inputs.items())
+
+
+def work_per_row(inputs: Inputs) -> int:
+    """Pixels of a row's image (the first input's axes after channels); 1 for a vector."""
+    return math.prod(next(iter(inputs.values())).shape[2:])
 
 
 class Batcher:
@@ -65,9 +87,17 @@ class Batcher:
         executor: Executor,
         metrics: SessionMetrics | None = None,
         inline_max_s: float = 0.0,
+        max_work: int | None = None,
+        estimate: WorkEstimate | None = None,
+        memory: MemoryBudget | None = None,
+        name: str = "the session",
     ) -> None:
         self._run = run
         self.max_batch = max_batch
+        self.max_work = max_work
+        self.estimate = estimate or WorkEstimate()
+        self.name = name
+        self._memory = memory
         self.max_delay_s = max_delay_s
         self.queue_size = queue_size
         self.inline_max_s = inline_max_s
@@ -86,31 +116,66 @@ class Batcher:
     def depth(self) -> int:
         return self._rows
 
-    async def submit(self, inputs: Inputs) -> np.ndarray:
-        """Run `inputs` (arrays sharing their first axis) and return the first output's rows."""
+    async def submit(self, inputs: Inputs, timeout_s: float | None = None) -> np.ndarray:
+        """Run `inputs` (arrays sharing their first axis) and return the first output's rows.
+
+        With `timeout_s`, raises Overloaded (refused, nothing queued) when the estimate says
+        it cannot finish in time, and DeadlinePassed when it waited `timeout_s` unstarted
+        (its rows dropped unrun). Also Overloaded when the queue is full, TooLarge over the
+        memory budget, and what the run raised when it failed.
+        """
         rows = len(next(iter(inputs.values())))
-        if self._rows + rows > self.queue_size:
-            raise QueueFull(f"{self._rows} rows already waiting")
+        per_row = work_per_row(inputs)
+        self._admit(rows, per_row, timeout_s)
         loop = asyncio.get_running_loop()
         key = _shape_key(inputs)
-        futures = []
+        items = []
         for start in range(0, rows, self.max_batch):
             stop = min(start + self.max_batch, rows)
             whole = stop - start == rows
             chunk = inputs if whole else {k: v[start:stop] for k, v in inputs.items()}
-            item = _Item(chunk, stop - start, key, loop.create_future())
+            item = _Item(chunk, stop - start, (stop - start) * per_row, key, loop.create_future())
             self._queue.append(item)
-            futures.append(item.future)
-        self._added(rows)
+            items.append(item)
+        self._added(rows, rows * per_row)
         self._ensure_worker()
+        futures = [it.future for it in items]
         try:
-            if len(futures) == 1:
-                return await futures[0]
-            return np.concatenate(await asyncio.gather(*futures))
+            await self._answered(items, timeout_s)
         except asyncio.CancelledError:
             for fut in futures:
                 fut.cancel()  # rows not yet taken are dropped by the worker
             raise
+        if len(futures) == 1:
+            return futures[0].result()
+        return np.concatenate([fut.result() for fut in futures])
+
+    def _admit(self, rows: int, per_row: int, timeout_s: float | None) -> None:
+        """Refuse at once what cannot fit: the queue, the memory budget, the deadline."""
+        if self._rows + rows > self.queue_size:
+            raise Overloaded(
+                f"{self._rows} rows already waiting", self.estimate.seconds_before_done(0)
+            )
+        run_bytes = self.estimate.peak_bytes(min(rows, self.max_batch) * per_row)
+        if self._memory and not self._memory.fits_alone(run_bytes):
+            raise TooLarge(
+                f"one run of this request needs about {run_bytes >> 20} MiB, "
+                f"over the {self._memory.room >> 20} MiB the memory budget leaves"
+            )
+        if timeout_s is not None:
+            self.estimate.admit(rows * per_row, timeout_s, self.name)
+
+    async def _answered(self, items: list[_Item], timeout_s: float | None) -> None:
+        """Until every chunk is done; at the deadline, dropped if none of them started."""
+        futures = [it.future for it in items]
+        _, waiting = await asyncio.wait(futures, timeout=timeout_s)
+        if not waiting:
+            return
+        if not any(it.started for it in items):
+            for fut in futures:
+                fut.cancel()  # the worker drops them before they reach the session
+            raise DeadlinePassed(f"{self.name} did not start this within {timeout_s:g} s")
+        await asyncio.wait(futures)  # its work is running: answered when it is done
 
     def close(self) -> None:
         """Stop after the waiting rows are served: a replaced session drains, then goes."""
@@ -125,19 +190,24 @@ class Batcher:
             except TimeoutError:
                 self._task.cancel()
 
-    def _added(self, rows: int) -> None:
+    def _added(self, rows: int, work: int) -> None:
         self._rows += rows
+        self.estimate.queued += work
         if self._metrics:
             self._metrics.queue_depth.set(self._rows)
         # Wake the worker when it waits for a first row or for a full batch, not on every
         # row in between: under load that is one wake-up per batch instead of per request.
-        if self._rows == rows or self._rows >= self.max_batch:
+        if self._rows == rows or self._rows >= self.max_batch or self._full_by_work():
             self._wakeup.set()
 
-    def _taken(self, rows: int) -> None:
-        self._rows -= rows
+    def _taken(self, item: _Item) -> None:
+        self._rows -= item.rows
+        self.estimate.queued -= item.work
         if self._metrics:
             self._metrics.queue_depth.set(self._rows)
+
+    def _full_by_work(self) -> bool:
+        return self.max_work is not None and self.estimate.queued >= self.max_work
 
     def _ensure_worker(self) -> None:
         # Also restarts a drained worker: a request that picked this session just before a
@@ -164,7 +234,7 @@ class Batcher:
     async def _wait_for_company(self) -> None:
         """Until the oldest row has waited max_delay, a batch is full, or the batcher closes."""
         deadline = self._queue[0].enqueued + self.max_delay_s
-        while self._rows < self.max_batch and not self._closing:
+        while self._rows < self.max_batch and not self._full_by_work() and not self._closing:
             remaining = deadline - time.perf_counter()
             if remaining <= 0:
                 return
@@ -175,23 +245,26 @@ class Batcher:
                 return
 
     def _take(self) -> list[_Item]:
-        """Up to max_batch rows from the head of the queue, all of the same shape."""
+        """Up to max_batch rows and max_work units from the head of the queue, all of the
+        same shape."""
         batch: list[_Item] = []
-        rows = 0
+        rows = work = 0
         key = None
         while self._queue:
             item = self._queue[0]
             if item.future.cancelled():
                 self._queue.popleft()
-                self._taken(item.rows)
+                self._taken(item)
                 continue
-            if batch and (item.key != key or rows + item.rows > self.max_batch):
+            over_work = self.max_work is not None and work + item.work > self.max_work
+            if batch and (item.key != key or rows + item.rows > self.max_batch or over_work):
                 break
             self._queue.popleft()
-            self._taken(item.rows)
+            self._taken(item)
             batch.append(item)
             key = item.key
             rows += item.rows
+            work += item.work
         return batch
 
     def _timed_run(self, inputs: Inputs) -> tuple[np.ndarray, float]:
@@ -209,7 +282,25 @@ class Batcher:
         return row_s is not None and row_s * rows <= self.inline_max_s
 
     async def _run_batch(self, loop: asyncio.AbstractEventLoop, batch: list[_Item]) -> None:
+        """Reserve the batch's estimated peak memory, then run what is still wanted."""
+        peak = self.estimate.peak_bytes(sum(it.work for it in batch))
+        if self._memory:
+            await self._memory.reserve(peak)
+        try:
+            batch = [it for it in batch if not it.future.done()]  # left while it waited
+            if batch:
+                await self._run_wanted(loop, batch)
+        finally:
+            self.estimate.finished()
+            if self._memory:
+                self._memory.release(peak)
+
+    async def _run_wanted(self, loop: asyncio.AbstractEventLoop, batch: list[_Item]) -> None:
         now = time.perf_counter()
+        work = sum(it.work for it in batch)
+        for it in batch:
+            it.started = True
+        self.estimate.started(work)
         if len(batch) == 1:
             inputs = batch[0].inputs
         else:
@@ -229,6 +320,7 @@ class Batcher:
         if len(self._row_s) >= MAX_SHAPES_TIMED and batch[0].key not in self._row_s:
             self._row_s.clear()  # uploads of ever new sizes must not grow it without bound
         self._row_s[batch[0].key] = run_s / rows
+        self.estimate.observe(work, run_s)
         if self._metrics:
             self._metrics.batch_size.observe(rows)
             self._metrics.inference.observe(time.perf_counter() - now)

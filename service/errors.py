@@ -82,9 +82,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed", 413: "upload_too_large"}.get(
-            exc.status_code, "http_error"
-        )
+        code = {
+            404: "not_found",
+            405: "method_not_allowed",
+            408: "request_timeout",
+            413: "upload_too_large",
+        }.get(exc.status_code, "http_error")
         log.warning("%s %s -> %d %s", request.method, request.url.path, exc.status_code, code)
         return error_response(exc.status_code, code, str(exc.detail), exc.headers)
 

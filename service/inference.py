@@ -1,7 +1,8 @@
 """One request's rows through a session's batcher, answered as the error contract says.
 
 The batcher knows nothing of HTTP: here its outcomes become answers (overloaded, timeout,
-client gone, inference failed), and queued work nobody waits for any more is cancelled.
+too large for the memory budget, client gone, inference failed), and queued work nobody
+waits for any more is cancelled.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import asyncio
 import numpy as np
 from fastapi import Request
 
-from service.batcher import QueueFull
+from service.admission import Overloaded
+from service.batcher import DeadlinePassed, TooLarge
 from service.errors import ApiError
 from service.runtime import Runner
 
@@ -28,42 +30,36 @@ async def infer(
 ) -> np.ndarray:
     """Through the session's batcher, with the overload, deadline, hang-up and failure answers.
 
-    Work that is still queued when the deadline passes or the client hangs up is cancelled,
-    and the batcher drops it before it reaches the session.
+    The batcher refuses at once what its estimate says cannot finish within `timeout_s`, and
+    drops work still queued at the deadline; work still queued when the client hangs up is
+    cancelled, and the batcher drops it before it reaches the session.
     """
     request.state.model = runner.key
     assert runner.batcher is not None
-    work = asyncio.ensure_future(runner.batcher.submit(inputs))
+    work = asyncio.ensure_future(runner.batcher.submit(inputs, timeout_s))
     hangup = asyncio.ensure_future(_hangup(request))
     try:
-        await asyncio.wait(
-            (work, hangup),
-            timeout=timeout_s,
-            return_when=asyncio.FIRST_COMPLETED,
-        )
+        await asyncio.wait((work, hangup), return_when=asyncio.FIRST_COMPLETED)
     finally:
         hangup.cancel()
         if not work.done():
             work.cancel()
-    if work.done() and not work.cancelled():
-        try:
-            return work.result()
-        except QueueFull as exc:
-            raise ApiError(
-                503, "overloaded", f"{runner.key} is busy: {exc}", {"Retry-After": "1"}
-            ) from exc
-        except Exception as exc:  # the batch this request was in failed in ONNX Runtime
-            raise ApiError(
-                500,
-                "inference_failed",
-                f"{runner.key} failed on this request's batch; see the server log",
-            ) from exc
-    if hangup.done() and not hangup.cancelled():
+    if not work.done() or work.cancelled():
         # Nobody reads the answer; 499 (nginx's "client closed request") marks it in metrics.
         raise ApiError(499, "client_closed", "the client disconnected before the answer")
-    raise ApiError(
-        503,
-        "timeout",
-        f"{runner.key} did not answer within {timeout_s} s",
-        {"Retry-After": "1"},
-    )
+    try:
+        return work.result()
+    except Overloaded as exc:
+        raise ApiError(
+            503, "overloaded", f"{runner.key} is busy: {exc}", {"Retry-After": exc.retry_after}
+        ) from exc
+    except DeadlinePassed as exc:
+        raise ApiError(503, "timeout", str(exc), {"Retry-After": "1"}) from exc
+    except TooLarge as exc:
+        raise ApiError(413, "image_too_large", str(exc)) from exc
+    except Exception as exc:  # the batch this request was in failed in ONNX Runtime
+        raise ApiError(
+            500,
+            "inference_failed",
+            f"{runner.key} failed on this request's batch; see the server log",
+        ) from exc

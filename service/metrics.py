@@ -10,8 +10,11 @@ and direction for translation (`cyclegan-horse2zebra:a2b`). Names are fixed: das
 
 from __future__ import annotations
 
+import asyncio
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -22,6 +25,12 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+
+from service.memory import resident_bytes
+
+if TYPE_CHECKING:
+    from service.admission import WorkEstimate
+    from service.memory import MemoryBudget
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 48, 64, 96, 128, 256)
@@ -85,8 +94,61 @@ class Metrics:
             multiprocess_mode="livemin",  # 1 only when every live worker serves it
         )
 
+        def gauge(name: str, doc: str, mode: str, labels: tuple[str, ...] = ()) -> Gauge:
+            return Gauge(name, doc, labels, registry=r, multiprocess_mode=mode)
+
+        # Sampled (refresh): the process's memory and the sessions' estimates.
+        self.resident = gauge(
+            "ganserve_resident_bytes", "Resident memory (with workers: of all)", "livesum"
+        )
+        self.memory_budget = gauge(
+            "ganserve_memory_budget_bytes", "The memory_budget setting, per process", "livemax"
+        )
+        self.memory_reserved = gauge(
+            "ganserve_memory_reserved_bytes", "Estimated peaks of the runs in flight", "livesum"
+        )
+        self.run_peak = gauge(
+            "ganserve_session_run_peak_bytes",
+            "Estimated resident bytes one full run adds (measured at load)",
+            "livemax",
+            ("model",),
+        )
+        self.work_held = gauge(
+            "ganserve_session_work_seconds",
+            "Estimated seconds of work the session holds (queued and running)",
+            "livemax",
+            ("model",),
+        )
+        self._watched: dict[str, Callable[[], None]] = {}
+
+    def watch_memory(self, memory: MemoryBudget) -> None:
+        self.memory_budget.set(memory.budget_bytes)
+
+        def refresh() -> None:
+            self.resident.set(resident_bytes())
+            self.memory_reserved.set(memory.reserved)
+
+        self._watched[""] = refresh
+
+    def watch_session(self, key: str, estimate: WorkEstimate, full_run: int) -> None:
+        self.run_peak.labels(key).set(estimate.peak_bytes(full_run))
+        work = self.work_held.labels(key)
+        self._watched[key] = lambda: work.set(estimate.seconds_before_done(0))
+
+    def refresh(self) -> None:
+        """The sampled gauges, set from what they watch: at each scrape, and every second
+        (with workers a scrape reads the other workers' last samples)."""
+        for refresh in self._watched.values():
+            refresh()
+
+    async def refresh_every(self, seconds: float) -> None:
+        while True:
+            self.refresh()
+            await asyncio.sleep(seconds)
+
     def exposition(self) -> tuple[bytes, str]:
         """The scrape's body and content type: this app's registry, or every worker's files."""
+        self.refresh()
         folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
         if not folder:
             return generate_latest(self.registry), CONTENT_TYPE_LATEST

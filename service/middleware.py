@@ -1,5 +1,5 @@
-"""Pure ASGI middleware: request metrics, the API key, the upload byte cap, and the
-security headers.
+"""Pure ASGI middleware: request metrics, the API key, the upload byte cap, the stalled-body
+timeout, and the security headers.
 
 Pure ASGI (not BaseHTTPMiddleware) keeps the hot path cheap and lets the byte cap act on
 the body stream itself, before anything is spooled.
@@ -7,6 +7,7 @@ the body stream itself, before anything is spooled.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -167,6 +168,47 @@ class BodyLimitMiddleware:
             return message
 
         await self.app(scope, counted, send)
+
+
+class BodyTimeoutMiddleware:
+    """Drop a client that stops sending its body: after `timeout_s` without a new chunk the
+    request is answered `408 request_timeout` with `Connection: close`, so uvicorn closes the
+    connection (it has no such timeout of its own, and would hold it open for good)."""
+
+    def __init__(self, app: ASGIApp, timeout_s: float) -> None:
+        self.app = app
+        self.timeout_s = timeout_s
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        body_done = False
+
+        async def timed() -> Message:
+            nonlocal body_done
+            if body_done:  # after the body only `http.disconnect` comes, whenever it does
+                return await receive()
+            try:
+                async with asyncio.timeout(self.timeout_s):
+                    message = await receive()
+            except TimeoutError:
+                log.warning(
+                    "%s %s -> 408 request_timeout: no body bytes for %g s",
+                    scope.get("method"),
+                    scope.get("path"),
+                    self.timeout_s,
+                )
+                # FastAPI re-raises HTTPException from body parsing; errors.py shapes it.
+                raise HTTPException(
+                    408,
+                    f"the body stalled: no bytes for {self.timeout_s:g} s",
+                    headers={"Connection": "close"},
+                ) from None
+            body_done = message["type"] != "http.request" or not message.get("more_body")
+            return message
+
+        await self.app(scope, timed, send)
 
 
 # Added to every response, error answers of the other middleware included.

@@ -7,10 +7,12 @@ never sends. Schemathesis (tests/test_service_fuzz.py) holds every answer to thi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
 
+from service.manifest import ROLES
 from service.middleware import PUBLIC_PATHS
 from service.schemas import ErrorResponse
 from service.settings import Settings
@@ -51,6 +53,7 @@ ROUTE_ERRORS: dict[tuple[str, str], dict[int, str]] = {
 }
 
 _REF = "#/components/schemas/ErrorResponse"
+UPLOAD_MEDIA_TYPES = "image/jpeg, image/png, image/webp"
 _RETRY_AFTER = {
     "Retry-After": {
         "description": "seconds to wait before trying again",
@@ -61,15 +64,47 @@ _RETRY_AFTER = {
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    """Replace `app.openapi` with the corrected document (built once, on first request)."""
+    """Replace `app.openapi` with the corrected document, rebuilt when the ready models change
+    (what a request may name depends on them)."""
     default = app.openapi
+    built_for: list[Catalog | None] = [None]
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
+        catalog = Catalog.of(app)
+        if app.openapi_schema is None or built_for[0] != catalog:
+            app.openapi_schema = None
             document(default(), secured=bool(settings.api_key), max_n=settings.max_n)
+            loaded_models(app.openapi_schema["components"]["schemas"], catalog, settings.max_n)
+            built_for[0] = catalog
         return app.openapi_schema
 
     app.openapi = openapi
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The ready models by kind, and the labels every conditional one takes."""
+
+    unconditional: tuple[str, ...] = ()
+    conditional: tuple[str, ...] = ()
+    translation: tuple[str, ...] = ()
+    class_names: tuple[str, ...] = ()
+    class_count: int = 0
+
+    @classmethod
+    def of(cls, app: FastAPI) -> Catalog:
+        services = getattr(app.state, "services", None)
+        if services is None:  # before the lifespan: nothing is loaded
+            return cls()
+        ready = services.repository.ready_models()
+        names = {kind: tuple(m.name for m in ready if m.kind == kind) for kind in ROLES}
+        classes = [m.manifest.classes or [] for m in ready if m.kind == "conditional"]
+        common = set.intersection(*(set(c) for c in classes)) if classes else set()
+        return cls(
+            **names,
+            class_names=tuple(n for n in (classes[0] if classes else []) if n in common),
+            class_count=min((len(c) for c in classes), default=0),
+        )
 
 
 def document(schema: dict[str, Any], *, secured: bool, max_n: int) -> None:
@@ -86,6 +121,8 @@ def document(schema: dict[str, Any], *, secured: bool, max_n: int) -> None:
         schemas.pop(name, None)
     if secured:
         components["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+    form = schema["paths"]["/translate"]["post"]["requestBody"]["content"]["multipart/form-data"]
+    form["encoding"] = {"file": {"contentType": UPLOAD_MEDIA_TYPES}}
     for path, operations in schema.get("paths", {}).items():
         for method, operation in operations.items():
             errors = dict(ROUTE_ERRORS.get((method, path), {}))
@@ -101,3 +138,75 @@ def document(schema: dict[str, Any], *, secured: bool, max_n: int) -> None:
                 if status == 503:
                     response["headers"] = _RETRY_AFTER
                 responses[str(status)] = response
+
+
+def _one_of_names(names: tuple[str, ...]) -> dict[str, Any]:
+    return {"type": "string", "enum": list(names)} if names else {"not": {}}
+
+
+def _null(field: str) -> dict[str, Any]:
+    return {"properties": {field: {"type": "null"}}}
+
+
+def loaded_models(schemas: dict[str, Any], catalog: Catalog, max_n: int) -> None:
+    """What the loaded models allow: model names of the route's kinds, labels every
+    conditional model has, no label for an unconditional one, `label` or `labels` (not both),
+    one label per image, and a file that is not empty."""
+    generate, interpolate = schemas["GenerateRequest"], schemas["InterpolateRequest"]
+    generators = _one_of_names(catalog.unconditional + catalog.conditional)
+    for body in (generate, interpolate):
+        body["properties"]["model"]["anyOf"][0] = generators
+    label: list[dict[str, Any]] = []
+    if catalog.class_count:
+        label.append({"type": "integer", "minimum": 0, "maximum": catalog.class_count - 1})
+    if catalog.class_names:
+        label.append({"type": "string", "enum": list(catalog.class_names)})
+    label_schema = {"anyOf": label} if label else {"not": {}}
+    for body in (generate, interpolate):
+        body["properties"]["label"]["anyOf"] = [label_schema, {"type": "null"}]
+    generate["properties"]["labels"]["anyOf"][0] = {
+        "type": "array",
+        "items": label_schema,
+        "minItems": 1,
+        "maxItems": max_n,
+    }
+    both = {
+        "required": ["label", "labels"],
+        "properties": {"label": {"not": {"type": "null"}}, "labels": {"not": {"type": "null"}}},
+    }
+    rules: list[dict[str, Any]] = [{"not": both}]
+    labels_given = {"required": ["labels"], "properties": {"labels": {"type": "array"}}}
+    rules.append(
+        {
+            "if": {**labels_given, "not": {"required": ["n"]}},
+            "then": {"properties": {"labels": {"maxItems": 1}}},
+        }
+    )
+    for n in range(1, max_n + 1):
+        given = {
+            "required": ["n", "labels"],
+            "properties": {"n": {"const": n}, "labels": {"type": "array"}},
+        }
+        rules.append(
+            {"if": given, "then": {"properties": {"labels": {"minItems": n, "maxItems": n}}}}
+        )
+    interpolate_rules: list[dict[str, Any]] = []
+    if catalog.unconditional:
+        named = {
+            "required": ["model"],
+            "properties": {"model": _one_of_names(catalog.unconditional)},
+        }
+        rules.append({"if": named, "then": {"allOf": [_null("label"), _null("labels")]}})
+        interpolate_rules.append({"if": named, "then": _null("label")})
+    generate["allOf"] = rules
+    if interpolate_rules:
+        interpolate["allOf"] = interpolate_rules
+    translate = schemas["Body_translate_translate_post"]["properties"]
+    # An empty form field is the field left out (FastAPI's form handling): the default.
+    translate["model"]["anyOf"] = [
+        _one_of_names(catalog.translation),
+        {"const": ""},
+        {"type": "null"},
+    ]
+    translate["direction"]["enum"] = ["a2b", "b2a", ""]
+    translate["file"]["minLength"] = 1  # an empty file is `400 empty_file`

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import time
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +19,10 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import ValidationError
 
-from service.batcher import Batcher
+from service.admission import WorkEstimate
+from service.batcher import Batcher, work_per_row
 from service.manifest import MANIFEST_FILE, ROLES, Manifest, sha256_of
+from service.memory import MemoryBudget, peak_bytes_of, resident_bytes
 from service.metrics import Metrics
 from service.runtime import (
     CUDA,
@@ -156,8 +159,11 @@ def _load_runner(
         raise LoadError(f"{role}: file {ref.path} is missing")
     if sha256_of(path) != ref.sha256:
         raise LoadError(f"{role}: sha256 of {ref.path} differs from the manifest")
+    generator = manifest.kind != "translation"
     try:
-        session = make_session(path, choice, settings.intra_op_threads, settings.inter_op_threads)
+        session = make_session(
+            path, choice, settings.intra_op_threads, settings.inter_op_threads, arena=generator
+        )
     except Exception as exc:  # ORT raises its own exception types for anything unloadable
         raise LoadError(f"{role}: ONNX Runtime cannot load {ref.path}: {_short(exc)}") from exc
     try:
@@ -169,16 +175,37 @@ def _load_runner(
     if provider != CUDA and threads > 1:
         try:
             session, threads = fewer_threads_if_faster(
-                session, path, choice, settings.inter_op_threads, _probe(manifest, settings)
+                session,
+                path,
+                choice,
+                settings.inter_op_threads,
+                _probe(manifest, settings),
+                arena=generator,
             )
         except Exception as exc:
             raise LoadError(f"{role}: timing run failed: {_short(exc)}") from exc
-    generator = manifest.kind != "translation"
     buckets = batch_buckets(settings.max_batch) if provider == CUDA and generator else ()
     key = session_key(manifest.name, role, manifest)
-    runner = Runner(key, session, provider, buckets=buckets, threads=threads)
+    runner = Runner(
+        key, session, provider, buckets=buckets, threads=threads, gives_back_memory=not generator
+    )
     _warm_up(runner, manifest, settings.max_batch)
+    try:
+        runner.estimate = _measured_cost(runner, _probe(manifest, settings))
+    except Exception as exc:
+        raise LoadError(f"{role}: timing run failed: {_short(exc)}") from exc
     return runner
+
+
+def _measured_cost(runner: Runner, probe: dict[str, np.ndarray]) -> WorkEstimate:
+    """Admission's first estimate: the time and peak memory of one probe run per unit of
+    work (a 256x256 photo costs more per pixel than a large one: the safe side)."""
+    units = len(next(iter(probe.values()))) * work_per_row(probe)
+    start = time.perf_counter()
+    _, peak = peak_bytes_of(lambda: runner.run(probe))
+    estimate = WorkEstimate(unit_bytes=None if peak is None else -(-peak // units))
+    estimate.observe(units, time.perf_counter() - start)
+    return estimate
 
 
 def _probe(manifest: Manifest, settings: Settings) -> dict[str, np.ndarray]:
@@ -226,6 +253,8 @@ class Repository:
     def __init__(self, settings: Settings, metrics: Metrics, executor: Executor) -> None:
         self.settings = settings
         self.metrics = metrics
+        self.memory = MemoryBudget(settings.memory_budget_mb << 20)
+        metrics.watch_memory(self.memory)
         self._executor = executor
         self.choice = ProviderChoice(settings.provider)
         self.models: dict[str, Model] = {}
@@ -244,6 +273,7 @@ class Repository:
                 await self._retire(self.models.pop(name))
             for name, folder in folders.items():
                 report[name] = await self._refresh(name, folder)
+            self.memory.set_baseline(resident_bytes())
             self.loaded = True
             return report
 
@@ -276,6 +306,7 @@ class Repository:
             self._publish(new)
             self.models[name] = new
             return f"failed: {new.reason}"
+        translation = new.kind == "translation"  # its rows' work is their pixels
         for runner in new.runners.values():
             runner.batcher = Batcher(
                 runner.run,
@@ -285,7 +316,13 @@ class Repository:
                 executor=self._executor,
                 metrics=self.metrics.for_session(runner.key),
                 inline_max_s=self.settings.inline_run_ms / 1000,
+                max_work=self.settings.max_batch_pixels if translation else None,
+                estimate=runner.estimate,
+                memory=self.memory,
+                name=runner.key,
             )
+            full_run = self.settings.max_batch_pixels if translation else self.settings.max_batch
+            self.metrics.watch_session(runner.key, runner.estimate, full_run)
         self.models[name] = new  # requests from now on use the new sessions
         if old is not None:
             await self._retire(old, keep=set(new.session_keys()))

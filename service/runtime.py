@@ -6,14 +6,16 @@ import ctypes
 import logging
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnxruntime as ort
 
+from service.admission import WorkEstimate
 from service.manifest import Manifest
+from service.memory import giving_back_freed
 
 if TYPE_CHECKING:
     from service.batcher import Batcher
@@ -77,11 +79,21 @@ class ProviderChoice:
 
 
 def make_session(
-    path: Path, choice: ProviderChoice, intra_op_threads: int, inter_op_threads: int
+    path: Path,
+    choice: ProviderChoice,
+    intra_op_threads: int,
+    inter_op_threads: int,
+    *,
+    arena: bool = True,
 ) -> ort.InferenceSession:
+    """`arena=False` for inputs of changing size: ORT's CPU arena and memory patterns keep
+    the largest run's buffers for good (a 1024x1024 CycleGAN run left 1.1 GiB held); without
+    them each run allocates and frees, at no measured cost in speed (docs/reliability.md)."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = intra_op_threads
     options.inter_op_num_threads = inter_op_threads
+    options.enable_cpu_mem_arena = arena
+    options.enable_mem_pattern = arena
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     # Idle ORT threads would spin between runs, stealing the cores that decode, encode and
     # serve HTTP; the batcher keeps runs big, so waking them costs little.
@@ -89,16 +101,6 @@ def make_session(
     session = ort.InferenceSession(str(path), sess_options=options, providers=choice.requested())
     choice.observe(session.get_providers()[0])
     return session
-
-
-def cpu_session(path: str | Path, threads: int = 1) -> ort.InferenceSession:
-    """A plain CPU session for offline work (evaluation, export checks, tests, tools), with
-    ORT's warnings quietened: errors still raise."""
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    return ort.InferenceSession(str(path), options, providers=[CPU])
 
 
 def seconds_per_run(session: ort.InferenceSession, inputs: dict[str, np.ndarray]) -> float:
@@ -118,6 +120,8 @@ def fewer_threads_if_faster(
     choice: ProviderChoice,
     inter_op_threads: int,
     probe: dict[str, np.ndarray],
+    *,
+    arena: bool = True,
 ) -> tuple[ort.InferenceSession, int]:
     """The faster on `probe` of `session` and the same model with one intra-op thread.
 
@@ -125,7 +129,7 @@ def fewer_threads_if_faster(
     in synchronisation than it gains (measured on 2 cores: a 32x32 DCGAN runs 37% faster on
     one thread, a 256x256 CycleGAN 1.7x faster on two), and the spare core then serves HTTP.
     """
-    single = make_session(path, choice, 1, inter_op_threads)
+    single = make_session(path, choice, 1, inter_op_threads, arena=arena)
     if seconds_per_run(single, probe) < seconds_per_run(session, probe):
         return single, 1
     return session, session.get_session_options().intra_op_num_threads
@@ -196,9 +200,14 @@ class Runner:
     # costs a cuDNN algorithm search, so batches are padded to a few warmed-up sizes.
     buckets: tuple[int, ...] = ()
     threads: int = 1  # ONNX Runtime intra-op threads of this session
+    # Translation: no ORT arena, and freed memory handed back after each run (service/memory.py).
+    gives_back_memory: bool = False
+    estimate: WorkEstimate = field(default_factory=WorkEstimate)  # cost per unit of work
 
     def __post_init__(self) -> None:
         self._output = [self.session.get_outputs()[0].name]
+        if self.gives_back_memory:
+            self.run = giving_back_freed(self.run)  # type: ignore[method-assign]
 
     def run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         """The first output for `inputs`, padded with zero rows up to a bucket and cut back."""

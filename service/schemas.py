@@ -4,12 +4,27 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from service.manifest import NAME_PATTERN
 
+
+def _whole_float_to_int(value: Any) -> Any:
+    """JSON Schema's `integer` includes 16.0; strict validation alone would refuse it."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# An integer as the document defines it: 16 or 16.0, never "16" or true (the models are strict).
+Whole = Annotated[int, BeforeValidator(_whole_float_to_int)]
+# JSON's exact integers: above 2^53 a JavaScript client (the web page) and JSON Schema tools,
+# which compare numbers as doubles, round seeds. The range sits inside the type: on an
+# optional field pydantic writes `ge`/`lt` into the document, keywords JSON Schema lacks.
+MAX_SEED = 2**53 - 1
+Seed = Annotated[int, Field(ge=0, le=MAX_SEED), BeforeValidator(_whole_float_to_int)]
 # A class index or name; names are short, and error messages that echo one stay short too.
-Label = int | Annotated[str, Field(max_length=128)]
+Label = Whole | Annotated[str, Field(max_length=128)]
 # Names are dictionary keys, never paths; the manifest's pattern also keeps `../` and the like
 # out of logs and metric labels.
 ModelName = Annotated[str, Field(pattern=NAME_PATTERN, max_length=64)]
@@ -23,11 +38,11 @@ class _Request(BaseModel):
 
 class GenerateRequest(_Request):
     model: ModelName | None = Field(default=None, description="model name; omitted: the default")
-    n: int = Field(default=1, description="images, 1..max_n")
+    n: Whole = Field(default=1, description="images, 1..max_n")
     label: Label | None = Field(default=None, description="class index or name, for all images")
     labels: list[Label] | None = Field(default=None, description="one class per image")
-    seed: int | None = Field(
-        default=None, ge=0, lt=2**63, description="image i uses seed+i; omitted: random seeds"
+    seed: Seed | None = Field(
+        default=None, description="image i uses seed+i; omitted: random seeds"
     )
     truncation: float | None = Field(default=None, gt=0, le=1, description="truncated normal z")
 
@@ -38,9 +53,9 @@ class GenerateRequest(_Request):
 
 class InterpolateRequest(_Request):
     model: ModelName | None = None
-    seed_a: int = Field(ge=0, lt=2**63)
-    seed_b: int = Field(ge=0, lt=2**63)
-    steps: int = Field(default=8, description="images along the path, 2..max_n")
+    seed_a: Seed
+    seed_b: Seed
+    steps: Whole = Field(default=8, description="images along the path, 2..max_n")
     method: Literal["slerp", "lerp"] = "slerp"
     label: Label | None = None
     truncation: float | None = Field(default=None, gt=0, le=1)

@@ -59,6 +59,19 @@ class Settings(BaseSettings):
     )
     otel: bool = Field(default=False, description="FastAPI's OpenTelemetry spans, metrics and logs")
     request_timeout_s: float = Field(default=30.0, gt=0)
+    max_batch_pixels: int = Field(
+        default=1024 * 1024, ge=1, description="photo pixels per translation session.run"
+    )
+    memory_budget_mb: int = Field(
+        default=2048, ge=1, description="resident memory the process plans its runs within"
+    )
+    body_timeout_s: float = Field(
+        default=10.0, gt=0, description="a request body stalled this long is dropped (408)"
+    )
+    keep_alive_s: int = Field(default=5, ge=1, description="idle keep-alive connections close")
+    max_connections: int = Field(
+        default=1000, ge=1, description="open connections (and requests) per process; then 503"
+    )
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -82,4 +95,6 @@ class Settings(BaseSettings):
     def _queue_holds_a_request(self) -> Settings:
         if self.queue_size < self.max_n:
             raise ValueError("queue_size must be at least max_n, or big requests never fit")
+        if self.max_batch_pixels < self.max_side**2:
+            raise ValueError("max_batch_pixels must be at least max_side squared (one photo)")
         return self

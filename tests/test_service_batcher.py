@@ -8,13 +8,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
 import pytest
 from onnx_models import CLASSES, DIM, make_conditional
 
-from service.batcher import Batcher, QueueFull
+from service.admission import Overloaded
+from service.batcher import Batcher
 from service.imaging import encode_pngs
 from service.latents import latents
-from service.runtime import cpu_session
 
 pytestmark = pytest.mark.anyio
 
@@ -128,7 +129,7 @@ async def test_the_queue_is_bounded_in_rows(pool) -> None:
     waiting = [asyncio.ensure_future(b.submit(rows(0, 4))) for _ in range(2)]
     await asyncio.sleep(0)
     assert b.depth == 8
-    with pytest.raises(QueueFull):
+    with pytest.raises(Overloaded):
         await b.submit(rows(0, 1))
     gate.set()
     await asyncio.gather(first, *waiting)
@@ -159,7 +160,11 @@ async def test_a_closed_batcher_still_serves_late_arrivals(pool) -> None:
 async def test_batching_does_not_change_the_pngs(tmp_path: Path, pool) -> None:
     """Same seed and label: byte-identical PNG alone and inside a crowded batch."""
     folder = make_conditional(tmp_path / "cond")
-    session = cpu_session(folder / "generator.onnx")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(
+        str(folder / "generator.onnx"), options, providers=["CPUExecutionProvider"]
+    )
 
     def run(inputs):
         return session.run(None, inputs)[0]

@@ -206,9 +206,13 @@ async def test_a_request_timeout_answers_503(app_client) -> None:
         gate = threading.Event()
         real = model.runners["generator"].batcher._run
         model.runners["generator"].batcher._run = lambda inputs: (gate.wait(2), real(inputs))[1]
-        r = await client.post("/generate", json={"n": 1})
+        held = asyncio.ensure_future(client.post("/generate", json={"n": 1}))
+        await asyncio.sleep(0.05)
+        r = await client.post("/generate", json={"n": 1})  # queued behind it past its deadline
         gate.set()
         assert (r.status_code, r.json()["error"]["code"]) == (503, "timeout")
+        assert r.headers["retry-after"]
+        assert (await held).status_code == 200  # its work ran: answered, though late
 
 
 async def test_a_failed_model_answers_503_by_name(app_client, models_dir: Path) -> None:

@@ -18,7 +18,7 @@ from service import imaging
 from service.latents import TRUNCATION_BOUND, latent, latents
 from service.manifest import NAME_PATTERN
 from service.routes.translate import image_api_error
-from service.schemas import GenerateRequest, InterpolateRequest
+from service.schemas import MAX_SEED, GenerateRequest, InterpolateRequest
 
 MAX_PIXELS = 1_000_000
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -219,7 +219,7 @@ def test_generate_request_accepts_only_what_its_schema_says(payload: dict) -> No
         return
     assert set(payload) <= set(GENERATE_FIELDS)
     assert type(body.n) is int  # never a bool, float or numeric string
-    assert body.seed is None or (type(body.seed) is int and 0 <= body.seed < 2**63)
+    assert body.seed is None or (type(body.seed) is int and 0 <= body.seed <= MAX_SEED)
     assert body.labels is None or all(_label_ok(x) for x in body.labels)
     _common_invariants(body)
     assert GenerateRequest.model_validate(body.model_dump()) == body
@@ -234,7 +234,7 @@ def test_interpolate_request_accepts_only_what_its_schema_says(payload: dict) ->
         return
     assert set(payload) <= set(INTERPOLATE_FIELDS)
     for seed in (body.seed_a, body.seed_b):
-        assert type(seed) is int and 0 <= seed < 2**63
+        assert type(seed) is int and 0 <= seed <= MAX_SEED
     assert type(body.steps) is int and body.method in ("slerp", "lerp")
     _common_invariants(body)
     assert InterpolateRequest.model_validate(body.model_dump()) == body
@@ -245,7 +245,7 @@ def test_interpolate_request_accepts_only_what_its_schema_says(payload: dict) ->
     st.one_of(
         st.none(), st.from_regex(NAME_PATTERN, fullmatch=True).filter(lambda s: len(s) <= 64)
     ),
-    st.integers(0, 2**63 - 1),
+    st.integers(0, MAX_SEED),
     st.one_of(st.none(), st.integers(0, 10), st.text(max_size=128)),
     st.one_of(st.none(), st.floats(min_value=0, max_value=1, exclude_min=True)),
 )

@@ -81,9 +81,9 @@ def _to_onnx(
 
 
 def _session(path: Path):
-    from service.runtime import cpu_session
+    import onnxruntime as ort
 
-    return cpu_session(path)
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
 
 def _parity(

@@ -35,8 +35,9 @@ class Judge:
 
     @classmethod
     def load(cls, folder: str | Path) -> Judge:
+        import onnxruntime as ort
+
         from service.manifest import sha256_of
-        from service.runtime import cpu_session
 
         folder = Path(folder)
         info = json.loads((folder / CARD_FILE).read_text())
@@ -45,7 +46,10 @@ class Judge:
         if info.get("sha256") and info["sha256"] != digest:
             raise ValueError(f"{onnx_path}: sha256 {digest} differs from {CARD_FILE}")
         info["sha256"] = digest
-        session = cpu_session(onnx_path, threads=2)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 2
+        options.inter_op_num_threads = 1
+        session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
         return cls(folder=folder, info=info, session=session)
 
     @property

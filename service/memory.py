@@ -1,0 +1,153 @@
+"""Process memory: resident size, the peak of one run, handing freed memory back, and the
+process-wide budget that runs reserve their estimated peak from.
+
+ONNX Runtime's CPU arena keeps the largest run's buffers for the life of the session: a burst
+of 1024x1024 photos left the process at its peak for good. Translation sessions therefore run
+without the arena, and glibc is asked to return the freed pages after each of their runs
+(docs/reliability.md has the measurements).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import logging
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+log = logging.getLogger("ganserve.memory")
+
+T = TypeVar("T")
+STATUS = Path("/proc/self/status")
+CLEAR_REFS = Path("/proc/self/clear_refs")
+
+
+def _status_bytes(field: str) -> int | None:
+    try:
+        for line in STATUS.read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def resident_bytes() -> int:
+    """The process's resident set now (0 where /proc is not there)."""
+    return _status_bytes("VmRSS") or 0
+
+
+def peak_bytes_of(fn: Callable[[], T]) -> tuple[T, int | None]:
+    """`fn()` and how far the resident set rose above its start while it ran.
+
+    Linux resets the high-water mark on writing 5 to clear_refs; elsewhere (or without the
+    right) the peak is unknown and None comes back. Process-wide, so another thread's
+    allocations in the meantime count too: an overestimate, the safe side for a budget.
+    """
+    before = resident_bytes()
+    try:
+        CLEAR_REFS.write_text("5")
+    except OSError:
+        return fn(), None
+    result = fn()
+    peak = _status_bytes("VmHWM")
+    return result, None if peak is None else max(0, peak - before)
+
+
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
+MMAP_THRESHOLD = 1 << 20
+
+
+def _glibc() -> ctypes.CDLL | None:
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim.argtypes = [ctypes.c_size_t]
+        libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    except (OSError, AttributeError):  # not glibc: its allocator decides alone
+        return None
+    return libc
+
+
+_LIBC = _glibc()
+
+
+def give_back_freed() -> None:
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def map_large_buffers() -> None:
+    """Buffers of 1 MiB and more (decoded photos, network inputs and outputs) in their own
+    mappings, returned to the OS when freed. glibc otherwise raises this threshold to the
+    largest buffer freed so far, after which 12 MiB photo arrays come from the heap and stay
+    (measured: 60 MiB still held a minute after one 1024x1024 upload)."""
+    if _LIBC is not None:
+        _LIBC.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+
+
+def giving_back_freed(run: Callable[[T], object]) -> Callable[[T], object]:
+    """`run`, then the freed heap handed back to the OS (about 1 ms after a large run)."""
+
+    def wrapped(inputs: T) -> object:
+        try:
+            return run(inputs)
+        finally:
+            give_back_freed()
+
+    return wrapped
+
+
+class MemoryBudget:
+    """Bytes that runs in flight may hold together, above the resident size at start.
+
+    A run reserves its estimated peak before `session.run` and waits, first come first
+    served, while the others' reservations leave no room; a run larger than the whole
+    budget runs alone rather than never.
+    """
+
+    def __init__(self, budget_bytes: int) -> None:
+        self.budget_bytes = budget_bytes
+        self.room = budget_bytes
+        self.reserved = 0
+        self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
+
+    def set_baseline(self, resident: int) -> None:
+        """What the process holds with its models loaded and idle; runs share the rest."""
+        self.room = max(0, self.budget_bytes - resident)
+
+    def fits_alone(self, nbytes: int) -> bool:
+        return nbytes <= self.room
+
+    async def reserve(self, nbytes: int) -> None:
+        if nbytes == 0:  # generators: their arena is allocated at warm-up
+            return
+        if not self._waiters and self._fits(nbytes):
+            self.reserved += nbytes
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append((nbytes, waiter))
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release(nbytes)  # granted just as it was cancelled
+            else:
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove((nbytes, waiter))
+            raise
+
+    def release(self, nbytes: int) -> None:
+        if nbytes == 0:
+            return
+        self.reserved -= nbytes
+        while self._waiters and self._fits(self._waiters[0][0]):
+            nbytes_next, waiter = self._waiters.popleft()
+            if not waiter.done():
+                self.reserved += nbytes_next
+                waiter.set_result(None)
+
+    def _fits(self, nbytes: int) -> bool:
+        return self.reserved == 0 or self.reserved + nbytes <= self.room

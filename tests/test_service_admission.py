@@ -1,0 +1,235 @@
+"""Work-bounded runs, admission by estimate, deadlines and the memory budget.
+
+A burst larger than a session can finish in time is split into runs of at most `max_work`
+pixels, and what would not finish is refused at once with a Retry-After from the estimate;
+nothing is answered `timeout` after its rows ran.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from service.admission import Overloaded, WorkEstimate
+from service.batcher import Batcher, DeadlinePassed, TooLarge
+from service.memory import MemoryBudget, peak_bytes_of
+
+pytestmark = pytest.mark.anyio
+
+
+class SlowRun:
+    """A fake translator: `seconds` per run, records the pixels of every run and how many
+    runs overlapped."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.pixels: list[int] = []
+        self.running = 0
+        self.most_at_once = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        image = inputs["image"]
+        with self._lock:
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+            self.pixels.append(image.shape[0] * image.shape[2] * image.shape[3])
+        time.sleep(self.seconds)
+        with self._lock:
+            self.running -= 1
+        return image
+
+
+@pytest.fixture
+def pool() -> ThreadPoolExecutor:
+    with ThreadPoolExecutor(4) as executor:
+        yield executor
+
+
+def photo(side: int = 8) -> dict[str, np.ndarray]:
+    return {"image": np.zeros((1, 3, side, side), np.float32)}
+
+
+def translator(run: SlowRun, pool, **kw) -> Batcher:
+    options = {"max_batch": 64, "max_delay_s": 0.01, "queue_size": 64, "name": "t"} | kw
+    return Batcher(run, executor=pool, **options)
+
+
+async def test_a_burst_is_split_into_runs_of_at_most_max_work_pixels(pool) -> None:
+    run = SlowRun(0.02)
+    b = translator(run, pool, max_work=3 * 64)
+    outs = await asyncio.gather(*(b.submit(photo()) for _ in range(10)))
+    assert len(outs) == 10
+    assert max(run.pixels) <= 3 * 64 and sum(run.pixels) == 10 * 64
+    assert len(run.pixels) >= 4  # 10 photos of 64 pixels, 3 a run at most
+
+
+async def test_what_cannot_finish_in_time_is_refused_at_once(pool) -> None:
+    """0.1 s a photo, a 0.35 s deadline: three photos fit, the rest are refused before they
+    queue, with Retry-After from the estimate; none is answered timeout."""
+    run = SlowRun(0.1)
+    estimate = WorkEstimate(unit_s=0.1 / 64)
+    b = translator(run, pool, max_work=64, estimate=estimate)
+    start = time.perf_counter()
+    refused_at: list[float] = []
+
+    async def one() -> str:
+        try:
+            await b.submit(photo(), 0.35)
+        except Overloaded as exc:
+            refused_at.append(time.perf_counter() - start)
+            assert 0 < exc.retry_after_s <= 8 * 0.1
+            assert exc.retry_after in {"1"}
+            return "overloaded"
+        return "ok"
+
+    answers = await asyncio.gather(*(one() for _ in range(10)))
+    assert answers.count("ok") == 3 and answers.count("overloaded") == 7
+    assert max(refused_at) < 0.05  # at once, not after waiting
+    assert len(run.pixels) == 3  # only the admitted photos ran
+
+
+async def test_retry_after_counts_the_work_in_front(pool) -> None:
+    run = SlowRun(0.05)
+    b = translator(run, pool, estimate=WorkEstimate(unit_s=1.0 / 64))
+    first = asyncio.ensure_future(b.submit(photo(), 1.0))  # 1 s of estimated work: just fits
+    await asyncio.sleep(0)
+    with pytest.raises(Overloaded) as refused:
+        await b.submit({"image": np.zeros((1, 3, 16, 16), np.float32)}, 1.0)  # 4 s more
+    assert refused.value.retry_after == "4"  # 1 s in front + its own 4 s - the 1 s timeout
+    await first
+
+
+async def test_an_idle_session_takes_a_request_and_corrects_its_estimate(pool) -> None:
+    """Measured far too pessimistic (at load, on a busy machine): an idle session runs the
+    request anyway, and each run moves the estimate toward the measured cost."""
+    run = SlowRun(0.05)
+    estimate = WorkEstimate(unit_s=10.0)  # 640 s a photo
+    b = translator(run, pool, estimate=estimate)
+    for _ in range(3):
+        await b.submit(photo(), 5.0)
+    first = asyncio.ensure_future(b.submit(photo(), 5.0))
+    await asyncio.sleep(0)
+    with pytest.raises(Overloaded):  # behind one photo: still estimated over 5 s
+        await b.submit(photo(), 5.0)
+    await first
+    assert estimate.unit_s < 10.0 / 8
+
+
+async def test_queued_work_past_its_deadline_is_dropped_and_running_work_answered(pool) -> None:
+    gate = threading.Event()
+    ran: list[int] = []
+
+    def held(inputs: dict[str, np.ndarray]) -> np.ndarray:
+        ran.append(int(inputs["image"][0, 0, 0, 0]))
+        gate.wait(5)
+        return inputs["image"]
+
+    b = translator(held, pool, max_work=64)
+    one = {"image": np.full((1, 3, 8, 8), 1.0, np.float32)}
+    running = asyncio.ensure_future(b.submit(one, 0.2))
+    await asyncio.sleep(0.05)
+    two = {"image": np.full((1, 3, 8, 8), 2.0, np.float32)}
+    queued = asyncio.ensure_future(b.submit(two, 0.2))
+    with pytest.raises(DeadlinePassed):
+        await queued
+    await asyncio.sleep(0.2)  # past the running request's deadline too
+    gate.set()
+    assert (await running).shape == (1, 3, 8, 8)  # its work ran: it is answered
+    await asyncio.sleep(0.05)
+    assert ran == [1]  # the dropped request's rows never reached the session
+
+
+async def test_runs_share_the_memory_budget(pool) -> None:
+    """Two sessions whose runs need 60 % of the room each never run at once; a run over the
+    whole room is refused."""
+    memory = MemoryBudget(1000)
+    memory.set_baseline(0)
+    run = SlowRun(0.05)
+    sessions = [
+        translator(run, pool, memory=memory, estimate=WorkEstimate(unit_bytes=600 // 64))
+        for _ in range(2)
+    ]
+    await asyncio.gather(*(s.submit(photo()) for s in sessions for _ in range(3)))
+    assert run.most_at_once == 1 and memory.reserved == 0
+    with pytest.raises(TooLarge):
+        await sessions[0].submit(photo(16))  # 256 pixels: 2,304 bytes
+
+
+async def test_generators_reserve_nothing_and_run_beside_a_full_budget(pool) -> None:
+    memory = MemoryBudget(100)
+    memory.set_baseline(0)
+    await memory.reserve(100)  # a translation run holds it all
+    recorded: list[int] = []
+    gen = Batcher(
+        lambda x: recorded.append(len(x["z"])) or x["z"],
+        max_batch=8,
+        max_delay_s=0.01,
+        queue_size=64,
+        executor=pool,
+        memory=memory,
+    )
+    out = await asyncio.wait_for(gen.submit({"z": np.zeros((2, 4), np.float32)}), 2)
+    assert out.shape == (2, 4) and recorded == [2]
+    memory.release(100)
+
+
+def test_the_peak_of_a_run_is_measured() -> None:
+    _, peak = peak_bytes_of(lambda: np.ones(64 << 20, np.uint8).sum())
+    if peak is None:
+        pytest.skip("/proc/self/clear_refs is not writable here")
+    assert peak >= 60 << 20
+
+
+def _jpeg(side: int) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.full((side, side, 3), 120, np.uint8)).save(buf, format="JPEG")
+    return buf.getvalue()
+
+
+async def test_a_burst_of_uploads_is_split_or_refused_never_timed_out(app_client) -> None:
+    """/translate end to end: runs of two photos at most, 0.15 s a run, a 0.6 s deadline."""
+    async with app_client(max_side=64, max_batch_pixels=2 * 64 * 64, request_timeout_s=0.6) as c:
+        runner = c._transport.app.state.services.repository.models["trans"].runners["a2b"]
+        run = SlowRun(0.15)
+        runner.batcher._run = run
+        runner.estimate.unit_s = 0.15 / (2 * 64 * 64)
+        start = time.perf_counter()
+
+        async def upload() -> tuple[int, str, str | None, float]:
+            r = await c.post("/translate", files={"file": ("x.jpg", _jpeg(64))})
+            code = "" if r.status_code == 200 else r.json()["error"]["code"]
+            return r.status_code, code, r.headers.get("retry-after"), time.perf_counter() - start
+
+        answers = await asyncio.gather(*(upload() for _ in range(12)))
+    ok = [a for a in answers if a[0] == 200]
+    refused = [a for a in answers if a[0] != 200]
+    assert {(a[0], a[1]) for a in refused} == {(503, "overloaded")}  # never `timeout`
+    assert 2 <= len(ok) <= 8 and len(refused) >= 4
+    assert all(int(a[2]) >= 1 for a in refused)
+    assert max(run.pixels) <= 2 * 64 * 64 and sum(run.pixels) == len(ok) * 64 * 64
+    assert min(a[3] for a in refused) < min(a[3] for a in ok)  # refused before any answer
+
+
+async def test_metrics_show_resident_memory_the_budget_and_each_session_estimate(
+    app_client,
+) -> None:
+    async with app_client(memory_budget_mb=1536) as c:
+        text = (await c.get("/metrics")).text
+    values = {
+        line.split(" ")[0]: float(line.split(" ")[1])
+        for line in text.splitlines()
+        if line.startswith("ganserve_") and " " in line
+    }
+    assert values["ganserve_resident_bytes"] > 10 << 20
+    assert values["ganserve_memory_budget_bytes"] == 1536 << 20
+    assert values["ganserve_memory_reserved_bytes"] == 0
+    assert 'ganserve_session_run_peak_bytes{model="trans:a2b"}' in values
+    assert values['ganserve_session_work_seconds{model="uncond"}'] == 0
