@@ -7,7 +7,7 @@ again), the number of clients, a warm-up and a measured window. Each client owns
 keep-alive connection and sends the next request as soon as the previous answer is read.
 It runs in its own process so that its CPU use is its own: on a 2-core machine the client
 competes with the server, so it is kept cheap (uvloop when installed, responses are read by
-Content-Length and not parsed) and reports its CPU time.
+Content-Length, or chunk by chunk, and not parsed) and reports its CPU time.
 
 At the window's start and end it also reads the server's CPU time from /proc/PID/stat and,
 when `metrics_model` is set, the `ganserve_batch_size` histogram from /metrics, so the
@@ -59,23 +59,45 @@ class Window:
     statuses: dict[int, int] = field(default_factory=dict)
 
 
+def _stat(pid: str) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except OSError:  # gone, or not a process
+        return None
+
+
 def server_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process (fields 14 and 15 of /proc/PID/stat)."""
+    """User + system CPU seconds (fields 14 and 15 of /proc/PID/stat) of a process and all
+    its descendants: workers, and the frameworks' helper processes, count too."""
     if not pid:
         return 0.0
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
+    stats = {p: s for p in os.listdir("/proc") if p.isdigit() and (s := _stat(p))}
+    children: dict[str, list[str]] = {}
+    for p, fields in stats.items():
+        children.setdefault(fields[1], []).append(p)  # field 4: the parent's pid
+    total, todo = 0.0, [str(pid)]
+    while todo:
+        p = todo.pop()
+        if p in stats:
+            total += (int(stats[p][11]) + int(stats[p][12])) / TICK
+        todo += children.get(p, [])
+    return total
 
 
 async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
     match = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
-    if match is None:
+    if match is not None:
+        return status, await reader.readexactly(int(match.group(1)))
+    if re.search(rb"(?i)\r\ntransfer-encoding:\s*chunked", head) is None:
         raise RuntimeError(f"no Content-Length in {head[:200]!r}")
-    body = await reader.readexactly(int(match.group(1)))
-    return status, body
+    chunks = []  # Ray Serve streams its answers
+    while size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):
+        chunks.append(await reader.readexactly(size + 2))
+    await reader.readuntil(b"\r\n")  # no trailers are sent
+    return status, b"".join(c[:-2] for c in chunks)
 
 
 async def get(host: str, port: int, path: str) -> bytes:

@@ -237,10 +237,14 @@ def rss_mib(pid: int) -> float:
 
 
 @contextlib.contextmanager
-def server(cmd: list[str], env: dict[str, str], port: int, probe: str) -> Iterator[int]:
-    """Start a server process, wait until `probe` answers 200, yield its pid, stop it."""
+def server(
+    cmd: list[str], env: dict[str, str], port: int, probe: str, cwd: Path = ROOT
+) -> Iterator[int]:
+    """Start a server process, wait until `probe` answers 200, yield its pid, stop it and
+    every process it started (its own process group: frameworks leave helpers behind)."""
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("GANSERVE_")}
-    proc = subprocess.Popen(cmd, cwd=ROOT, env={**inherited, **env})  # defaults + `env` only
+    env = {**inherited, **env}  # defaults + `env` only
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, start_new_session=True)
     try:
         deadline = time.monotonic() + 300
         while True:
@@ -257,12 +261,14 @@ def server(cmd: list[str], env: dict[str, str], port: int, probe: str) -> Iterat
             time.sleep(0.2)
         yield proc.pid
     finally:
-        proc.send_signal(signal.SIGTERM)
+        os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(30)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # what outlived its parent
 
 
 def http_request(path: str, body: bytes, content_type: str) -> bytes:
@@ -473,6 +479,14 @@ def targets(report: dict) -> list[dict]:
     ]
 
 
+def targets_table(checked: list[dict]) -> list[str]:
+    """Markdown rows: each target, what was measured, PASS or MISS."""
+    rows = [
+        f"| {t['target']} | {t['measured']} | {'PASS' if t['pass'] else 'MISS'} |" for t in checked
+    ]
+    return ["| target | measured | result |", "| --- | --- | --- |", *rows]
+
+
 def markdown(report: dict) -> str:
     m = report["machine"]
     raw_gen, raw_tr = report["raw_ort"]["generator"], report["raw_ort"]["translator"]
@@ -494,12 +508,7 @@ def markdown(report: dict) -> str:
         "",
         "## Targets",
         "",
-        "| target | measured | result |",
-        "| --- | --- | --- |",
-        *(
-            f"| {t['target']} | {t['measured']} | {'PASS' if t['pass'] else 'MISS'} |"
-            for t in report["targets"]
-        ),
+        *targets_table(report["targets"]),
         "",
         "## Summary",
         "",

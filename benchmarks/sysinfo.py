@@ -6,6 +6,9 @@ import contextlib
 import os
 import platform
 import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def machine() -> dict:
@@ -29,8 +32,8 @@ def machine() -> dict:
     }
 
 
-def git_revision() -> str:
+def git_revision(checkout: Path = ROOT) -> str:
     """The short revision the figures were measured at (training.revision reads it)."""
     from training.revision import git_revision as revision
 
-    return revision(short=True) or "unknown"
+    return revision(short=True, checkout=checkout) or "unknown"

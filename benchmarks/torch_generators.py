@@ -57,9 +57,9 @@ def _feeds(manifest: Manifest, rows: int = 2) -> dict[str, np.ndarray]:
 
 
 def _max_diff(module: nn.Module, path: Path, feeds: dict[str, np.ndarray]) -> float:
-    import onnxruntime as ort
+    from service.runtime import cpu_session
 
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    session = cpu_session(path)
     expected = session.run(None, feeds)[0]
     with torch.no_grad():
         got = module(*(torch.from_numpy(v) for v in feeds.values())).numpy()

@@ -10,7 +10,6 @@ The builders are also what the tests use (tests/onnx_models.py) to make models o
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 from pathlib import Path
 
@@ -22,8 +21,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make `service` importable without installing
     sys.path.insert(0, str(ROOT))
 
+from service import imaging  # noqa: E402
 from service.latents import default_label, latents  # noqa: E402
 from service.manifest import FileRef, ImageSpec, LatentSpec, Manifest, sha256_of  # noqa: E402
+from service.runtime import cpu_session  # noqa: E402
 
 OPSET = 17
 # onnx >= 1.19 writes IR version 11+ by default, newer than some ONNX Runtime releases read.
@@ -129,15 +130,12 @@ def write_model(
 
 def _samples_png(folder: Path, manifest: Manifest) -> None:
     """A preview grid made through ONNX Runtime, like the exporter's."""
-    import onnxruntime as ort
-    from PIL import Image
-
     if manifest.kind == "translation":
         h = w = manifest.image.height
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
         grad = np.stack([xx / w, yy / h, 1 - xx / w]) * 2 - 1
         x = grad[None].astype(np.float32)
-        session = ort.InferenceSession(str(folder / "a2b.onnx"), providers=["CPUExecutionProvider"])
+        session = cpu_session(folder / "a2b.onnx")
         out = session.run(None, {"image": x})[0]
         batch = np.concatenate([x, out])
     else:
@@ -146,22 +144,9 @@ def _samples_png(folder: Path, manifest: Manifest) -> None:
         if manifest.kind == "conditional":
             n = len(manifest.classes)
             feed["label"] = np.array([default_label(s, n) for s in seeds], np.int64)
-        session = ort.InferenceSession(
-            str(folder / "generator.onnx"), providers=["CPUExecutionProvider"]
-        )
+        session = cpu_session(folder / "generator.onnx")
         batch = session.run(None, feed)[0]
-    pixels = np.clip(batch * 127.5 + 128, 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
-    n, h, w, c = pixels.shape
-    cols = int(np.ceil(np.sqrt(n)))
-    rows = int(np.ceil(n / cols))
-    sheet = np.zeros((rows * h, cols * w, c), np.uint8)
-    for i, img in enumerate(pixels):
-        r, col = divmod(i, cols)
-        sheet[r * h : (r + 1) * h, col * w : (col + 1) * w] = img
-    image = Image.fromarray(sheet[..., 0] if c == 1 else sheet)
-    buf = io.BytesIO()
-    image.save(buf, format="PNG")
-    (folder / "samples.png").write_bytes(buf.getvalue())
+    (folder / "samples.png").write_bytes(imaging.encode_grid(batch))
 
 
 CARD = """# {name} (untrained placeholder)

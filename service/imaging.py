@@ -101,10 +101,11 @@ def encode_pngs(batch: np.ndarray) -> list[bytes]:
     return [head + _chunk(b"IDAT", zlib.compress(r, level)) + tail for r in rows]
 
 
-def grid(pixels: np.ndarray, pad: int = 2) -> np.ndarray:
-    """uint8 [N, H, W(, C)] -> one roughly square uint8 image with `pad` black pixels between."""
+def grid(pixels: np.ndarray, pad: int = 2, cols: int | None = None) -> np.ndarray:
+    """uint8 [N, H, W(, C)] -> one uint8 image, `cols` columns (default: roughly square), with
+    `pad` black pixels between the images and around them."""
     n, h, w = pixels.shape[:3]
-    cols = math.ceil(math.sqrt(n))
+    cols = cols or math.ceil(math.sqrt(n))
     rows = math.ceil(n / cols)
     out = np.zeros((rows * (h + pad) + pad, cols * (w + pad) + pad, *pixels.shape[3:]), np.uint8)
     for i, img in enumerate(pixels):

@@ -103,6 +103,16 @@ def make_session(
     return session
 
 
+def cpu_session(path: str | Path, threads: int = 1) -> ort.InferenceSession:
+    """A plain CPU session for offline work (evaluation, export checks, tests, tools), with
+    ORT's warnings quietened: errors still raise."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(path), options, providers=[CPU])
+
+
 def seconds_per_run(session: ort.InferenceSession, inputs: dict[str, np.ndarray]) -> float:
     """Median of three timed runs, after one that allocates."""
     session.run(None, inputs)

@@ -6,8 +6,8 @@ For every ONNX file of the folder it writes `<out>/<triton name>/config.pbtxt` a
 file unchanged to `<out>/<triton name>/1/model.onnx`. Generators are named after the model,
 translation directions `<model>-a2b` and `<model>-b2a`. Input and output names, element types
 and shapes are read from the ONNX graph itself (ONNX Runtime's metadata, CPU only, nothing is
-run) and checked against the manifest; the batch axis is left out of `dims` (Triton adds it),
-dynamic axes are `-1`. No torch.
+run) and checked against the manifest by the service's own rules (`service.runtime`); the
+batch axis is left out of `dims` (Triton adds it), dynamic axes are `-1`. No torch.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from service.manifest import Manifest
+from service.runtime import SignatureError, check_signature, cpu_session
 
 # ONNX Runtime's element type strings -> Triton data types.
 TRITON_TYPES = {
@@ -30,13 +31,6 @@ TRITON_TYPES = {
     "tensor(int32)": "TYPE_INT32",
     "tensor(uint8)": "TYPE_UINT8",
     "tensor(bool)": "TYPE_BOOL",
-}
-
-# Inputs each kind must have, with their Triton types.
-EXPECTED_INPUTS = {
-    "unconditional": {"z": "TYPE_FP32"},
-    "conditional": {"z": "TYPE_FP32", "label": "TYPE_INT64"},
-    "translation": {"image": "TYPE_FP32"},
 }
 
 
@@ -52,46 +46,21 @@ def _dims(shape: list) -> tuple[int, ...]:
     return tuple(d if isinstance(d, int) and d > 0 else -1 for d in shape[1:])
 
 
-def read_signature(onnx_path: Path) -> tuple[list[Tensor], list[Tensor]]:
-    """Inputs and outputs of an ONNX file, as Triton sees them."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+def read_signature(path: Path, manifest: Manifest) -> tuple[list[Tensor], list[Tensor]]:
+    """Inputs and outputs of an ONNX file, as Triton sees them, after the service's own
+    signature check for the manifest's kind (runtime.check_signature)."""
+    session = cpu_session(path)
+    check_signature(session, manifest)
 
     def convert(args) -> list[Tensor]:
         out = []
         for arg in args:
             if arg.type not in TRITON_TYPES:
-                raise ValueError(f"{onnx_path.name}: {arg.name} has unsupported type {arg.type}")
+                raise ValueError(f"{path.name}: {arg.name} has unsupported type {arg.type}")
             out.append(Tensor(arg.name, TRITON_TYPES[arg.type], _dims(list(arg.shape))))
         return out
 
     return convert(session.get_inputs()), convert(session.get_outputs())
-
-
-def _check(manifest: Manifest, role: str, inputs: list[Tensor], outputs: list[Tensor]) -> None:
-    want = EXPECTED_INPUTS[manifest.kind]
-    got = {t.name: t.data_type for t in inputs}
-    if got != want:
-        raise ValueError(f"{role}: inputs {got} do not match kind {manifest.kind!r} ({want})")
-    if not outputs:
-        raise ValueError(f"{role}: the graph has no output")
-    img = manifest.image
-    out = outputs[0]
-    if out.data_type != "TYPE_FP32" or len(out.dims) != 3:
-        raise ValueError(f"{role}: first output {out.name} must be float32 [N, C, H, W]")
-    if manifest.kind != "translation":
-        expected = (img.channels, img.height, img.width)
-        for got_d, want_d in zip(out.dims, expected, strict=True):
-            if got_d != -1 and got_d != want_d:
-                raise ValueError(f"{role}: output dims {out.dims} differ from manifest {expected}")
-        z = next(t for t in inputs if t.name == "z")
-        if z.dims not in ((manifest.latent.dim,), (-1,)):
-            raise ValueError(
-                f"{role}: z dims {z.dims} differ from latent.dim {manifest.latent.dim}"
-            )
 
 
 def _tensor_block(t: Tensor) -> str:
@@ -154,8 +123,10 @@ def export(
     written = []
     for role, ref in manifest.files.items():
         src = model_dir / ref.path
-        inputs, outputs = read_signature(src)
-        _check(manifest, role, inputs, outputs)
+        try:
+            inputs, outputs = read_signature(src, manifest)
+        except SignatureError as exc:
+            raise ValueError(f"{role}: {exc}") from exc
         name = manifest.name if role == "generator" else f"{manifest.name}-{role}"
         folder = out / name
         (folder / "1").mkdir(parents=True, exist_ok=True)

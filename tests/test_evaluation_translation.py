@@ -17,6 +17,7 @@ from training_fixtures import tiny_photos, tiny_values
 
 from scripts.make_placeholder_models import _image_output, _model, write_model
 from service.manifest import Manifest
+from service.runtime import cpu_session
 from training import cli, config
 from training.data import translation_domains
 from training.evaluation import photo_judge, translation
@@ -108,7 +109,7 @@ def test_a_translator_that_changes_nothing_is_caught(world) -> None:
 
 
 def test_translate_keeps_any_size(world) -> None:
-    session = translation._session(world["swap"] / "a2b.onnx")
+    session = cpu_session(world["swap"] / "a2b.onnx")
     rgb = np.random.default_rng(0).integers(0, 256, (37, 50, 3), dtype=np.uint8)
     out = translation.translate(session, rgb, 4)
     assert out.shape == rgb.shape and np.array_equal(out, rgb[..., ::-1])
@@ -179,7 +180,7 @@ def test_downscaled_model_exports_for_full_size_photos_and_evaluates(tmp_path: P
     assert "at 1/2 size" in manifest.description
     ops = {node.op_type for node in onnx.load(str(out / "a2b.onnx")).graph.node}
     assert "AveragePool" in ops  # the shrink is inside the graph, not left to callers
-    session = translation._session(out / "a2b.onnx")
+    session = cpu_session(out / "a2b.onnx")
     rgb = np.random.default_rng(0).integers(0, 256, (37, 50, 3), dtype=np.uint8)
     assert translation.translate(session, rgb, manifest.image.multiple_of).shape == rgb.shape
     samples = Image.open(out / "samples.png")

@@ -8,7 +8,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 import pytest
 from onnx_models import CLASSES, DIM, make_conditional
 
@@ -16,6 +15,7 @@ from service.admission import Overloaded
 from service.batcher import Batcher
 from service.imaging import encode_pngs
 from service.latents import latents
+from service.runtime import cpu_session
 
 pytestmark = pytest.mark.anyio
 
@@ -160,11 +160,7 @@ async def test_a_closed_batcher_still_serves_late_arrivals(pool) -> None:
 async def test_batching_does_not_change_the_pngs(tmp_path: Path, pool) -> None:
     """Same seed and label: byte-identical PNG alone and inside a crowded batch."""
     folder = make_conditional(tmp_path / "cond")
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    session = ort.InferenceSession(
-        str(folder / "generator.onnx"), options, providers=["CPUExecutionProvider"]
-    )
+    session = cpu_session(folder / "generator.onnx")
 
     def run(inputs):
         return session.run(None, inputs)[0]

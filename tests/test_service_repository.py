@@ -15,7 +15,7 @@ from onnx_models import generator, make_unconditional, translator
 from service.manifest import sha256_of
 from service.metrics import Metrics
 from service.repository import Repository, load_model
-from service.runtime import CPU, ProviderChoice
+from service.runtime import CPU, ProviderChoice, cpu_session
 from service.settings import Settings
 
 pytestmark = pytest.mark.anyio
@@ -182,14 +182,13 @@ def test_auto_skips_cuda_without_a_driver(monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_bucket_padding_does_not_change_rows(models_dir: Path) -> None:
     """The CUDA path pads batches to warmed-up sizes; the rows that come back are the same."""
-    import onnxruntime as ort
 
     from service.runtime import Runner, batch_buckets
 
     assert batch_buckets(64) == (1, 2, 4, 8, 16, 32, 64)
     assert batch_buckets(48) == (1, 2, 4, 8, 16, 32, 48)
     assert batch_buckets(1) == (1,)
-    session = ort.InferenceSession(str(models_dir / "cond" / "generator.onnx"), providers=[CPU])
+    session = cpu_session(models_dir / "cond" / "generator.onnx")
     inputs = {
         "z": np.random.default_rng(0).standard_normal((5, 8)).astype(np.float32),
         "label": np.array([0, 1, 2, 1, 0], np.int64),

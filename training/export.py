@@ -81,9 +81,9 @@ def _to_onnx(
 
 
 def _session(path: Path):
-    import onnxruntime as ort
+    from service.runtime import cpu_session
 
-    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return cpu_session(path)
 
 
 def _parity(

@@ -7,20 +7,16 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from service import imaging
+
 
 def grid(images: np.ndarray, cols: int, pad: int = 2) -> np.ndarray:
-    """float [N,C,H,W] in [-1,1] -> uint8 [H',W',3] with `cols` columns and black gaps."""
-    n, c, h, w = images.shape
-    rows = -(-n // cols)
-    x = ((np.clip(images, -1, 1) + 1) * 127.5).round().astype(np.uint8)
-    if c == 1:
-        x = np.repeat(x, 3, axis=1)
-    canvas = np.zeros((rows * (h + pad) + pad, cols * (w + pad) + pad, 3), np.uint8)
-    for i in range(n):
-        r, k = divmod(i, cols)
-        top, left = pad + r * (h + pad), pad + k * (w + pad)
-        canvas[top : top + h, left : left + w] = x[i].transpose(1, 2, 0)
-    return canvas
+    """float [N,C,H,W] in [-1,1] -> uint8 RGB [H',W',3] with `cols` columns and black gaps:
+    the service's pixels and grid (service.imaging), grey repeated into three channels."""
+    pixels = imaging.to_uint8(images)
+    if pixels.ndim == 3:
+        pixels = np.repeat(pixels[..., None], 3, axis=-1)
+    return imaging.grid(pixels, pad, cols)
 
 
 def scatter(points: np.ndarray, extent: float, size: int = 256) -> np.ndarray:

@@ -8,12 +8,13 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-def git_revision(short: bool = False) -> str | None:
-    """HEAD of the repository holding this code (not of the current folder); None outside git."""
+def git_revision(short: bool = False, checkout: Path = REPO_ROOT) -> str | None:
+    """HEAD of the repository holding this code (not of the current folder), or of another
+    `checkout`; None outside git."""
     try:
         return subprocess.run(
             ["git", "rev-parse", *(["--short"] if short else []), "HEAD"],
-            cwd=REPO_ROOT,
+            cwd=checkout,
             capture_output=True,
             text=True,
             timeout=10,

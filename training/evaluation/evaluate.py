@@ -28,16 +28,9 @@ def generate(
     folder: Path, manifest: Manifest, seeds: list[int], labels: np.ndarray | None, batch: int = 500
 ) -> np.ndarray:
     """Images float32 [N, C, H, W] from the folder's ONNX generator, as the service makes them."""
-    import onnxruntime as ort
+    from service.runtime import cpu_session
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 2
-    options.inter_op_num_threads = 1
-    session = ort.InferenceSession(
-        str(folder / manifest.files["generator"].path),
-        options,
-        providers=["CPUExecutionProvider"],
-    )
+    session = cpu_session(folder / manifest.files["generator"].path, threads=2)
     assert manifest.latent is not None
     out = []
     for i in range(0, len(seeds), batch):

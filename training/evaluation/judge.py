@@ -35,9 +35,8 @@ class Judge:
 
     @classmethod
     def load(cls, folder: str | Path) -> Judge:
-        import onnxruntime as ort
-
         from service.manifest import sha256_of
+        from service.runtime import cpu_session
 
         folder = Path(folder)
         info = json.loads((folder / CARD_FILE).read_text())
@@ -46,10 +45,7 @@ class Judge:
         if info.get("sha256") and info["sha256"] != digest:
             raise ValueError(f"{onnx_path}: sha256 {digest} differs from {CARD_FILE}")
         info["sha256"] = digest
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 2
-        options.inter_op_num_threads = 1
-        session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        session = cpu_session(onnx_path, threads=2)
         return cls(folder=folder, info=info, session=session)
 
     @property

@@ -25,6 +25,7 @@ from PIL import Image
 
 from service.imaging import MAX_PIXELS, MAX_SIDE, read_photo, to_network, to_photo
 from service.manifest import Manifest
+from service.runtime import cpu_session
 from training.data import open_rgb, split_files
 from training.evaluation import metrics as M
 from training.evaluation.judge import Judge
@@ -34,15 +35,6 @@ from training.model_folder import provenance, verify_files
 DEFAULT_JUDGE = "judges/horse2zebra"
 GALLERY_FILE = "gallery.png"
 GALLERY_SIDE = 128
-
-
-def _session(path: Path):
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 2
-    options.inter_op_num_threads = 1
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 def translate(session, rgb: np.ndarray, multiple_of: int) -> np.ndarray:
@@ -107,7 +99,7 @@ def evaluate(
     (train_a, val_a), (train_b, val_b) = splits
     real_a = [_photo(f) for f in val_a]
     real_b = [_photo(f) for f in val_b]
-    a2b, b2a = _session(folder / "a2b.onnx"), _session(folder / "b2a.onnx")
+    a2b, b2a = cpu_session(folder / "a2b.onnx", 2), cpu_session(folder / "b2a.onnx", 2)
     m = manifest.image.multiple_of
     fake_b = [translate(a2b, x, m) for x in real_a]
     fake_a = [translate(b2a, x, m) for x in real_b]
