@@ -73,6 +73,26 @@ def test_serve_benchmark_runs_end_to_end(tiny_models: Path, tmp_path: Path) -> N
     assert table.count("| PASS |") + table.count("| MISS |") == 5
 
 
+def test_peers_benchmark_runs_ganserve_end_to_end(tiny_models: Path, tmp_path: Path) -> None:
+    """Without the peers (their venvs need the network): ganserve at 1 and 2 workers, two
+    rounds, /translate, the per-worker soak and the targets."""
+    args = ["--quick", "--peers", "--soak-s", "1", "--models", str(tiny_models)]
+    run("peers/bench.py", *args, "--out", str(tmp_path))
+    report = json.loads((tmp_path / "peers.json").read_text())
+    assert report["servers"] == ["ganserve w=1", "ganserve w=2"]
+    for label, rounds in report["runs"].items():
+        assert len(rounds) == 2, label
+        for results in rounds:
+            for workload, r in results.items():
+                assert set(r["statuses"]) <= {"200"} and not r["errors"], (label, workload)
+                assert r["requests"] > 0 or workload.startswith("/translate"), (label, workload)
+    assert len(report["soak"]["workers"]) == 2  # each worker's memory, not the supervisor's
+    assert all(w["start_mib"] > 0 for w in report["soak"]["workers"].values())
+    assert len(report["targets"]) == 7  # 3 per workers count, and the soak
+    table = (tmp_path / "peers.md").read_text()
+    assert table.count("| PASS |") + table.count("| MISS |") == 7
+
+
 def test_train_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     run("train.py", "--quick", "--threads", "1", "--out", str(tmp_path))
     report = json.loads((tmp_path / "train.json").read_text())
