@@ -93,6 +93,24 @@ def test_peers_benchmark_runs_ganserve_end_to_end(tiny_models: Path, tmp_path: P
     assert table.count("| PASS |") + table.count("| MISS |") == 7
 
 
+def test_big_uploads_benchmark_runs_end_to_end(tiny_models: Path, tmp_path: Path) -> None:
+    args = ["--bursts", "3", "--settle-s", "0.5", "--generate-model", "tiny-dcgan"]
+    run("big_uploads.py", *args, "--models", str(tiny_models), "--out", str(tmp_path))
+    report = json.loads((tmp_path / "big_uploads.json").read_text())
+    [burst] = report["runs"]
+    assert sum(burst["statuses"].values()) == 3 and "200" in burst["statuses"]
+    assert set(burst["statuses"]) <= {"200", "503 overloaded"}
+    assert burst["rss_mib_peak"] >= burst["rss_mib_before"] > 0
+    assert burst["generate_during_burst"]["requests"] > 0
+    assert set(burst["targets"]) == {
+        "no timeout answer",
+        "peak within the memory budget",
+        "60 s after within 20 % of before",
+        "/generate p99 < 50 ms",
+    }
+    assert "| 3 |" in (tmp_path / "big_uploads.md").read_text()
+
+
 def test_train_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     run("train.py", "--quick", "--threads", "1", "--out", str(tmp_path))
     report = json.loads((tmp_path / "train.json").read_text())
