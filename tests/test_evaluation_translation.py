@@ -10,10 +10,9 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-import torch
 from onnx import TensorProto, helper
 from PIL import Image
-from training_fixtures import tiny_photos, tiny_values
+from training_fixtures import colour_judge, tiny_photos, tiny_values
 
 from scripts.make_placeholder_models import _image_output, _model, write_model
 from service.manifest import Manifest
@@ -47,32 +46,6 @@ def write_translator(folder: Path, permutation: list[int]) -> Path:
         multiple_of=4,
         untrained=False,
     )
-    return folder
-
-
-def colour_judge(folder: Path) -> Path:
-    """Class 1 when blue outweighs red; features are the channel means of 4 quadrants."""
-
-    class ColourJudge(torch.nn.Module):
-        def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            d = (image[:, 2] - image[:, 0]).mean((1, 2))
-            feats = torch.nn.functional.adaptive_avg_pool2d(image, 2).flatten(1)
-            return torch.stack([-d, d], 1), feats
-
-    folder.mkdir(parents=True)
-    size = photo_judge.SIZE
-    torch.onnx.export(
-        ColourJudge().eval(),
-        (torch.zeros(2, 3, size, size),),
-        str(folder / "judge.onnx"),
-        input_names=["image"],
-        output_names=["logits", "features"],
-        dynamic_axes={k: {0: "N"} for k in ("image", "logits", "features")},
-        opset_version=17,
-        dynamo=False,
-    )
-    card = {"name": "colour-judge", "classes": ["horse", "zebra"], "heldout_accuracy": 1.0}
-    (folder / "judge.json").write_text(json.dumps(card))
     return folder
 
 

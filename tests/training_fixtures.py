@@ -27,6 +27,8 @@ def tiny_judge(folder: Path, npz: Path) -> Path:
 
     import torch
 
+    from training.evaluation.train_judge import export_onnx
+
     with np.load(npz) as data:
         images, labels = data["images"], data["labels"]
     x = torch.from_numpy(images.astype(np.float32) / 127.5 - 1.0)
@@ -41,16 +43,7 @@ def tiny_judge(folder: Path, npz: Path) -> Path:
 
     folder.mkdir(parents=True)
     size = images.shape[-1]
-    torch.onnx.export(
-        Judge().eval(),
-        (torch.zeros(2, 1, size, size),),
-        str(folder / "judge.onnx"),
-        input_names=["image"],
-        output_names=["logits", "features"],
-        dynamic_axes={k: {0: "N"} for k in ("image", "logits", "features")},
-        opset_version=17,
-        dynamo=False,
-    )
+    export_onnx(Judge(), folder / "judge.onnx", size=size, channels=1)
     card = {
         "name": "tiny-judge",
         "classes": [str(c) for c in range(classes)],
@@ -110,6 +103,9 @@ def tiny_values(family: str, tmp_path: Path, **overrides: object) -> dict:
         "checkpoint_every": 2,
         "out_dir": str(tmp_path / "runs"),
         "ema_decay": 0.9,
+        # fixed, so runs compare bit for bit (auto times a step: tests/test_training_budget_run)
+        "amp": "off",
+        "channels_last": "off",
         **TINY[family],
     }
     if family in ("dcgan", "cgan"):
@@ -124,3 +120,26 @@ def tiny_values(family: str, tmp_path: Path, **overrides: object) -> dict:
         values["data"] = str(root)
     values.update(overrides)
     return values
+
+
+def colour_judge(folder: Path) -> Path:
+    """A photo judge for `tiny_photos`: class 1 when blue outweighs red; features are the
+    channel means of 4 quadrants."""
+    import json
+
+    import torch
+
+    from training.evaluation.photo_judge import SIZE
+    from training.evaluation.train_judge import export_onnx
+
+    class ColourJudge(torch.nn.Module):
+        def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            d = (image[:, 2] - image[:, 0]).mean((1, 2))
+            feats = torch.nn.functional.adaptive_avg_pool2d(image, 2).flatten(1)
+            return torch.stack([-d, d], 1), feats
+
+    folder.mkdir(parents=True)
+    export_onnx(ColourJudge(), folder / "judge.onnx", size=SIZE, channels=3)
+    card = {"name": "colour-judge", "classes": ["horse", "zebra"], "heldout_accuracy": 1.0}
+    (folder / "judge.json").write_text(json.dumps(card))
+    return folder

@@ -20,6 +20,8 @@ RESUMABLE = (
     "sample_every",
     "checkpoint_every",
     "threads",
+    "max_seconds",
+    "preload",
 )
 
 

@@ -7,6 +7,8 @@ step count to continue with the same batches; DDP ranks take disjoint slices of 
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,20 +125,33 @@ def split_files(folder: Path, holdout: int) -> tuple[list[Path], list[Path]]:
 
 
 class PhotoFolder:
-    """Unpaired photos decoded on demand with CycleGAN's resize, random crop and flip."""
+    """Unpaired photos decoded on demand with CycleGAN's resize, random crop and flip.
 
-    def __init__(self, files: list[Path], load_size: int, crop_size: int, flip: bool) -> None:
+    With `preload` every photo is decoded and resized once, in threads, and kept in memory
+    as uint8: the crops and flips are then the same, without a JPEG decode per step."""
+
+    def __init__(
+        self, files: list[Path], load_size: int, crop_size: int, flip: bool, preload: bool = False
+    ) -> None:
         self.files = files
         if not self.files:
             raise ValueError("no images")
         self.load_size, self.crop_size, self.flip = load_size, crop_size, flip
+        self.cache: list[np.ndarray] | None = None
+        if preload:
+            with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+                self.cache = list(pool.map(self._resized, range(len(files))))
 
     def __len__(self) -> int:
         return len(self.files)
 
+    def _resized(self, i: int) -> np.ndarray:
+        size = (self.load_size, self.load_size)
+        return np.asarray(open_rgb(self.files[i]).resize(size, Image.BICUBIC))
+
     def item(self, i: int, rng: np.random.Generator | None) -> torch.Tensor:
         """rng=None gives the deterministic centre crop used for validation photos."""
-        image = open_rgb(self.files[i]).resize((self.load_size, self.load_size), Image.BICUBIC)
+        image = self.cache[i] if self.cache is not None else self._resized(i)
         span = self.load_size - self.crop_size
         if rng is None:
             left = top = span // 2
@@ -144,10 +159,10 @@ class PhotoFolder:
         else:
             left, top = (int(v) for v in rng.integers(0, span + 1, size=2))
             mirror = self.flip and bool(rng.integers(0, 2))
-        image = image.crop((left, top, left + self.crop_size, top + self.crop_size))
+        crop = image[top : top + self.crop_size, left : left + self.crop_size]
         if mirror:
-            image = image.transpose(Image.FLIP_LEFT_RIGHT)
-        return to_unit_range(np.asarray(image)[None])[0]
+            crop = crop[:, ::-1]
+        return to_unit_range(crop[None])[0]
 
     def batch(self, index: np.ndarray, seed: int, step: int) -> torch.Tensor:
         rng = np.random.default_rng([seed, step, 7])
@@ -155,19 +170,25 @@ class PhotoFolder:
 
 
 def translation_domains(
-    root: str, load_size: int, crop_size: int, flip: bool, holdout: tuple[int, int] = (0, 0)
+    root: str,
+    load_size: int,
+    crop_size: int,
+    flip: bool,
+    holdout: tuple[int, int] = (0, 0),
+    preload: bool = False,
 ) -> tuple[PhotoFolder, PhotoFolder, PhotoFolder, PhotoFolder]:
     """Training A, training B, validation A, validation B from a trainA/trainB root.
 
-    Without a holdout the validation folders are the first training photos (samples only)."""
+    Without a holdout the validation folders are the first training photos (samples only).
+    `preload` keeps the training photos in memory (the validation ones are read once)."""
     folders = []
     for sub, n in zip(("trainA", "trainB"), holdout, strict=True):
         train, val = split_files(Path(root) / sub, n)
         folders.append((train, val or train))
     (train_a, val_a), (train_b, val_b) = folders
     return (
-        PhotoFolder(train_a, load_size, crop_size, flip),
-        PhotoFolder(train_b, load_size, crop_size, flip),
+        PhotoFolder(train_a, load_size, crop_size, flip, preload),
+        PhotoFolder(train_b, load_size, crop_size, flip, preload),
         PhotoFolder(val_a, load_size, crop_size, flip),
         PhotoFolder(val_b, load_size, crop_size, flip),
     )

@@ -225,6 +225,9 @@ def _provenance(cfg: Config, state: dict[str, Any], ckpt: Path, parity: dict) ->
     }
     if any(state["extra"].get("holdout", {}).values()):
         record["holdout"] = state["extra"]["holdout"]  # validation photos, never trained on
+    for key in ("precision", "budget"):  # how amp/channels_last were chosen; a timed run
+        if key in state["extra"]:
+            record[key] = state["extra"][key]
     if "init_from" in state["extra"]:
         record["init_from"] = state["extra"]["init_from"]  # the model it was fine-tuned from
     if "train_count" in state["extra"]:

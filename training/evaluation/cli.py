@@ -74,6 +74,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="translation: held-out photos NA,NB (default: the model's training config)",
     )
+    p.add_argument(
+        "--threads", type=int, default=2, help="translation: ONNX Runtime threads per generator"
+    )
     p.add_argument("--train-count", type=int, default=TRAIN_COUNT, help=argparse.SUPPRESS)
     p.add_argument(
         "--no-write", action="store_true", help="print only; leave model.json and README.md alone"
@@ -90,7 +93,7 @@ def run(args: argparse.Namespace, command: str | None = None) -> int:
     if manifest.kind == "translation":
         holdout = tuple(int(n) for n in args.holdout.split(",")) if args.holdout else None
         judge = args.judge or translation.DEFAULT_JUDGE
-        result = translation.evaluate(folder, args.data, judge, holdout, command)
+        result = translation.evaluate(folder, args.data, judge, holdout, command, args.threads)
         table = translation.format_table(manifest.name, manifest, result)
         gallery = translation.GALLERY_FILE
     else:

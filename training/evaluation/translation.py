@@ -78,8 +78,10 @@ def evaluate(
     judge_dir: str | Path,
     holdout: tuple[int, int] | None = None,
     command: str | None = None,
+    threads: int = 2,
 ) -> dict[str, Any]:
-    """All metrics for one translation folder, as the dict that goes into model.json."""
+    """All metrics for one translation folder, as the dict that goes into model.json.
+    `threads`: ONNX Runtime threads per generator (the figures do not depend on it)."""
     folder = Path(model_dir)
     manifest = Manifest.load(folder)
     if manifest.kind != "translation":
@@ -99,7 +101,7 @@ def evaluate(
     (train_a, val_a), (train_b, val_b) = splits
     real_a = [_photo(f) for f in val_a]
     real_b = [_photo(f) for f in val_b]
-    a2b, b2a = cpu_session(folder / "a2b.onnx", 2), cpu_session(folder / "b2a.onnx", 2)
+    a2b, b2a = (cpu_session(folder / f"{r}.onnx", threads) for r in ("a2b", "b2a"))
     m = manifest.image.multiple_of
     fake_b = [translate(a2b, x, m) for x in real_a]
     fake_a = [translate(b2a, x, m) for x in real_b]

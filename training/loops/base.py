@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from training import checkpoint, distributed
+from training import checkpoint, distributed, precision
 from training.config import Config
 from training.ema import EMA
 from training.imaging import save_png
@@ -46,11 +46,10 @@ class Trainer:
         )
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
-        # auto: on for CUDA, and on CPU for the DCGAN families, where bf16 autocast and
-        # channels_last measured faster (docs/training.md); CycleGAN and MLPs on CPU stay fp32/NCHW.
-        fast = self.device.type == "cuda" or cfg.family in ("dcgan", "cgan")
-        self.amp = cfg.amp == "bf16" or (cfg.amp == "auto" and fast)
-        self.channels_last = cfg.channels_last == "on" or (cfg.channels_last == "auto" and fast)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed shapes: autotune each convolution
+        # bf16 autocast and channels_last: set by training.precision once the models exist
+        self.amp, self.channels_last = False, False
         self.step = 0
         self.elapsed = 0.0
         self.extra: dict[str, Any] = dict(state["extra"]) if state else {}
@@ -60,8 +59,6 @@ class Trainer:
         self.build()
         for model in self.models.values():
             model.to(self.device)
-            if self.channels_last:
-                model.to(memory_format=torch.channels_last)
         self.emas = {
             k: EMA(m, cfg.ema_decay)
             for k, m in self.models.items()
@@ -75,6 +72,8 @@ class Trainer:
         torch.manual_seed(cfg.seed * 1000 + 1 + self.world.rank)  # noise differs per rank
         if state:
             self.load_state(state)
+        # measured on this machine at every start (a resume may run elsewhere)
+        self.extra["precision"] = precision.choose(self, self.extra.get("precision"))
         self.run_dir = cfg.run_dir
         self.ckpt_path = self.run_dir / "checkpoints" / checkpoint.LAST
 
@@ -188,7 +187,9 @@ class Trainer:
         cfg, main = self.cfg, self.world.main
         if main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            (self.run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+            # the options, and what amp/channels_last=auto chose on this machine and why
+            record = {**cfg.to_dict(), "precision": self.extra["precision"]}
+            (self.run_dir / "config.json").write_text(json.dumps(record, indent=2) + "\n")
         log = _MetricsLog(self.run_dir) if main else None
         bar = tqdm(
             total=cfg.steps,
@@ -202,6 +203,11 @@ class Trainer:
         watched: dict[str, str] = {}  # the monitor's latest figures, shown in the bar
         try:
             while self.step < cfg.steps:
+                if cfg.max_seconds and time.perf_counter() - started >= cfg.max_seconds:
+                    self.save()  # out of time: stop where a resume can pick up
+                    if main:
+                        print(f"max_seconds={cfg.max_seconds} reached at step {self.step}")
+                    break
                 for m in self.models.values():
                     m.train()
                 losses = self.train_step(self.step)
@@ -244,7 +250,7 @@ class Trainer:
             bar.close()
             if log:
                 log.close()
-        if not cfg.sample_every or cfg.steps % cfg.sample_every:
+        if not cfg.sample_every or self.step % cfg.sample_every:
             self.write_samples()
         return self.ckpt_path
 

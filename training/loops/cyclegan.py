@@ -22,7 +22,7 @@ class CycleTrainer(Trainer):
     def build(self) -> None:
         cfg = self.cfg
         self.domain_a, self.domain_b, val_a, val_b = translation_domains(
-            cfg.data, cfg.load_size, cfg.crop_size, cfg.flip, tuple(cfg.holdout)
+            cfg.data, cfg.load_size, cfg.crop_size, cfg.flip, tuple(cfg.holdout), cfg.preload
         )
         args = (cfg.batch_size, cfg.seed, self.world.rank, self.world.size)
         self.order_a = Order(len(self.domain_a), *args)

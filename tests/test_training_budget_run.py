@@ -1,0 +1,148 @@
+"""The prepared GPU run on CPU with tiny networks and photos made here: the shell command
+trains for a wall-clock budget, exports, evaluates and leaves at most 8 files in OUT, and a
+second call resumes; the precision probe, max_seconds, preload and the compact photo copy."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from training_fixtures import tiny_photos, tiny_values
+
+from training import budget_run, checkpoint, compact_photos, config
+from training.data import PhotoFolder, split_files
+from training.loops import trainer_for
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY_GPU_RECIPE = [
+    "load_size=20",
+    "crop_size=16",
+    "ngf=4",
+    "ndf=4",
+    "n_blocks=1",
+    "d_layers=1",
+    "batch_size=2",
+    "pool_size=3",
+    "val_images=2",
+    "holdout=2,2",
+    "threads=1",
+    "checkpoint_every=2",
+    "log_every=1",
+    "amp=auto",
+    "channels_last=auto",
+]
+
+
+def run_gpu_script(
+    carry: Path, out: Path, runs: Path, seconds: float
+) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "OUT": str(out),
+        "PY": sys.executable,
+        "CARRY": str(carry),
+        "SECONDS_TOTAL": str(seconds),
+    }
+    sets = [w for s in [*TINY_GPU_RECIPE, f"out_dir={runs}"] for w in ("--set", s)]
+    cmd = ["bash", str(ROOT / "scripts" / "gpu-cyclegan.sh"), "--reserve", "0", *sets]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_the_gpu_command_trains_exports_evaluates_and_resumes(tmp_path: Path) -> None:
+    carry = tmp_path / "carry"
+    tiny_photos(carry / "horse2zebra", n=8)
+    out, runs = tmp_path / "out", tmp_path / "runs"
+    done = run_gpu_script(carry, out, runs, seconds=3)
+    assert done.returncode == 0, done.stdout + done.stderr
+    files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    model = ["a2b.onnx", "b2a.onnx", "gallery.png", "model.json", "README.md", "samples.png"]
+    assert files == sorted(["metrics.jsonl", "run.log", *(f"model/{f}" for f in model)])
+    assert len(files) <= 8  # what comes back from the GPU machine
+    m = json.loads((out / "model" / "model.json").read_text())
+    t = m["training"]
+    assert t["precision"]["decided_by"].startswith("timed probe")
+    assert len(t["precision"]["candidates"]) == 4 and "flags" in t["precision"]["cpu"]
+    first_steps = t["steps"]
+    assert first_steps >= 1 and t["budget"]["steps"] == t["config"]["steps"]
+    assert t["config"]["max_seconds"] > 0 and t["config"]["preload"] is True
+    assert "a2b_judged_b" in m["metrics"]["translation"]
+    assert "max |onnxruntime - torch|" in (out / "run.log").read_text()
+    run_dir = runs / "cyclegan-horse2zebra-gpu"
+    recorded = json.loads((run_dir / "config.json").read_text())
+    assert recorded["precision"]["amp"] in (True, False)
+
+    # a second call resumes the run folder (in-process here: the same code the script runs)
+    out2 = tmp_path / "out2"
+    sets = [w for s in [*TINY_GPU_RECIPE, f"out_dir={runs}"] for w in ("--set", s)]
+    words = ["--config", str(ROOT / "training/configs/cyclegan-horse2zebra-gpu.json")]
+    words += ["--data", str(carry / "horse2zebra"), "--judge", str(ROOT / "judges/horse2zebra")]
+    words += ["--out", str(out2), "--seconds", "3", "--reserve", "0", "--eval-threads", "1"]
+    assert budget_run.main([*words, *sets]) == 0
+    t2 = json.loads((out2 / "model" / "model.json").read_text())["training"]
+    assert t2["resumes"][0]["from_step"] == first_steps
+    assert t2["steps"] > first_steps  # a finished run gets a warm restart
+    assert t2["precision"]["decided_by"].startswith("the run's own probe")  # same machine
+
+
+def test_the_probe_restores_the_start_and_records_the_fastest(tmp_path: Path) -> None:
+    values = tiny_values("cyclegan", tmp_path, batch_size=2, amp="auto", channels_last="auto")
+    probed = trainer_for(config.build(values))
+    record = probed.extra["precision"]
+    best = min(record["candidates"], key=lambda c: c["step_seconds"])
+    assert (record["amp"], record["channels_last"]) == (best["amp"], best["channels_last"])
+    assert (probed.amp, probed.channels_last) == (best["amp"], best["channels_last"])
+    plain = trainer_for(config.build({**values, "amp": "off", "channels_last": "off"}))
+    assert plain.extra["precision"]["decided_by"] == "option"
+    assert probed.step == 0 and not probed.pool_a.images
+    for key, model in probed.models.items():
+        other = plain.models[key].state_dict()
+        for name, value in model.state_dict().items():
+            assert torch.equal(value, other[name]), f"{key}.{name} moved in the probe"
+    for key, optim in probed.optims.items():
+        assert not optim.state, f"optimiser {key} kept the probe's steps"
+
+
+def test_max_seconds_stops_with_a_checkpoint_that_resumes(tmp_path: Path) -> None:
+    cfg = config.build(tiny_values("cyclegan", tmp_path, steps=100000, max_seconds=0.5))
+    trainer = trainer_for(cfg)
+    trainer.run()
+    assert 0 < trainer.step < 100000
+    state = checkpoint.load(checkpoint.find(cfg.run_dir))
+    assert state["step"] == trainer.step
+
+
+def test_preloaded_photos_give_the_same_crops(tmp_path: Path) -> None:
+    root = tiny_photos(tmp_path / "photos", n=6)
+    files = split_files(root / "trainA", 0)[0]
+    lazy = PhotoFolder(files, 20, 16, True)
+    cached = PhotoFolder(files, 20, 16, True, preload=True)
+    index = np.array([0, 3, 5, 1])
+    assert torch.equal(lazy.batch(index, 0, 7), cached.batch(index, 0, 7))
+    assert torch.equal(lazy.item(2, None), cached.item(2, None))
+
+
+def test_the_compact_copy_keeps_the_split_and_the_validation_files(tmp_path: Path) -> None:
+    root = tiny_photos(tmp_path / "photos", n=8, size=300)
+    out = tmp_path / "compact"
+    assert compact_photos.main(["--data", str(root), "--out", str(out), "--holdout", "2,3"]) == 0
+    for sub, n in (("trainA", 2), ("trainB", 3)):
+        train, val = split_files(root / sub, n)
+        small_train, small_val = split_files(out / sub, n)
+        assert [f.name for f in small_train] == [f.name for f in train]
+        assert [f.read_bytes() for f in small_val] == [f.read_bytes() for f in val]
+        from PIL import Image
+
+        with Image.open(small_train[1]) as image:
+            assert image.size == (256, 256) and image.format == "JPEG"
+
+
+@pytest.mark.parametrize("bad", ["max_seconds=-1"])
+def test_bad_budget_options_are_refused(tmp_path: Path, bad: str) -> None:
+    with pytest.raises(config.ConfigError, match="max_seconds"):
+        config.build(tiny_values("cyclegan", tmp_path), [bad])
