@@ -1,8 +1,10 @@
-"""Every family and objective trains a few steps on tiny data and its losses move."""
+"""Every family and objective trains a few steps on tiny data and logs every step;
+test_training_steps.py checks that a step moves each player the right way."""
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -19,18 +21,18 @@ def _train(values: dict) -> list[dict]:
     return [json.loads(line) for line in lines]
 
 
-def _moved(records: list[dict]) -> None:
-    assert len(records) == records[-1]["step"]
-    keys = [k for k in records[0] if k.startswith("loss")]
-    for key in keys:
-        values = [r[key] for r in records]
-        assert len(set(values)) > 1, f"{key} never changed: {values}"
+def _logged(records: list[dict]) -> None:
+    """One line per step, each loss a finite number."""
+    assert [r["step"] for r in records] == list(range(1, len(records) + 1))
+    for record in records:
+        losses = {k: v for k, v in record.items() if k.startswith("loss")}
+        assert losses and all(math.isfinite(v) for v in losses.values()), record
 
 
 @pytest.mark.parametrize("family", ["dcgan", "cgan", "cyclegan", "toy2d"])
 def test_family_trains_and_writes_run(family: str, tmp_path: Path) -> None:
     records = _train(tiny_values(family, tmp_path))
-    _moved(records)
+    _logged(records)
     run = tmp_path / "runs" / family
     assert (run / "checkpoints" / "last.pt").is_file()
     assert (run / "config.json").is_file()
@@ -48,7 +50,7 @@ def test_family_trains_and_writes_run(family: str, tmp_path: Path) -> None:
     ],
 )
 def test_objectives_and_stabilisers(options: dict, tmp_path: Path) -> None:
-    _moved(_train(tiny_values("toy2d", tmp_path, **options)))
+    _logged(_train(tiny_values("toy2d", tmp_path, **options)))
 
 
 @pytest.mark.parametrize(
@@ -61,7 +63,7 @@ def test_objectives_and_stabilisers(options: dict, tmp_path: Path) -> None:
     ],
 )
 def test_conditional_variants(options: dict, tmp_path: Path) -> None:
-    _moved(_train(tiny_values("cgan", tmp_path, **options)))
+    _logged(_train(tiny_values("cgan", tmp_path, **options)))
 
 
 def test_lr_decays_linearly_to_zero_over_the_last_steps(tmp_path: Path) -> None:

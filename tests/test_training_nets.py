@@ -1,4 +1,4 @@
-"""The networks' shapes and the architecture rules the issue names (DCGAN guidelines, the
+"""The networks' shapes and the architecture rules of their papers (DCGAN guidelines, the
 CycleGAN ResNet generator and the 70x70 PatchGAN), at every supported size."""
 
 from __future__ import annotations

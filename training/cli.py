@@ -76,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
         "--tolerance", type=float, default=1e-4, help="largest allowed |onnxruntime - torch|"
     )
     export.add_argument("--opset", type=int, default=17, help="ONNX opset (>= 17)")
-    from training.evaluation.cli import add_commands  # evaluate, judge (issue 4)
+    from training.evaluation.cli import add_commands  # evaluate, judge, judge-photos
 
     add_commands(sub)
     return parser

@@ -1,4 +1,4 @@
-"""Mode-collapse monitors for a training loop (issue 4, item 5).
+"""Mode-collapse monitors for a training loop (`monitor_every`).
 
 Every N steps the loop draws a fixed batch of samples (fixed noise, so the numbers move only
 when the generator does) and calls a monitor with the step and the samples as numpy arrays.

@@ -28,7 +28,7 @@ from service.manifest import Manifest
 from service.runtime import cpu_session
 from training.data import open_rgb, split_files
 from training.evaluation import metrics as M
-from training.evaluation.judge import Judge
+from training.evaluation.judge import Judge, softmax
 from training.evaluation.photo_judge import to_judge_input
 from training.model_folder import provenance, verify_files
 
@@ -52,8 +52,7 @@ def _photo(path: Path) -> np.ndarray:
 def _judge_all(judge: Judge, photos: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """(probability of class 1, features) for uint8 photos."""
     logits, feats = judge.run(np.stack([to_judge_input(p) for p in photos]))
-    e = np.exp(logits - logits.max(1, keepdims=True))
-    return e[:, 1] / e.sum(1), feats
+    return softmax(logits)[:, 1], feats
 
 
 def gallery(rows: list[list[np.ndarray]], side: int = GALLERY_SIDE, pad: int = 2) -> np.ndarray:

@@ -85,10 +85,11 @@ class CycleTrainer(Trainer):
         self.optims["d"].zero_grad(set_to_none=True)
         (loss_d_a + loss_d_b).backward()
         self.optims["d"].step()
-        return {
-            "loss_g": adv.item(),
-            "cycle": cycle.item(),
-            "idt": idt.item(),
+        return {  # loss_g is what G minimised; its parts unweighted
+            "loss_g": loss_g.item(),
+            "loss_g_adv": adv.item(),
+            "cycle_l1": cycle.item(),
+            "identity_l1": idt.item(),
             "loss_d_a": loss_d_a.item(),
             "loss_d_b": loss_d_b.item(),
         }

@@ -42,9 +42,6 @@ class ResnetBlock(nn.Module):
         return x + self.body(x)
 
 
-UPSAMPLE = ("transpose", "resize")
-
-
 def _upsample(width: int, mode: str) -> list[nn.Module]:
     """Double H and W and halve the width."""
     if mode == "transpose":
