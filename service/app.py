@@ -23,7 +23,7 @@ from service.middleware import (
     SecurityHeadersMiddleware,
 )
 from service.repository import Repository
-from service.routes import generate, health, models, page, translate
+from service.routes import generate, health, models, page, translate, v2
 from service.routes import metrics as metrics_route
 from service.routes.common import Services
 from service.settings import Settings
@@ -79,7 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
     openapi.install(app, settings)
-    for module in (generate, translate, models, health, metrics_route, page):
+    for module in (generate, translate, models, health, metrics_route, page, v2):
         app.include_router(module.router)
     page.mount_static(app)
 

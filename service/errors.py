@@ -1,4 +1,5 @@
-"""One error shape for every failure a client can cause: `{"error": {"code", "message"}}`."""
+"""One error shape for every failure a client can cause: `{"error": {"code", "message"}}`, and
+under `/v2` the Open Inference Protocol's own, `{"error": "message"}`."""
 
 from __future__ import annotations
 
@@ -25,12 +26,34 @@ class ApiError(Exception):
         self.headers = headers
 
 
+V2_PREFIX = "/v2"
+
+
+def is_v2(path: str) -> bool:
+    return path == V2_PREFIX or path.startswith(V2_PREFIX + "/")
+
+
+def error_content(path: str, status: int, code: str, message: str) -> tuple[int, dict]:
+    """The status and body of an error answer on `path`.
+
+    The protocol's error object is one string, and it answers every request it refuses for
+    its content with 400, so under /v2 a body over the cap (413) or a malformed parameter
+    (422) is a 400 too.
+    """
+    if is_v2(path):
+        return (400 if status in (413, 422) else status), {"error": message}
+    return status, {"error": {"code": code, "message": message}}
+
+
 def error_response(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    path: str = "",
 ) -> JSONResponse:
-    return JSONResponse(
-        {"error": {"code": code, "message": message}}, status_code=status, headers=headers
-    )
+    status, content = error_content(path, status, code, message)
+    return JSONResponse(content, status_code=status, headers=headers)
 
 
 def _describe(errors: list[dict]) -> str:
@@ -58,7 +81,7 @@ def install(app: FastAPI) -> None:
             exc.code,
             exc.message,
         )
-        return error_response(exc.status, exc.code, exc.message, exc.headers)
+        return error_response(exc.status, exc.code, exc.message, exc.headers, request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -78,7 +101,7 @@ def install(app: FastAPI) -> None:
         status = 400 if malformed else 422
         message = _describe(errors)
         log.warning("%s %s -> %d %s: %s", request.method, request.url.path, status, code, message)
-        return error_response(status, code, message)
+        return error_response(status, code, message, path=request.url.path)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -89,9 +112,11 @@ def install(app: FastAPI) -> None:
             413: "upload_too_large",
         }.get(exc.status_code, "http_error")
         log.warning("%s %s -> %d %s", request.method, request.url.path, exc.status_code, code)
-        return error_response(exc.status_code, code, str(exc.detail), exc.headers)
+        return error_response(exc.status_code, code, str(exc.detail), exc.headers, request.url.path)
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
         log.exception("%s %s -> 500", request.method, request.url.path)
-        return error_response(500, "internal_error", "the server failed; see its log")
+        return error_response(
+            500, "internal_error", "the server failed; see its log", path=request.url.path
+        )

@@ -164,7 +164,12 @@ def cap_side(rgb: np.ndarray, max_side: int) -> np.ndarray:
 def to_network(rgb: np.ndarray, multiple_of: int) -> np.ndarray:
     """uint8 [H, W, 3] -> float [1, 3, H', W'] in [-1, 1], reflect-padded to a multiple."""
     x = rgb.transpose(2, 0, 1)[None].astype(np.float32) * np.float32(1 / 127.5) - np.float32(1)
-    h, w = rgb.shape[:2]
+    return pad_to_multiple(x, multiple_of)
+
+
+def pad_to_multiple(x: np.ndarray, multiple_of: int) -> np.ndarray:
+    """float [N, C, H, W] reflect-padded at the bottom and right to multiples of `multiple_of`."""
+    h, w = x.shape[2:]
     pad_h, pad_w = -h % multiple_of, -w % multiple_of
     if pad_h or pad_w:
         x = np.pad(x, ((0, 0), (0, 0), (0, pad_h), (0, pad_w)), mode="reflect")

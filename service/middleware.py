@@ -16,6 +16,7 @@ import time
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.errors import error_content
 from service.metrics import Metrics
 
 log = logging.getLogger("ganserve.http")
@@ -25,6 +26,8 @@ log = logging.getLogger("ganserve.http")
 PUBLIC_PATHS = {
     "/healthz",
     "/readyz",
+    "/v2/health/live",
+    "/v2/health/ready",
     "/metrics",
     "/",
     "/docs",
@@ -37,13 +40,15 @@ PUBLIC_PREFIXES = ("/static/",)
 
 
 async def _send_error(
+    scope: Scope,
     send: Send,
     status: int,
     code: str,
     message: str,
     headers: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
-    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    status, content = error_content(scope.get("path", ""), status, code, message)
+    body = json.dumps(content).encode()
     await send(
         {
             "type": "http.response.start",
@@ -113,6 +118,7 @@ class ApiKeyMiddleware:
         if scheme.lower() != b"bearer" or not hmac.compare_digest(token.strip(), self.key):
             log.warning("%s %s -> 401 unauthorized", scope.get("method"), path)
             await _send_error(
+                scope,
                 send,
                 401,
                 "unauthorized",
@@ -143,6 +149,7 @@ class BodyLimitMiddleware:
                 length.decode(errors="replace"),
             )
             await _send_error(
+                scope,
                 send,
                 413,
                 "upload_too_large",

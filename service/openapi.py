@@ -1,5 +1,5 @@
-"""The OpenAPI document as the service really answers: its error shape, the error statuses of
-each route, and the bearer token when an API key is set.
+"""The OpenAPI document as the service really answers: its error shapes (the protocol's
+under /v2), the error statuses of each route, and the bearer token when an API key is set.
 
 FastAPI alone documents 200 and its own 422 body (`{"detail": [...]}`), which this service
 never sends. Schemathesis (tests/test_service_fuzz.py) holds every answer to this document.
@@ -12,16 +12,42 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from service.errors import is_v2
 from service.manifest import ROLES
 from service.middleware import PUBLIC_PATHS
 from service.schemas import ErrorResponse
 from service.settings import Settings
+from service.v2.schemas import InferRequest, V2Error
 
 _SERVING_ERRORS = {
     404: "unknown_model",
     413: "upload_too_large",
     500: "inference_failed: ONNX Runtime failed on the batch this request was in",
     503: "overloaded, timeout, model_not_ready, no_model",
+}
+
+_V2_MODEL = {
+    400: "a malformed model name or version",
+    404: "no such model (translation: `<model>.a2b` or `<model>.b2a`), or not that version",
+    503: "the model failed to load",
+}
+_V2_READS = {
+    "": {},
+    "/health/live": {},
+    "/health/ready": {503: "not ready"},
+    "/models/{name}": _V2_MODEL,
+    "/models/{name}/versions/{version}": _V2_MODEL,
+    "/models/{name}/ready": _V2_MODEL,
+    "/models/{name}/versions/{version}/ready": _V2_MODEL,
+}
+_V2_INFERS = ("/models/{name}/infer", "/models/{name}/versions/{version}/infer")
+_V2_INFER = {
+    **_V2_MODEL,
+    400: "any input the model cannot take: shapes, datatypes, data length, NaN or infinite "
+    "values, more than max_n rows, an image over max_side or max_pixels, a body over "
+    "max_upload_bytes",
+    500: "ONNX Runtime failed on the batch this request was in",
+    503: "overloaded, timeout, the model failed to load",
 }
 
 # (method, path) -> {status: the error codes it carries}. Every operation is listed (a test
@@ -50,9 +76,12 @@ ROUTE_ERRORS: dict[tuple[str, str], dict[int, str]] = {
     ("get", "/healthz"): {},
     ("get", "/readyz"): {503: "not_ready"},
     ("get", "/metrics"): {},
+    **{("get", f"/v2{path}"): errors for path, errors in _V2_READS.items()},
+    **{("post", f"/v2{path}"): _V2_INFER for path in _V2_INFERS},
 }
 
 _REF = "#/components/schemas/ErrorResponse"
+_V2_REF = "#/components/schemas/V2Error"
 UPLOAD_MEDIA_TYPES = "image/jpeg, image/png, image/webp"
 _RETRY_AFTER = {
     "Retry-After": {
@@ -75,6 +104,7 @@ def install(app: FastAPI, settings: Settings) -> None:
             app.openapi_schema = None
             document(default(), secured=bool(settings.api_key), max_n=settings.max_n)
             loaded_models(app.openapi_schema["components"]["schemas"], catalog, settings.max_n)
+            loaded_v2_models(app.openapi_schema["paths"], catalog)
             built_for[0] = catalog
         return app.openapi_schema
 
@@ -90,6 +120,7 @@ class Catalog:
     translation: tuple[str, ...] = ()
     class_names: tuple[str, ...] = ()
     class_count: int = 0
+    versions: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, app: FastAPI) -> Catalog:
@@ -104,7 +135,13 @@ class Catalog:
             **names,
             class_names=tuple(n for n in (classes[0] if classes else []) if n in common),
             class_count=min((len(c) for c in classes), default=0),
+            versions=tuple(sorted({m.manifest.version for m in ready if m.manifest})),
         )
+
+    def v2_names(self) -> tuple[str, ...]:
+        """The Open Inference Protocol's model names: one per session."""
+        directions = tuple(f"{name}.{d}" for name in self.translation for d in ROLES["translation"])
+        return self.unconditional + self.conditional + directions
 
 
 def document(schema: dict[str, Any], *, secured: bool, max_n: int) -> None:
@@ -114,9 +151,10 @@ def document(schema: dict[str, Any], *, secured: bool, max_n: int) -> None:
     # The counts' ranges are settings, so the request models cannot carry them.
     schemas["GenerateRequest"]["properties"]["n"] |= {"minimum": 1, "maximum": max_n}
     schemas["InterpolateRequest"]["properties"]["steps"] |= {"minimum": 2, "maximum": max_n}
-    error_schema = ErrorResponse.model_json_schema(ref_template="#/components/schemas/{model}")
-    schemas.update(error_schema.pop("$defs", {}))
-    schemas["ErrorResponse"] = error_schema
+    for model in (ErrorResponse, V2Error, InferRequest):
+        model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(model_schema.pop("$defs", {}))
+        schemas[model.__name__] = model_schema
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
     if secured:
@@ -130,10 +168,11 @@ def document(schema: dict[str, Any], *, secured: bool, max_n: int) -> None:
                 operation["security"] = [{"bearer": []}]
                 errors[401] = "unauthorized: the bearer token is missing or wrong"
             responses = operation.setdefault("responses", {})
+            ref = _V2_REF if is_v2(path) else _REF
             for status, codes in sorted(errors.items()):
                 response: dict[str, Any] = {
                     "description": f"error codes: {codes}",
-                    "content": {"application/json": {"schema": {"$ref": _REF}}},
+                    "content": {"application/json": {"schema": {"$ref": ref}}},
                 }
                 if status == 503:
                     response["headers"] = _RETRY_AFTER
@@ -210,3 +249,15 @@ def loaded_models(schemas: dict[str, Any], catalog: Catalog, max_n: int) -> None
     ]
     translate["direction"]["enum"] = ["a2b", "b2a", ""]
     translate["file"]["minLength"] = 1  # an empty file is `400 empty_file`
+
+
+def loaded_v2_models(paths: dict[str, Any], catalog: Catalog) -> None:
+    """The `/v2` routes' `{name}` and `{version}`: the loaded V2 models and their versions."""
+    allowed = {"name": catalog.v2_names(), "version": catalog.versions}
+    for path, operations in paths.items():
+        if not is_v2(path):
+            continue
+        for operation in operations.values():
+            for param in operation.get("parameters", []):
+                if param["in"] == "path":
+                    param["schema"] = _one_of_names(allowed[param["name"]])

@@ -42,21 +42,33 @@ async def test_every_route_but_the_public_ones_needs_the_key(app_client) -> None
         "/models",
         "/models/{name}",
         "/admin/reload",
+        "/v2",
+        "/v2/models/{name}",
+        "/v2/models/{name}/ready",
+        "/v2/models/{name}/infer",
+        "/v2/models/{name}/versions/{version}",
+        "/v2/models/{name}/versions/{version}/ready",
+        "/v2/models/{name}/versions/{version}/infer",
     }
     async with app_client(api_key=KEY) as client:
         for method, path in PROTECTED:
-            url = path.replace("{name}", "uncond")
+            url = path.replace("{name}", "uncond").replace("{version}", "0.1.0")
             for auth in (None, "Bearer wrong", f"Basic {KEY}", KEY, f"Bearer {KEY}x"):
                 headers = {"authorization": auth} if auth else {}
                 r = await client.request(method, url, headers=headers)
                 assert r.status_code == 401, (method, url, auth)
-                assert r.json()["error"]["code"] == "unauthorized"
+                error = r.json()["error"]
+                if path.startswith("/v2"):  # the Open Inference Protocol's error: one string
+                    assert error == "a valid bearer token is required"
+                else:
+                    assert error["code"] == "unauthorized"
                 assert r.headers["www-authenticate"] == "Bearer"
             r = await client.get("/models", params={"api_key": KEY})  # not in the query
             assert r.status_code == 401
         for auth in (f"Bearer {KEY}", f"bearer {KEY}"):
             assert (await client.get("/models", headers={"authorization": auth})).status_code == 200
-        for path in ("/healthz", "/readyz", "/metrics", "/", "/openapi.json", "/docs"):
+        public = ("/healthz", "/readyz", "/v2/health/live", "/v2/health/ready", "/metrics")
+        for path in (*public, "/", "/openapi.json", "/docs"):
             assert (await client.get(path)).status_code == 200, path
 
 

@@ -1,0 +1,223 @@
+"""The Open Inference Protocol with the real client: `tritonclient[http]` against `python -m
+service` under uvicorn. Metadata, readiness, infer in JSON and in binary for each kind, the
+same images as /generate and /translate byte for byte, and concurrent infers in one batch."""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Iterator
+
+import httpx
+import numpy as np
+import pytest
+import tritonclient.http as triton
+import v2_server
+from live_server import LiveServer
+from onnx_models import CLASSES, DIM
+from PIL import Image
+from v2_server import AUTH
+
+from service.imaging import to_uint8
+from service.latents import latents
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    yield from v2_server.serve(tmp_path_factory)
+
+
+@pytest.fixture
+def client(server: LiveServer) -> Iterator[triton.InferenceServerClient]:
+    c = triton.InferenceServerClient(f"127.0.0.1:{server.port}", concurrency=16)
+    yield c
+    c.close()
+
+
+def tensor(name: str, array: np.ndarray, binary: bool) -> triton.InferInput:
+    t = triton.InferInput(name, list(array.shape), triton.np_to_triton_dtype(array.dtype))
+    t.set_data_from_numpy(array, binary_data=binary)
+    return t
+
+
+def run(
+    client: triton.InferenceServerClient,
+    model: str,
+    inputs: dict[str, np.ndarray],
+    binary: bool,
+    outputs: tuple[str, ...] = ("image", "pixels"),
+    version: str = "",
+) -> triton.InferResult:
+    return client.infer(
+        model,
+        [tensor(name, array, binary) for name, array in inputs.items()],
+        model_version=version,
+        outputs=[triton.InferRequestedOutput(name, binary_data=binary) for name in outputs],
+        headers=dict(AUTH),
+    )
+
+
+def generate_pixels(server: LiveServer, body: dict) -> np.ndarray:
+    """/generate's PNGs decoded: uint8 [N, H, W, C]."""
+    r = httpx.post(f"{server.url}/generate", json=body, headers=AUTH)
+    assert r.status_code == 200, r.text
+    images = [Image.open(io.BytesIO(base64.b64decode(i["png"]))) for i in r.json()["images"]]
+    arrays = [np.asarray(image) for image in images]
+    return np.stack([a[..., None] if a.ndim == 2 else a for a in arrays])
+
+
+def test_server_metadata_and_health(client: triton.InferenceServerClient) -> None:
+    meta = client.get_server_metadata(headers=AUTH)
+    assert meta["name"] == "ganserve"
+    assert meta["extensions"] == ["binary_tensor_data"]
+    # Health needs no key (probes); everything else does.
+    assert client.is_server_live()
+    assert client.is_server_ready()
+    with pytest.raises(triton.InferenceServerException) as denied:
+        client.get_server_metadata()
+    assert denied.value.status() == "401"
+    assert "bearer token" in denied.value.message()
+
+
+def test_model_metadata_and_readiness(client: triton.InferenceServerClient) -> None:
+    cond = client.get_model_metadata("cond", headers=AUTH)
+    assert cond["platform"] == "onnxruntime_onnx"
+    assert cond["versions"] == ["0.1.0"]
+    assert cond["inputs"] == [
+        {"name": "z", "datatype": "FP32", "shape": [-1, DIM]},
+        {"name": "label", "datatype": "INT64", "shape": [-1]},
+    ]
+    assert cond["outputs"] == [
+        {"name": "image", "datatype": "FP32", "shape": [-1, 3, 8, 8]},
+        {"name": "pixels", "datatype": "UINT8", "shape": [-1, 8, 8, 3]},
+    ]
+    trans = client.get_model_metadata("trans.b2a", model_version="0.1.0", headers=AUTH)
+    assert trans["name"] == "trans.b2a"
+    assert trans["inputs"] == [{"name": "image", "datatype": "FP32", "shape": [-1, 3, -1, -1]}]
+    assert [o["shape"] for o in trans["outputs"]] == [[-1, 3, -1, -1], [-1, -1, -1, 3]]
+    for name in ("uncond", "cond", "trans.a2b", "trans.b2a", "slow"):
+        assert client.is_model_ready(name, headers=AUTH)
+    assert client.is_model_ready("uncond", "0.1.0", headers=AUTH)
+    assert not client.is_model_ready("uncond", "2.0.0", headers=AUTH)
+    assert not client.is_model_ready("trans", headers=AUTH)  # a direction is needed
+    assert not client.is_model_ready("nope", headers=AUTH)
+
+
+@pytest.mark.parametrize("binary", [False, True], ids=["json", "binary"])
+@pytest.mark.parametrize("model", ["uncond", "cond"])
+def test_seeds_give_generates_images_byte_for_byte(
+    server: LiveServer, client: triton.InferenceServerClient, model: str, binary: bool
+) -> None:
+    seeds = np.arange(40, 45, dtype=np.uint64 if binary else np.int64)
+    result = run(client, model, {"seed": seeds}, binary)
+    expected = generate_pixels(server, {"model": model, "n": 5, "seed": 40})
+    pixels = result.as_numpy("pixels")
+    assert pixels.dtype == np.uint8 and pixels.shape == expected.shape
+    assert np.array_equal(pixels, expected)
+    image = result.as_numpy("image")
+    assert image.dtype == np.float32 and image.shape[0] == 5
+    assert np.array_equal(to_uint8(image).reshape(expected.shape), expected)
+    assert result.get_response()["model_version"] == "0.1.0"
+
+
+@pytest.mark.parametrize("binary", [False, True], ids=["json", "binary"])
+def test_z_and_label_give_the_same_images_as_their_seeds(
+    client: triton.InferenceServerClient, binary: bool
+) -> None:
+    seeds = [7, 8, 9]
+    labels = np.array([2, 0, 1], np.int64)
+    by_z = run(client, "cond", {"z": latents(seeds, DIM), "label": labels}, binary)
+    by_seed = run(client, "cond", {"seed": np.array(seeds), "label": labels}, binary)
+    assert np.array_equal(by_z.as_numpy("image"), by_seed.as_numpy("image"))
+    uncond = run(client, "uncond", {"z": latents(seeds, DIM)}, binary, outputs=("image",))
+    assert uncond.as_numpy("image").shape == (3, 1, 8, 8)
+    assert uncond.as_numpy("pixels") is None  # only what was asked for
+
+
+def test_a_seed_without_label_takes_generates_default_label(
+    server: LiveServer, client: triton.InferenceServerClient
+) -> None:
+    """/generate without a label gives seed i the label i % classes; so does seed alone."""
+    seeds = np.arange(3, 3 + 2 * len(CLASSES))
+    alone = run(client, "cond", {"seed": seeds}, True, outputs=("pixels",))
+    labelled = run(
+        client, "cond", {"seed": seeds, "label": seeds % len(CLASSES)}, True, outputs=("pixels",)
+    )
+    assert np.array_equal(alone.as_numpy("pixels"), labelled.as_numpy("pixels"))
+
+
+@pytest.mark.parametrize("binary", [False, True], ids=["json", "binary"])
+def test_translation_matches_translate_byte_for_byte(
+    server: LiveServer, client: triton.InferenceServerClient, binary: bool
+) -> None:
+    """A 7x5 photo (not a multiple of the model's 4): padded inside, cropped back."""
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    png = io.BytesIO()
+    Image.fromarray(rgb).save(png, "PNG")
+    r = httpx.post(
+        f"{server.url}/translate",
+        files={"file": ("x.png", png.getvalue())},
+        data={"direction": "b2a"},
+        headers=AUTH,
+    )
+    assert r.status_code == 200, r.text
+    expected = np.asarray(Image.open(io.BytesIO(r.content)))
+    image = rgb.transpose(2, 0, 1)[None].astype(np.float32) / np.float32(127.5) - np.float32(1)
+    result = run(client, "trans.b2a", {"image": image}, binary, outputs=("translated", "pixels"))
+    assert result.as_numpy("translated").shape == (1, 3, 5, 7)
+    assert np.array_equal(result.as_numpy("pixels")[0], expected)
+
+
+def test_default_outputs_are_all_outputs_in_binary(client: triton.InferenceServerClient) -> None:
+    """No outputs named: tritonclient asks for every output as binary data."""
+    result = client.infer(
+        "uncond", [tensor("seed", np.array([1, 2]), True)], request_id="req-1", headers=dict(AUTH)
+    )
+    response = result.get_response()
+    assert response["id"] == "req-1"
+    assert [o["name"] for o in response["outputs"]] == ["image", "pixels"]
+    assert all("binary_data_size" in o["parameters"] for o in response["outputs"])
+    assert result.as_numpy("pixels").shape == (2, 8, 8, 1)
+
+
+def _batches(server: LiveServer, model: str) -> float:
+    text = httpx.get(f"{server.url}/metrics").text
+    line = next(
+        x
+        for x in text.splitlines()
+        if x.startswith(f'ganserve_batch_size_count{{model="{model}"}}')
+    )
+    return float(line.split()[-1])
+
+
+def test_concurrent_infers_share_a_batch(
+    server: LiveServer, client: triton.InferenceServerClient
+) -> None:
+    """A full request on a slow model, then eight one-row infers while it runs: they meet in
+    the queue and share runs, and each gets the rows it would get alone."""
+    seeds = [list(range(200, 200 + v2_server.MAX_N))] + [[100 + i] for i in range(8)]
+    alone = [run(client, "slow", {"seed": np.array(s)}, True).as_numpy("image") for s in seeds]
+    before = _batches(server, "slow")
+    pending = [
+        client.async_infer(
+            "slow",
+            [tensor("seed", np.array(s), True)],
+            outputs=[triton.InferRequestedOutput("image")],
+            headers=dict(AUTH),
+        )
+        for s in seeds
+    ]
+    together = [p.get_result().as_numpy("image") for p in pending]
+    runs = _batches(server, "slow") - before
+    assert runs < len(seeds), runs
+    for a, b in zip(alone, together, strict=True):
+        assert np.array_equal(a, b)
+    metrics = httpx.get(f"{server.url}/metrics").text
+    assert 'route="/v2/models/{name}/infer",status="200"' in metrics
+    assert 'ganserve_images_total{model="slow",route="/v2/models/{name}/infer"}' in metrics
+
+
+def test_the_server_logged_no_traceback(server: LiveServer) -> None:
+    assert server.proc.poll() is None
+    assert "Traceback" not in server.output()
