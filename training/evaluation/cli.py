@@ -25,30 +25,35 @@ def add_commands(sub) -> None:
     """Register `evaluate`, `judge` and `judge-photos` on the training CLI's subparsers."""
     from training.evaluation import photo_judge, train_judge
 
-    ev = sub.add_parser(
-        "evaluate",
-        help="score an exported model folder with the judge; write metrics into model.json",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_arguments(ev)
-    ev.set_defaults(handler=_evaluate)
-    judge = sub.add_parser(
-        "judge",
-        help="train the MNIST judge (first 9,000 digits) and export it to ONNX",
-        description=train_judge.__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    train_judge.add_arguments(judge)
-    judge.set_defaults(handler=_judge)
-    photos = sub.add_parser(
-        "judge-photos",
-        help="train a two-domain photo judge (trainA vs trainB, validation held out), to ONNX",
-        description=photo_judge.__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    photo_judge.add_arguments(photos)
-    photos.set_defaults(handler=_judge_photos)
+    commands = [
+        (
+            "evaluate",
+            "score an exported model folder with the judge; write metrics into model.json",
+            sys.modules[__name__],
+            _evaluate,
+        ),
+        (
+            "judge",
+            "train the MNIST judge (first 9,000 digits) and export it to ONNX",
+            train_judge,
+            _judge,
+        ),
+        (
+            "judge-photos",
+            "train a two-domain photo judge (trainA vs trainB, validation held out), to ONNX",
+            photo_judge,
+            _judge_photos,
+        ),
+    ]
+    for name, help_text, module, handler in commands:
+        p = sub.add_parser(
+            name,
+            help=help_text,
+            description=module.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        module.add_arguments(p)
+        p.set_defaults(handler=handler)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
