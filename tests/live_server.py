@@ -37,30 +37,40 @@ class LiveServer:
         return self.log.read_text(errors="replace")
 
 
+def clean_env() -> dict[str, str]:
+    """The caller's environment without its GANSERVE_* variables: a test names every setting."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("GANSERVE_")}
+
+
 @contextmanager
-def live_server(models_dir: Path, log: Path, **settings: str) -> Iterator[LiveServer]:
-    """Serve `models_dir` with `GANSERVE_<KEY>=value` for each keyword; stop it afterwards.
+def run_server(
+    command: list[str], env: dict[str, str], port: int, log: Path, timeout: float = 60
+) -> Iterator[LiveServer]:
+    """Start `command`, a server on 127.0.0.1:`port`; wait for /readyz to answer 200; stop it
+    afterwards (SIGTERM, then kill). A server that exits or never gets ready fails the test.
 
     Output goes to the file `log`, not a pipe: a pipe nobody drains would block the server.
     """
-    port = free_port()
-    env = os.environ | {"GANSERVE_PROVIDER": "cpu", "GANSERVE_INTRA_OP_THREADS": "1"}
-    env |= {f"GANSERVE_{k.upper()}": v for k, v in settings.items()}
-    command = [sys.executable, "-m", "service", "--host", "127.0.0.1", "--port", str(port)]
     with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [*command, "--models", str(models_dir)],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     server = LiveServer(f"http://127.0.0.1:{port}", port, proc, log)
     try:
-        wait_ready(server)
+        wait_ready(server, timeout)
         yield server
     finally:
         stop(proc)
+
+
+@contextmanager
+def live_server(models_dir: Path, log: Path, **settings: str) -> Iterator[LiveServer]:
+    """`python -m service` serving `models_dir` on CPU with one intra-op thread, and
+    `GANSERVE_<KEY>=value` for each keyword."""
+    port = free_port()
+    env = clean_env() | {"GANSERVE_PROVIDER": "cpu", "GANSERVE_INTRA_OP_THREADS": "1"}
+    env |= {f"GANSERVE_{k.upper()}": v for k, v in settings.items()}
+    command = [sys.executable, "-m", "service", "--host", "127.0.0.1", "--port", str(port)]
+    with run_server([*command, "--models", str(models_dir)], env, port, log) as server:
+        yield server
 
 
 def wait_ready(server: LiveServer, timeout: float = 60) -> None:

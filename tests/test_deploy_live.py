@@ -23,21 +23,15 @@ from pathlib import Path
 import httpx
 import pytest
 from deploy_files import dockerfile_cmd, runtime_env, stages
+from live_server import clean_env, free_port, run_server, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.slow
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def image_env(port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GANSERVE_")}
-    env |= runtime_env()
+    env = clean_env() | runtime_env()
     env.pop("PATH", None)  # the image's PATH names /opt/venv; keep ours
     env["PATH"] = os.environ.get("PATH", "")
     env |= {
@@ -49,53 +43,20 @@ def image_env(port: int) -> dict[str, str]:
     return env
 
 
-def start(port: int) -> subprocess.Popen:
+def image_command() -> list[str]:
+    """The Dockerfile's CMD, run by this interpreter."""
     cmd = dockerfile_cmd()
     assert cmd[0] == "python"
-    return subprocess.Popen(
-        [sys.executable, *cmd[1:]],
-        cwd=ROOT,
-        env=image_env(port),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-
-
-def wait_ready(proc: subprocess.Popen, url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            out = proc.stdout.read().decode() if proc.stdout else ""
-            pytest.skip(f"the service did not start here:\n{out[-3000:]}")
-        time.sleep(0.2)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    return [sys.executable, *cmd[1:]]
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[tuple[str, int]]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+    """The image's command serving; if it dies or never gets ready, the tests fail."""
     port = free_port()
-    proc = start(port)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(proc, url)
-        yield url, port
-    finally:
-        stop(proc)
+    log = tmp_path_factory.mktemp("image") / "service.log"
+    with run_server(image_command(), image_env(port), port, log) as srv:
+        yield srv.url, port
 
 
 def test_dockerfile_healthcheck_command_passes(server: tuple[str, int]) -> None:
@@ -145,16 +106,18 @@ def test_a_real_prometheus_scrapes_the_service(server: tuple[str, int], tmp_path
         f"    static_configs: [{{targets: ['127.0.0.1:{port}']}}]\n"
     )
     web = free_port()
-    proc = subprocess.Popen(
-        [
-            prometheus,
-            f"--config.file={config}",
-            f"--storage.tsdb.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{web}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    log = tmp_path / "prometheus.log"
+    with log.open("wb") as out:  # a file, not a pipe: prometheus logs a lot to stderr
+        proc = subprocess.Popen(
+            [
+                prometheus,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={tmp_path / 'data'}",
+                f"--web.listen-address=127.0.0.1:{web}",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     api = f"http://127.0.0.1:{web}/api/v1"
     try:
         deadline = time.monotonic() + 60
@@ -172,7 +135,7 @@ def test_a_real_prometheus_scrapes_the_service(server: tuple[str, int], tmp_path
                 break
             time.sleep(0.5)
         if proc.poll() is not None:
-            pytest.fail(f"prometheus exited: {proc.stderr.read().decode()[-2000:]}")
+            pytest.fail(f"prometheus exited: {log.read_text(errors='replace')[-2000:]}")
         assert target is not None and target["health"] == "up", target
         assert target["scrapeUrl"] == f"http://127.0.0.1:{port}/metrics"
         assert sum(float(s["value"][1]) for s in images) >= 3
@@ -183,22 +146,15 @@ def test_a_real_prometheus_scrapes_the_service(server: tuple[str, int], tmp_path
         ).json()
         assert float(ready["data"]["result"][0]["value"][1]) >= 1
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
-def test_sigterm_drains_an_in_flight_request() -> None:
+def test_sigterm_drains_an_in_flight_request(tmp_path: Path) -> None:
     """SIGTERM (what `docker stop` and Kubernetes send to PID 1) stops accepting new
     connections but lets a request already being received finish."""
     port = free_port()
-    proc = start(port)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(proc, url)
+    with run_server(image_command(), image_env(port), port, tmp_path / "service.log") as srv:
+        proc = srv.proc
         body = json.dumps({"n": 2, "seed": 1}).encode()
         with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
             head = (
@@ -222,5 +178,3 @@ def test_sigterm_drains_an_in_flight_request() -> None:
         assert response.startswith(b"HTTP/1.1 200"), response[:300]
         # uvicorn re-raises the signal it caught once it has shut down cleanly
         assert proc.wait(20) in (0, -signal.SIGTERM)
-    finally:
-        stop(proc)

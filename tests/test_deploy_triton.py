@@ -7,13 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import onnx
 import pytest
 from onnx_models import DIM, make_conditional, make_translation, make_unconditional
 
-onnx = pytest.importorskip("onnx")
-
-from service.manifest import Manifest  # noqa: E402
-from service.triton_export import export, main  # noqa: E402
+from service.manifest import Manifest
+from service.triton_export import export, main
 
 ROOT = Path(__file__).resolve().parent.parent
 ONNX_TYPES = {1: "TYPE_FP32", 7: "TYPE_INT64"}

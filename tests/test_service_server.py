@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import io
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from live_server import live_server
 from onnx_models import make_models_dir
 from PIL import Image
 
@@ -23,61 +19,12 @@ ROOT = Path(__file__).resolve().parent.parent
 UPLOAD_CAP = 1_000_000
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    models_dir = make_models_dir(tmp_path_factory.mktemp("models"))
-    port = free_port()
-    env = os.environ | {
-        "GANSERVE_PROVIDER": "cpu",
-        "GANSERVE_INTRA_OP_THREADS": "1",
-        "GANSERVE_MAX_BATCH": "32",
-        "GANSERVE_LOG_LEVEL": "warning",
-        "GANSERVE_MAX_UPLOAD_BYTES": str(UPLOAD_CAP),
-    }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "service",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--models",
-            str(models_dir),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                out = proc.stdout.read().decode() if proc.stdout else ""
-                pytest.fail(f"server did not become ready:\n{out}")
-            time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    root = tmp_path_factory.mktemp("server")
+    settings = {"max_batch": "32", "log_level": "warning", "max_upload_bytes": str(UPLOAD_CAP)}
+    with live_server(make_models_dir(root / "models"), root / "service.log", **settings) as srv:
+        yield srv.url
 
 
 async def test_concurrent_clients_over_a_socket(server: str) -> None:

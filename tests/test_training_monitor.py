@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from training_fixtures import tiny_judge, tiny_npz, tiny_values
 
 from training import config
@@ -18,7 +19,6 @@ from training.config import ConfigError
 from training.loops import trainer_for
 from training.stacked import StackedDigits, load_stacked
 
-torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
