@@ -43,6 +43,10 @@ def image_env(port: int) -> dict[str, str]:
     return env
 
 
+# The shipped models load and time their threads before /readyz: some 35 s on 2 busy cores.
+READY_S = 180
+
+
 def image_command() -> list[str]:
     """The Dockerfile's CMD, run by this interpreter."""
     cmd = dockerfile_cmd()
@@ -55,7 +59,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]
     """The image's command serving; if it dies or never gets ready, the tests fail."""
     port = free_port()
     log = tmp_path_factory.mktemp("image") / "service.log"
-    with run_server(image_command(), image_env(port), port, log) as srv:
+    with run_server(image_command(), image_env(port), port, log, READY_S) as srv:
         yield srv.url, port
 
 
@@ -153,7 +157,8 @@ def test_sigterm_drains_an_in_flight_request(tmp_path: Path) -> None:
     """SIGTERM (what `docker stop` and Kubernetes send to PID 1) stops accepting new
     connections but lets a request already being received finish."""
     port = free_port()
-    with run_server(image_command(), image_env(port), port, tmp_path / "service.log") as srv:
+    log = tmp_path / "service.log"
+    with run_server(image_command(), image_env(port), port, log, READY_S) as srv:
         proc = srv.proc
         body = json.dumps({"n": 2, "seed": 1}).encode()
         with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
