@@ -53,3 +53,37 @@ def test_access_log_is_off_unless_asked_for(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("GANSERVE_ACCESS_LOG", "true")
     entry.main([])
     assert seen["access_log"] is True
+
+
+def test_workers_share_the_cores_unless_threads_are_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GANSERVE_INTRA_OP_THREADS", raising=False)
+    cores = Settings().intra_op_threads
+    assert Settings(workers=2).intra_op_threads == max(1, cores // 2)
+    assert Settings(workers=2, intra_op_threads=3).intra_op_threads == 3
+    with pytest.raises(ValueError):
+        Settings(workers=0)
+
+
+def test_several_workers_run_from_the_environment_with_a_shared_folder(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """uvicorn's workers build the app themselves: the overrides and the folder go to them
+    through the environment."""
+    seen = {}
+
+    def run(app: object, **kw: object) -> None:
+        folder = Path(os.environ["GANSERVE_WORKERS_DIR"])
+        seen.update(kw, app=app, reload=(folder / "reload").read_text())
+        seen["metrics_dir"] = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+
+    monkeypatch.setattr(entry.uvicorn, "run", run)
+    # main() writes to the environment: a copy, so that nothing leaks into later tests.
+    names = ("GANSERVE_MODELS_DIR", "GANSERVE_WORKERS", "GANSERVE_WORKERS_DIR")
+    environ = {k: v for k, v in os.environ.items() if k not in names}
+    environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    monkeypatch.setattr(os, "environ", environ)
+    entry.main(["--workers", "2", "--models", "elsewhere"])
+    assert (seen["app"], seen["factory"], seen["workers"]) == ("service.app:create_app", True, 2)
+    assert os.environ["GANSERVE_MODELS_DIR"] == "elsewhere" and seen["reload"] == "0"
+    assert seen["metrics_dir"].startswith(os.environ["GANSERVE_WORKERS_DIR"])
+    assert not Path(os.environ["GANSERVE_WORKERS_DIR"]).exists()  # removed on exit
