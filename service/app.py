@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import multiprocess
 
-from service import errors, imaging, memory, openapi, workers
+from service import errors, imaging, memory, openapi, priority, workers
 from service.metrics import Metrics
 from service.middleware import (
     ApiKeyMiddleware,
@@ -43,10 +43,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         imaging.limit_pixels(settings.max_pixels)
         memory.map_large_buffers()
         inference_pool = ThreadPoolExecutor(16, thread_name_prefix="ganserve-infer")
-        cpu_pool = ThreadPoolExecutor(
-            max(2, settings.intra_op_threads), thread_name_prefix="ganserve-cpu"
-        )
-        repository = Repository(settings, metrics, inference_pool)
+        # Photos: decoding, encoding and translation runs, below the loop and the generators.
+        cpu_pool = priority.bulk_pool(max(2, settings.intra_op_threads), "ganserve-cpu")
+        translation_pool = priority.bulk_pool(4, "ganserve-translate")
+        repository = Repository(settings, metrics, inference_pool, translation_pool)
         board = workers.Board.from_env(settings.workers)
         svc = Services(settings, metrics, repository, inference_pool, cpu_pool, board)
         app.state.services = svc
@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 multiprocess.mark_process_dead(os.getpid())
             await repository.close()
             inference_pool.shutdown(wait=False, cancel_futures=True)
+            translation_pool.shutdown(wait=False, cancel_futures=True)
             cpu_pool.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(

@@ -250,9 +250,16 @@ def _short(exc: Exception) -> str:
 class Repository:
     """All models by name. Changed only by `reload`, one reload at a time."""
 
-    def __init__(self, settings: Settings, metrics: Metrics, executor: Executor) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        metrics: Metrics,
+        executor: Executor,
+        translation_executor: Executor | None = None,
+    ) -> None:
         self.settings = settings
         self.metrics = metrics
+        self._translation_executor = translation_executor or executor
         self.memory = MemoryBudget(settings.memory_budget_mb << 20)
         metrics.watch_memory(self.memory)
         self._executor = executor
@@ -313,7 +320,7 @@ class Repository:
                 max_batch=self.settings.max_batch,
                 max_delay_s=self.settings.max_delay_ms / 1000,
                 queue_size=self.settings.queue_size,
-                executor=self._executor,
+                executor=self._translation_executor if translation else self._executor,
                 metrics=self.metrics.for_session(runner.key),
                 inline_max_s=self.settings.inline_run_ms / 1000,
                 max_work=self.settings.max_batch_pixels if translation else None,

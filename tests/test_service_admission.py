@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +21,7 @@ from PIL import Image
 from service.admission import Overloaded, WorkEstimate
 from service.batcher import Batcher, DeadlinePassed, TooLarge
 from service.memory import MemoryBudget, peak_bytes_of
+from service.priority import BULK_NICE
 
 pytestmark = pytest.mark.anyio
 
@@ -195,12 +197,14 @@ def _jpeg(side: int) -> bytes:
 
 
 async def test_a_burst_of_uploads_is_split_or_refused_never_timed_out(app_client) -> None:
-    """/translate end to end: runs of two photos at most, 0.15 s a run, a 0.6 s deadline."""
-    async with app_client(max_side=64, max_batch_pixels=2 * 64 * 64, request_timeout_s=0.6) as c:
+    """/translate end to end: runs of two photos at most, 1 s a run, a 2.5 s deadline (long
+    enough that all twelve uploads are decoded while the first run is still going)."""
+    budget = 2 * 64 * 64
+    async with app_client(max_side=64, max_batch_pixels=budget, request_timeout_s=2.5) as c:
         runner = c._transport.app.state.services.repository.models["trans"].runners["a2b"]
-        run = SlowRun(0.15)
+        run = SlowRun(1.0)
         runner.batcher._run = run
-        runner.estimate.unit_s = 0.15 / (2 * 64 * 64)
+        runner.estimate.unit_s = 1.0 / budget
         start = time.perf_counter()
 
         async def upload() -> tuple[int, str, str | None, float]:
@@ -214,7 +218,7 @@ async def test_a_burst_of_uploads_is_split_or_refused_never_timed_out(app_client
     assert {(a[0], a[1]) for a in refused} == {(503, "overloaded")}  # never `timeout`
     assert 2 <= len(ok) <= 8 and len(refused) >= 4
     assert all(int(a[2]) >= 1 for a in refused)
-    assert max(run.pixels) <= 2 * 64 * 64 and sum(run.pixels) == len(ok) * 64 * 64
+    assert max(run.pixels) <= budget and sum(run.pixels) == len(ok) * 64 * 64
     assert min(a[3] for a in refused) < min(a[3] for a in ok)  # refused before any answer
 
 
@@ -233,3 +237,25 @@ async def test_metrics_show_resident_memory_the_budget_and_each_session_estimate
     assert values["ganserve_memory_reserved_bytes"] == 0
     assert 'ganserve_session_run_peak_bytes{model="trans:a2b"}' in values
     assert values['ganserve_session_work_seconds{model="uncond"}'] == 0
+
+
+async def test_translation_runs_below_the_priority_of_generator_runs(app_client) -> None:
+    """A burst of photos yields the cores to the event loop and to /generate."""
+    seen: dict[str, int] = {}
+
+    def recording(key: str, real):
+        def run(inputs):
+            seen[key] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+            return real(inputs)
+
+        return run
+
+    async with app_client(inline_run_ms=0) as c:
+        repo = c._transport.app.state.services.repository
+        for model, role in (("trans", "a2b"), ("uncond", "generator")):
+            batcher = repo.models[model].runners[role].batcher
+            batcher._run = recording(model, batcher._run)
+        assert (await c.post("/translate", files={"file": ("x.jpg", _jpeg(16))})).status_code == 200
+        assert (await c.post("/generate", json={"model": "uncond"})).status_code == 200
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    assert seen == {"trans": base + BULK_NICE, "uncond": base}
