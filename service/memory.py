@@ -101,11 +101,12 @@ def giving_back_freed(run: Callable[[T], object]) -> Callable[[T], object]:
 
 
 class MemoryBudget:
-    """Bytes that runs in flight may hold together, above the resident size at start.
+    """Bytes that runs in flight may hold together, above the process with its models loaded.
 
-    A run reserves its estimated peak before `session.run` and waits, first come first
-    served, while the others' reservations leave no room; a run larger than the whole
-    budget runs alone rather than never.
+    A translation run reserves its estimated peak before `session.run` and waits, first come
+    first served, while the others' reservations leave no room (a run larger than the room,
+    possible after a reload moved the baseline, runs alone rather than never). Generators
+    reserve nothing: their arena is allocated at warm-up and their shapes are fixed.
     """
 
     def __init__(self, budget_bytes: int) -> None:
@@ -122,7 +123,7 @@ class MemoryBudget:
         return nbytes <= self.room
 
     async def reserve(self, nbytes: int) -> None:
-        if nbytes == 0:  # generators: their arena is allocated at warm-up
+        if nbytes == 0:  # nothing measured: nothing to wait for
             return
         if not self._waiters and self._fits(nbytes):
             self.reserved += nbytes

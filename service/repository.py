@@ -325,7 +325,7 @@ class Repository:
                 inline_max_s=self.settings.inline_run_ms / 1000,
                 max_work=self.settings.max_batch_pixels if translation else None,
                 estimate=runner.estimate,
-                memory=self.memory,
+                memory=self.memory if translation else None,  # generators: arena at load
                 name=runner.key,
             )
             full_run = self.settings.max_batch_pixels if translation else self.settings.max_batch
