@@ -96,7 +96,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type"],
-            expose_headers=["X-Model", "X-Seeds", "X-Labels", "X-Direction", "X-Image-Size"],
+            expose_headers=[
+                "X-Model",
+                "X-Seeds",
+                "X-Labels",
+                "X-Direction",
+                "X-Domains",
+                "X-Image-Size",
+            ],
         )
     app.add_middleware(SecurityHeadersMiddleware)
     app.state.settings = settings

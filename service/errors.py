@@ -91,13 +91,12 @@ def install(app: FastAPI) -> None:
             err.get("type") == "missing" and tuple(err.get("loc", ()))[-1:] == ("file",)
             for err in errors
         )
-        code = (
-            "malformed_json"
-            if malformed
-            else "missing_file"
-            if missing_file
-            else ("invalid_request")
-        )
+        if malformed:
+            code = "malformed_json"
+        elif missing_file:
+            code = "missing_file"
+        else:
+            code = "invalid_request"
         status = 400 if malformed else 422
         message = _describe(errors)
         log.warning("%s %s -> %d %s: %s", request.method, request.url.path, status, code, message)

@@ -277,7 +277,7 @@ class Repository:
             folders = self._scan()
             for name in sorted(set(self.models) - set(folders)):
                 report[name] = "removed"
-                await self._retire(self.models.pop(name))
+                self._retire(self.models.pop(name))
             for name, folder in folders.items():
                 report[name] = await self._refresh(name, folder)
             self.memory.set_baseline(resident_bytes())
@@ -309,7 +309,7 @@ class Repository:
                 log.error("model %s: broken replacement refused, old one keeps serving", name)
                 return f"kept: {new.reason}"
             if old is not None:
-                await self._retire(old)
+                self._retire(old)
             self._publish(new)
             self.models[name] = new
             return f"failed: {new.reason}"
@@ -332,7 +332,7 @@ class Repository:
             self.metrics.watch_session(runner.key, runner.estimate, full_run)
         self.models[name] = new  # requests from now on use the new sessions
         if old is not None:
-            await self._retire(old, keep=set(new.session_keys()))
+            self._retire(old, keep=set(new.session_keys()))
         self._publish(new)
         return "loaded" if old is None else "replaced"
 
@@ -343,7 +343,7 @@ class Repository:
         for key in model.session_keys():
             self.metrics.model_ready.labels(key).set(1 if model.ready else 0)
 
-    async def _retire(self, model: Model, keep: set[str] = frozenset()) -> None:
+    def _retire(self, model: Model, keep: set[str] = frozenset()) -> None:
         """Drop a model's metrics series; its batchers finish what they hold in the background."""
         version = model.manifest.version if model.manifest else ""
         for key, runner in zip(model.session_keys(), model.runners.values(), strict=False):

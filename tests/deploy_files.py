@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from service.settings import Settings
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
@@ -76,6 +78,13 @@ def dockerfile_cmd() -> list[str]:
     cmds = [json.loads(rest) for word, rest in stages()[-1] if word == "CMD"]
     assert len(cmds) == 1
     return cmds[0]
+
+
+def unknown_settings(keys: object) -> set[str]:
+    """The GANSERVE_* names among `keys` that name no setting: pydantic-settings ignores them,
+    so a misspelt one would silently leave its default in force."""
+    known = {f"GANSERVE_{name.upper()}" for name in Settings.model_fields}
+    return set(keys) - known
 
 
 def compose_config(variant: str, *extra: str) -> dict:

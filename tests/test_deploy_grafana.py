@@ -39,7 +39,7 @@ def test_dashboard_uses_only_exported_metrics() -> None:
     assert used == set(METRICS)  # and every metric has a panel
 
 
-def test_dashboard_has_the_panels_the_issue_asks_for() -> None:
+def test_dashboard_has_the_operational_panels() -> None:
     text = " ".join(dashboard_exprs())
     assert "rate(ganserve_requests_total" in text
     assert (

@@ -4,7 +4,7 @@ probes, GPU request, settings and labels agree with the Service, ConfigMap and H
 from __future__ import annotations
 
 import yaml
-from deploy_files import ROOT
+from deploy_files import ROOT, unknown_settings
 
 
 def k8s() -> dict[str, dict]:
@@ -37,7 +37,7 @@ def test_k8s_deployment_probes_gpu_and_settings() -> None:
     assert container["resources"]["limits"]["nvidia.com/gpu"] == 1
     assert container["resources"]["requests"]["nvidia.com/gpu"] == 1
     assert container["envFrom"][0]["configMapRef"]["name"] == docs["ConfigMap"]["metadata"]["name"]
-    assert all(key.startswith("GANSERVE_") for key in docs["ConfigMap"]["data"])
+    assert not unknown_settings(docs["ConfigMap"]["data"])  # a misspelt key would be ignored
     assert all(isinstance(v, str) for v in docs["ConfigMap"]["data"].values())
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["terminationGracePeriodSeconds"] > 30  # longer than the drain + preStop

@@ -99,6 +99,11 @@ async def test_cors_answers_only_configured_origins(app_client) -> None:
         assert "access-control-allow-origin" not in bad.headers
         r = await client.post("/generate", json={}, headers={"origin": "https://evil.example"})
         assert "access-control-allow-origin" not in r.headers
+        r = await client.post("/generate", json={}, headers={"origin": "https://ui.example"})
+        exposed = {h.strip() for h in r.headers["access-control-expose-headers"].split(",")}
+        # a page on that origin reads every header /generate and /translate answer with
+        sent = {"X-Model", "X-Seeds", "X-Labels", "X-Direction", "X-Domains", "X-Image-Size"}
+        assert sent <= exposed
 
 
 @pytest.mark.parametrize(
