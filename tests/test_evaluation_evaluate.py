@@ -250,3 +250,34 @@ def test_a_tampered_model_is_refused(world, tmp_path):
         f.write(b"\0")
     with pytest.raises(ValueError, match="sha256"):
         E.evaluate(folder, world["data"], world["judge"], n=50, train_count=TRAIN)
+
+
+def test_a_second_judge_reports_every_figure_the_worse_first(world, tmp_path, capsys):
+    """A judge whose labels are rolled by one calls every conditional sample wrong: its 0 %
+    label accuracy is the worse figure and comes first; model.json keeps both."""
+    rolled = tmp_path / "rolled"
+    rolled.mkdir()
+    t = _templates()
+    _export(
+        _Judge(t[np.roll(np.arange(10), 1)]),
+        (torch.zeros(2, 1, 28, 28),),
+        rolled / "judge.onnx",
+        ["image"],
+        ["logits", "features"],
+    )
+    card = json.loads((world["judge"] / "judge.json").read_text())
+    (rolled / "judge.json").write_text(json.dumps({**card, "name": "rolled-judge"}))
+    folder = tmp_path / "cond"
+    import shutil
+
+    shutil.copytree(world["cond"], folder)
+    args = ["--data", str(world["data"]), "--judge", str(world["judge"]), "--n", "200"]
+    args += ["--second-judge", str(rolled), "--train-count", str(TRAIN)]
+    assert evaluation_cli.main([str(folder), *args]) == 0
+    out = capsys.readouterr().out
+    row = [line for line in out.splitlines() if line.startswith("label accuracy, min")][-1]
+    assert "0.0% (rolled-judge)" in row and row.index("rolled-judge") < row.index("template")
+    metrics = Manifest.load(folder).metrics
+    assert metrics["label_accuracy"]["min"] == 1.0
+    assert metrics["second_judge"]["label_accuracy"]["min"] == 0.0
+    assert "worse" in (folder / "README.md").read_text()

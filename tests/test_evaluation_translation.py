@@ -166,13 +166,15 @@ def test_downscaled_model_exports_for_full_size_photos_and_evaluates(tmp_path: P
     assert m["translation"]["photos"] == {"a": 2, "b": 3}
 
 
-def test_photo_judge_trains_and_reports_heldout_accuracy(tmp_path: Path) -> None:
+def test_photo_judge_trains_and_reports_heldout_accuracy(tmp_path: Path, world) -> None:
     root = tiny_photos(tmp_path / "photos", n=8)
     args = argparse.Namespace(
         data=str(root),
         out=str(tmp_path / "judge"),
         holdout="2,2",
         classes="horse,zebra",
+        cast_model=str(world["swap"]),
+        cast_photos=2,
         epochs=2,
         batch_size=8,
         lr=3e-3,
@@ -186,6 +188,13 @@ def test_photo_judge_trains_and_reports_heldout_accuracy(tmp_path: Path) -> None
     assert judge.info["data"]["train"].startswith("trainA and trainB less")
     logits, feats = judge.run(np.zeros((3, 3, photo_judge.SIZE, photo_judge.SIZE), np.float32))
     assert logits.shape == (3, 2) and feats.shape == (3, photo_judge.FEATURE_DIM)
+    robust = judge.info["heldout_colour_robustness"]
+    assert set(robust) == {"as_is", "greyscale", "model_cast"}
+    assert robust["as_is"]["accuracy"] == judge.info["heldout_accuracy"]
+    assert set(robust["greyscale"]) == {"accuracy", "horse", "zebra"}
+    # the red-blue swap's colour cast, fitted on its own outputs, is the channel swap
+    cast = np.array(judge.info["training"]["cast_map"])
+    assert np.abs(cast[:, :3] - np.eye(3)[[2, 1, 0]]).max() < 0.05
 
 
 def test_photos_are_read_as_translate_reads_an_upload(tmp_path: Path) -> None:

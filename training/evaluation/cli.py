@@ -72,6 +72,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help=f"judge folder (judge.onnx + judge.json); default {evaluate.DEFAULT_JUDGE}, or "
         f"{translation.DEFAULT_JUDGE} for translation models",
     )
+    p.add_argument(
+        "--second-judge",
+        default=None,
+        help="generators: a second judge folder; every figure by both, the worse first "
+        "(model.json metrics.second_judge)",
+    )
     p.add_argument("--n", type=int, default=5000, help="generated samples (seeds 0..n-1)")
     p.add_argument("--k", type=int, default=3, help="k of the k-NN manifolds")
     p.add_argument(
@@ -102,16 +108,24 @@ def run(args: argparse.Namespace, command: str | None = None) -> int:
         table = translation.format_table(manifest.name, manifest, result)
         gallery = translation.GALLERY_FILE
     else:
-        result = evaluate.evaluate(
-            folder,
-            args.data,
-            args.judge or evaluate.DEFAULT_JUDGE,
-            n=args.n,
-            k=args.k,
-            train_count=args.train_count,
-            command=command,
+        judges = [args.judge or evaluate.DEFAULT_JUDGE, *filter(None, [args.second_judge])]
+        result, *others = (
+            evaluate.evaluate(
+                folder,
+                args.data,
+                j,
+                n=args.n,
+                k=args.k,
+                train_count=args.train_count,
+                command=command,
+            )
+            for j in judges
         )
         table = evaluate.format_table(manifest.name, manifest.kind, result)
+        if others:  # every figure by both judges, the worse first
+            print(table + "\n")
+            table = evaluate.format_two(manifest.name, manifest.kind, result, others[0])
+            result["second_judge"] = others[0]
     print(table)
     if not args.no_write:
         write_metrics(folder, result)

@@ -236,3 +236,38 @@ def format_table(name: str, kind: str, m: dict[str, Any]) -> str:
     ]
     lines += [f"{a:<{w0}}  {b:>{w1}}  {c}" for a, b, c in rows]
     return "\n".join(lines)
+
+
+# (row, the figure, how it prints, True when a higher figure is worse)
+_FIGURES: list[tuple[str, Any, str, bool]] = [
+    ("FD-judge / its floor", lambda m: m["fd_judge"]["ratio_to_floor"], "x{:.2f}", True),
+    ("classes present (>= 1 %)", lambda m: m["classes"]["present"], "{}/10", False),
+    ("class KL from uniform", lambda m: m["classes"]["kl_from_uniform"], "{:.4f}", True),
+    ("label accuracy, min", lambda m: m["label_accuracy"]["min"], "{:.1%}", False),
+    ("label accuracy, mean", lambda m: m["label_accuracy"]["mean"], "{:.2%}", False),
+    ("precision", lambda m: m["precision_recall"]["precision"], "{:.3f}", False),
+    ("recall", lambda m: m["precision_recall"]["recall"], "{:.3f}", False),
+]
+
+
+def format_two(name: str, kind: str, first: dict[str, Any], second: dict[str, Any]) -> str:
+    """Every figure by both judges, the worse first (a judge can be pleased by what it shares
+    with the model's training; the other one is the check)."""
+    judges = (first["fd_judge"]["judge"].split(" ")[0], second["fd_judge"]["judge"].split(" ")[0])
+    rows = []
+    for label, get, fmt, higher_worse in _FIGURES:
+        try:
+            values = (get(first), get(second))
+        except KeyError:
+            continue
+        order = sorted(range(2), key=lambda i: -values[i] if higher_worse else values[i])
+        rows.append((label, *(f"{fmt.format(values[i])} ({judges[i]})" for i in order)))
+    w0, w1 = max(len(r[0]) for r in rows), max(len(r[1]) for r in rows)
+    lines = [
+        f"{name} ({kind}): {first['evaluation']['generated']}",
+        f"judges: {first['fd_judge']['judge']}; {second['fd_judge']['judge']}",
+        "",
+        f"{'metric':<{w0}}  {'worse':<{w1}}  other",
+        f"{'-' * w0}  {'-' * w1}  {'-' * 5}",
+    ]
+    return "\n".join(lines + [f"{a:<{w0}}  {b:<{w1}}  {c}" for a, b, c in rows])

@@ -29,6 +29,17 @@ from training.revision import git_revision
 
 FEATURE_DIM = 128
 CLASSES = [str(d) for d in range(10)]
+ARCHITECTURES = {
+    "vgg": "CNN 2x(conv3x3-BN-ReLU) blocks of 16, 32, 64 channels with 2x2 max pooling "
+    "between, global average pool, Linear(64,128)+ReLU (features), Linear(128,10)",
+    "strided": "conv5x5 1->16, conv5x5 stride 2 16->32, conv5x5 stride 2 32->64, each with "
+    "GroupNorm(8) and GELU, flatten 64x7x7, Linear(3136,128)+GELU (features), Linear(128,10)",
+}
+AUGMENTATIONS = {
+    "vgg": "random shift up to 2 pixels",
+    "strided": "random affine (rotation +-15 deg, scale 0.85-1.15, shear +-0.15, shift +-2 px), "
+    "elastic field (sigma 4 px, up to 2 px), stroke 3x3 dilation or erosion (p 0.25 each)",
+}
 
 
 def _block(cin: int, cout: int) -> nn.Sequential:
@@ -103,10 +114,15 @@ def train(
     lr: float,
     seed: int,
     log=print,
-) -> JudgeNet:
+    arch: str = "vgg",
+) -> nn.Module:
+    """`arch` vgg: JudgeNet with random shifts; strided: the second judge with deformations."""
+    from training.evaluation.strided_judge import StridedJudgeNet, deform
+
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    net = JudgeNet()
+    net = JudgeNet() if arch == "vgg" else StridedJudgeNet()
+    augment = _shift if arch == "vgg" else deform
     x = torch.from_numpy(train_x)
     y = torch.from_numpy(train_y)
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
@@ -120,7 +136,7 @@ def train(
         total, correct, loss_sum = 0, 0, 0.0
         for i in range(0, len(x), batch_size):
             idx = order[i : i + batch_size]
-            xb = _shift(x[idx], gen)
+            xb = augment(x[idx], gen)
             logits, _ = net(xb)
             loss = F.cross_entropy(logits, y[idx], label_smoothing=0.05)
             opt.zero_grad(set_to_none=True)
@@ -148,6 +164,13 @@ def _command() -> str:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, help="mnist10k.npz")
     p.add_argument("--out", default="judges/mnist", help="judge folder to write")
+    p.add_argument(
+        "--arch",
+        choices=ARCHITECTURES,
+        default="vgg",
+        help="vgg: the project's first judge (shifts); strided: the second (training/"
+        "evaluation/strided_judge.py: affine, elastic and stroke-width deformations)",
+    )
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=3e-3)
@@ -166,7 +189,8 @@ def run(args: argparse.Namespace) -> int:
     train_x, train_y = load_split(args.data, "train")
     held_x, held_y = load_split(args.data, "heldout")
     start = time.perf_counter()
-    net = train(train_x, train_y, args.epochs, args.batch_size, args.lr, args.seed)
+    arch = getattr(args, "arch", "vgg")
+    net = train(train_x, train_y, args.epochs, args.batch_size, args.lr, args.seed, arch=arch)
     wall = time.perf_counter() - start
 
     out = Path(args.out)
@@ -177,12 +201,11 @@ def run(args: argparse.Namespace) -> int:
         torch_acc = float((net(torch.from_numpy(held_x))[0].argmax(1).numpy() == held_y).mean())
 
     card = {
-        "name": "mnist-judge",
+        "name": "mnist-judge" if arch == "vgg" else "mnist-strided-judge",
         "classes": CLASSES,
         "input": {"name": "image", "shape": [None, 1, 28, 28], "range": [-1.0, 1.0]},
         "outputs": {"logits": [None, len(CLASSES)], "features": [None, FEATURE_DIM]},
-        "architecture": "CNN 2x(conv3x3-BN-ReLU) blocks of 16, 32, 64 channels with 2x2 max "
-        "pooling between, global average pool, Linear(64,128)+ReLU (features), Linear(128,10)",
+        "architecture": ARCHITECTURES[arch],
         "parameters": sum(p.numel() for p in net.parameters()),
         "data": {
             "train": describe(args.data, "train"),
@@ -194,7 +217,7 @@ def run(args: argparse.Namespace) -> int:
             "batch_size": args.batch_size,
             "optimizer": f"AdamW lr {args.lr} one-cycle, weight decay 1e-4",
             "loss": "cross-entropy, label smoothing 0.05",
-            "augmentation": "random shift up to 2 pixels",
+            "augmentation": AUGMENTATIONS[arch],
             "seed": args.seed,
             "wall_seconds": round(wall, 1),
             "device": f"cpu ({platform.processor() or platform.machine()}, {args.threads} threads)",
