@@ -3,17 +3,25 @@
 # cuDNN 9 libraries from pip (see docs/deployment.md for why not nvidia/cuda:*-cudnn-runtime).
 # No torch, no training/ code. Build: docker build -t ganserve .
 # CPU-only image (no NVIDIA libraries, about 2.5 GB smaller): --build-arg CUDA_LIBS=0
+# Behind a TLS-inspecting proxy: --build-arg EXTRA_CA_CERTS="$(cat proxy-ca.pem)" (pip only).
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
 ARG CUDA_LIBS=1
+# PEM certificates pip trusts on top of the base image's bundle; this stage only, so they never
+# reach the runtime image.
+ARG EXTRA_CA_CERTS=""
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 WORKDIR /src
 COPY pyproject.toml ./
 # Exactly [project].dependencies (no torch), plus ORT's CUDA 13 / cuDNN 9 wheels when wanted.
-RUN python -m venv /opt/venv \
+RUN if [ -n "$EXTRA_CA_CERTS" ]; then \
+      { cat /etc/ssl/certs/ca-certificates.crt; printf '%s\n' "$EXTRA_CA_CERTS"; } > /tmp/pip-ca.pem \
+      && export PIP_CERT=/tmp/pip-ca.pem; \
+    fi \
+ && python -m venv /opt/venv \
  && python -c "import sys, tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; ort = 'onnxruntime-gpu' + ('[cuda,cudnn]' if sys.argv[1] == '1' else '') + '>=1.31,<1.32'; print('\n'.join(ort if d.startswith('onnxruntime-gpu') else d for d in deps))" "$CUDA_LIBS" > requirements.txt \
  && /opt/venv/bin/pip install --no-compile -r requirements.txt \
  && find /opt/venv -type d -name __pycache__ -prune -exec rm -rf {} + \

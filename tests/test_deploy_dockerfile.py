@@ -92,3 +92,12 @@ def test_dockerignore_keeps_data_checkpoints_and_envs_out() -> None:
             parts = [p for p in rest.split() if not p.startswith("--")]
             copied.update(p.rstrip("/") for p in parts[:-1])
     assert copied == allowed
+
+
+def test_the_extra_ca_reaches_the_build_stage_only() -> None:
+    """pip behind a TLS-inspecting proxy: the CA is a build-stage argument, never in runtime."""
+    build, runtime = stages()[0], stages()[-1]
+    assert ("ARG", 'EXTRA_CA_CERTS=""') in build
+    (pip,) = [rest for word, rest in build if word == "RUN" and "pip install" in rest]
+    assert "PIP_CERT=" in pip
+    assert not any("EXTRA_CA_CERTS" in rest or "PIP_CERT" in rest for _, rest in runtime)
