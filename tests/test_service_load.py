@@ -129,7 +129,9 @@ async def test_overload_gets_fast_503s_and_the_service_recovers(server: LiveServ
     for overload in overloads:
         assert overload.statuses[503] > overload.statuses[200] > 0
         assert set(overload.statuses) == {200, 503}
-        assert set(overload.codes) == {"overloaded"} and overload.retry_after == {"1"}
+        assert set(overload.codes) == {"overloaded"}
+        # From the estimate of the work held: a few 20 ms batches, so a second or two.
+        assert {int(s) for s in overload.retry_after} <= {1, 2, 3}
         # Refused at once: most refusals come back before a typical accepted request.
         assert overload.quantile(503, 0.9) < overload.quantile(200, 0.5)
         assert overload.quantile(503, 0.99) < 1.0
