@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.serve import free_port, rss_mib, server  # noqa: E402
+from benchmarks.harness import free_port, rss_mib, server  # noqa: E402
 from benchmarks.sysinfo import git_revision, machine  # noqa: E402
 from service.settings import Settings  # noqa: E402
 

@@ -43,20 +43,19 @@ ROOT = HERE.parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.loadgen import Spec  # noqa: E402
-from benchmarks.peers import venvs  # noqa: E402
-from benchmarks.serve import (  # noqa: E402
+from benchmarks.harness import (  # noqa: E402
     free_port,
     http_request,
     load,
     multipart,
-    photo_jpeg,
-    pick_model,
     raw_ort,
     rss_mib,
     server,
-    targets_table,
 )
+from benchmarks.loadgen import Spec  # noqa: E402
+from benchmarks.peers import venvs  # noqa: E402
+from benchmarks.serve_models import photo_jpeg, pick_model  # noqa: E402
+from benchmarks.serve_report import targets_table  # noqa: E402
 from benchmarks.sysinfo import git_revision, machine  # noqa: E402
 from service import imaging  # noqa: E402
 from service.manifest import Manifest  # noqa: E402
