@@ -47,15 +47,7 @@ HERE = Path(__file__).resolve().parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.harness import (  # noqa: E402
-    free_port,
-    http_request,
-    load,
-    multipart,
-    raw_ort,
-    rss_mib,
-    server,
-)
+from benchmarks import harness  # noqa: E402
 from benchmarks.loadgen import Spec  # noqa: E402
 from benchmarks.serve_models import (  # noqa: E402
     WORKLOADS,
@@ -115,9 +107,9 @@ class Target:
     def request(self, w: Workload) -> bytes:
         if w.route == "/generate":
             body = json.dumps({"model": self.generator, "n": w.n}).encode()
-            return http_request("/generate", body, "application/json")
-        body, ctype = multipart(self.photo, {"model": self.translator, "direction": "a2b"})
-        return http_request("/translate", body, ctype)
+            return harness.http_request("/generate", body, "application/json")
+        body, ctype = harness.multipart(self.photo, {"model": self.translator, "direction": "a2b"})
+        return harness.http_request("/translate", body, ctype)
 
     def session_key(self, w: Workload) -> str:
         if not self.metrics:
@@ -145,8 +137,8 @@ def run_workloads(
     results = {}
     for w in WORKLOADS:
         seconds = timing.translate_s if w.route == "/translate" else timing.duration_s
-        result = load(target.spec(w, timing.warmup_s, seconds), work)
-        result["rss_mib"] = rss_mib(target.pid)
+        result = harness.load(target.spec(w, timing.warmup_s, seconds), work)
+        result["rss_mib"] = harness.rss_mib(target.pid)
         results[w.name] = result
         print(
             f"  {label:<12} {w.name:<32} {result['images_per_s']:9.1f} img/s "
@@ -165,10 +157,10 @@ def idle_latency(target: Target, timing: Timing, work: Path) -> dict:
     w = Workload("/generate", 16, 1)
     requests = timing.idle_requests
     spec = target.spec(w, 0.3, requests * 0.06, idle_gap_s=0.05)
-    result = load(spec, work)
+    result = harness.load(spec, work)
     spec.request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
     spec.images_per_request, spec.metrics_model = 0, ""
-    result["floor"] = load(spec, work)
+    result["floor"] = harness.load(spec, work)
     return result
 
 
@@ -194,7 +186,7 @@ def soak(target: Target, timing: Timing, work: Path) -> dict:
     samples = []
     start = time.perf_counter()
     while any(p.poll() is None for p in procs):
-        samples.append((round(time.perf_counter() - start - warm, 1), rss_mib(target.pid)))
+        samples.append((round(time.perf_counter() - start - warm, 1), harness.rss_mib(target.pid)))
         time.sleep(min(1.0, timing.soak_s / 10))
     loads = [json.loads(p.communicate()[0]) for p in procs]
     rss = [r for t, r in samples if t >= 0] or [samples[-1][1]]
@@ -261,8 +253,8 @@ def main(argv: list[str] | None = None) -> dict:
 
         print(f"raw ONNX Runtime ({picked['generator']}, {picked['translator']})", flush=True)
         raw = {
-            "generator": raw_ort(gen_dir, "generator", args.provider, timing.raw_s, None),
-            "translator": raw_ort(tr_dir, "a2b", args.provider, timing.raw_s, x),
+            "generator": harness.raw_ort(gen_dir, "generator", args.provider, timing.raw_s, None),
+            "translator": harness.raw_ort(tr_dir, "a2b", args.provider, timing.raw_s, x),
         }
         for label, table in raw.items():
             for batch, r in table.items():
@@ -290,8 +282,9 @@ def main(argv: list[str] | None = None) -> dict:
         servers: dict[str, dict] = {}
         report: dict = {}
         for label, env in (("service", {}), ("no batching", {"GANSERVE_MAX_BATCH": "1"})):
-            port = free_port()
-            with server([*service_cmd, str(port)], {**base_env, **env}, port, "/readyz") as pid:
+            port = harness.free_port()
+            cmd = [*service_cmd, str(port)]
+            with harness.server(cmd, {**base_env, **env}, port, "/readyz") as pid:
                 target = Target(port, pid, picked["generator"], picked["translator"], photo, True)
                 servers[label] = run_workloads(target, timing, work, label, limits)
                 if label == "service":
@@ -308,7 +301,7 @@ def main(argv: list[str] | None = None) -> dict:
                         f"  soak: RSS {s['rss_start_mib']:.1f} -> {s['rss_end_mib']:.1f} MiB",
                         flush=True,
                     )
-        port = free_port()
+        port = harness.free_port()
         naive_cmd = [
             sys.executable,
             str(HERE / "naive_server.py"),
@@ -321,7 +314,7 @@ def main(argv: list[str] | None = None) -> dict:
             "--device",
             "cuda" if args.provider == "cuda" else "cpu",
         ]
-        with server(naive_cmd, {}, port, "/healthz") as pid:
+        with harness.server(naive_cmd, {}, port, "/healthz") as pid:
             target = Target(port, pid, picked["generator"], picked["translator"], photo, False)
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz") as r:
                 naive_weights = json.load(r)["weights"]
