@@ -4,6 +4,7 @@ same images as /generate and /translate byte for byte, and concurrent infers in 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ import httpx
 import numpy as np
 import pytest
 import tritonclient.http as triton
+import tritonclient.http.aio as triton_aio
 import v2_server
 from live_server import LiveServer
 from onnx_models import CLASSES, DIM
@@ -29,7 +31,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 @pytest.fixture
 def client(server: LiveServer) -> Iterator[triton.InferenceServerClient]:
-    c = triton.InferenceServerClient(f"127.0.0.1:{server.port}", concurrency=16)
+    c = triton.InferenceServerClient(f"127.0.0.1:{server.port}")
     yield c
     c.close()
 
@@ -191,24 +193,26 @@ def _batches(server: LiveServer, model: str) -> float:
     return float(line.split()[-1])
 
 
-def test_concurrent_infers_share_a_batch(
+@pytest.mark.anyio
+async def test_concurrent_infers_share_a_batch(
     server: LiveServer, client: triton.InferenceServerClient
 ) -> None:
-    """A full request on a slow model, then eight one-row infers while it runs: they meet in
-    the queue and share runs, and each gets the rows it would get alone."""
+    """Nine infers at once (tritonclient's asyncio client) on a slow model, one of them full:
+    they meet in the queue and share runs, and each gets the rows it would get alone."""
     seeds = [list(range(200, 200 + v2_server.MAX_N))] + [[100 + i] for i in range(8)]
     alone = [run(client, "slow", {"seed": np.array(s)}, True).as_numpy("image") for s in seeds]
     before = _batches(server, "slow")
-    pending = [
-        client.async_infer(
-            "slow",
-            [tensor("seed", np.array(s), True)],
-            outputs=[triton.InferRequestedOutput("image")],
-            headers=dict(AUTH),
+    aio = triton_aio.InferenceServerClient(f"127.0.0.1:{server.port}", conn_limit=len(seeds))
+    try:
+        results = await asyncio.gather(
+            *(
+                aio.infer("slow", [tensor("seed", np.array(s), True)], headers=dict(AUTH))
+                for s in seeds
+            )
         )
-        for s in seeds
-    ]
-    together = [p.get_result().as_numpy("image") for p in pending]
+    finally:
+        await aio.close()
+    together = [r.as_numpy("image") for r in results]
     runs = _batches(server, "slow") - before
     assert runs < len(seeds), runs
     for a, b in zip(alone, together, strict=True):

@@ -222,7 +222,7 @@ async def test_overload_is_503_with_retry_after(server: LiveServer) -> None:
     statuses = [r.status_code for r in answers]
     assert set(statuses) == {200, 503}, statuses
     busy = next(r for r in answers if r.status_code == 503)
-    assert busy.headers["retry-after"] == "1"
+    assert int(busy.headers["retry-after"]) >= 1  # seconds, from the session's estimate
     assert "busy" in busy.json()["error"]
 
 
