@@ -28,7 +28,7 @@ if str(ROOT) not in sys.path:
 from service.manifest import FileRef, ImageSpec, LatentSpec, Manifest, sha256_of  # noqa: E402
 from training import factory  # noqa: E402
 from training.config import Config, build  # noqa: E402
-from training.export import _to_onnx  # noqa: E402
+from training.export import to_onnx  # noqa: E402
 from training.init_from import copy_onnx_weights  # noqa: E402
 
 # Served role -> key of training.factory.generators.
@@ -103,7 +103,7 @@ def export_initial(values: dict[str, Any], folder: Path, domains: tuple[str, str
         example = (torch.zeros(1, 3, cfg.crop_size, cfg.crop_size),)
         axes = {"image": {0: "N", 2: "H", 3: "W"}, "translated": {0: "N", 2: "H", 3: "W"}}
         for role in ("a2b", "b2a"):
-            _to_onnx(
+            to_onnx(
                 gens[ROLE_KEYS[role]],
                 example,
                 ["image"],
@@ -117,7 +117,7 @@ def export_initial(values: dict[str, Any], folder: Path, domains: tuple[str, str
     else:
         example = (torch.zeros(2, cfg.z_dim),)
         axes = {"z": {0: "N"}, "image": {0: "N"}}
-        _to_onnx(gens["g"], example, ["z"], "image", axes, folder / "generator.onnx", 17)
+        to_onnx(gens["g"], example, ["z"], "image", axes, folder / "generator.onnx", 17)
         size = cfg.image_size
         image = ImageSpec(channels=cfg.channels, height=size, width=size)
         kind, latent, named = "unconditional", LatentSpec(dim=cfg.z_dim), None

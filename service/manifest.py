@@ -18,7 +18,8 @@ NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 
 Kind = Literal["unconditional", "conditional", "translation"]
 
-# The ONNX file roles each kind must ship.
+# The ONNX file roles each kind may ship: a generator has its one; a translation model has
+# either direction or both (the CycleGAN authors release each direction as its own file).
 ROLES: dict[str, tuple[str, ...]] = {
     "unconditional": ("generator",),
     "conditional": ("generator",),
@@ -77,9 +78,9 @@ class Manifest(BaseModel):
 
     @model_validator(mode="after")
     def _kind_fields(self) -> Manifest:
-        missing = [role for role in ROLES[self.kind] if role not in self.files]
-        if missing:
-            raise ValueError(f"kind {self.kind!r} needs files {missing}")
+        if not self.roles():
+            wanted = " or ".join(repr(r) for r in ROLES[self.kind])
+            raise ValueError(f"kind {self.kind!r} needs files {wanted}")
         if self.kind in ("unconditional", "conditional") and self.latent is None:
             raise ValueError(f"kind {self.kind!r} needs 'latent'")
         if self.kind == "conditional" and not self.classes:
@@ -95,6 +96,10 @@ class Manifest(BaseModel):
             if Path(ref.path).is_absolute() or ".." in Path(ref.path).parts:
                 raise ValueError(f"file {role!r} must be a path inside the model folder")
         return self
+
+    def roles(self) -> tuple[str, ...]:
+        """The ONNX roles this model ships, in ROLES order (its translation directions)."""
+        return tuple(role for role in ROLES[self.kind] if role in self.files)
 
     @classmethod
     def load(cls, folder: Path) -> Manifest:

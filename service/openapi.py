@@ -65,7 +65,7 @@ ROUTE_ERRORS: dict[tuple[str, str], dict[int, str]] = {
     },
     ("post", "/translate"): {
         **_SERVING_ERRORS,
-        400: "wrong_kind, empty_file, not_an_image, corrupt_image",
+        400: "wrong_kind, direction_unavailable, empty_file, not_an_image, corrupt_image",
         413: "upload_too_large, image_too_large",
         415: "unsupported_format",
         422: "invalid_request, missing_file",

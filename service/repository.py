@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from service.admission import WorkEstimate
 from service.batcher import Batcher, work_per_row
-from service.manifest import MANIFEST_FILE, ROLES, Manifest, sha256_of
+from service.manifest import MANIFEST_FILE, Manifest, sha256_of
 from service.memory import MemoryBudget, peak_bytes_of, resident_bytes
 from service.metrics import Metrics
 from service.runtime import (
@@ -72,7 +72,7 @@ class Model:
         return [session_key(self.name, role, self.manifest) for role in self._roles()]
 
     def _roles(self) -> tuple[str, ...]:
-        return ROLES[self.manifest.kind] if self.manifest else ("generator",)
+        return self.manifest.roles() if self.manifest else ("generator",)
 
     def describe(self) -> dict[str, Any]:
         m = self.manifest
@@ -90,6 +90,7 @@ class Model:
             "latent": m.latent.model_dump() if m and m.latent else None,
             "classes": m.classes if m else None,
             "domains": m.domains if m else None,
+            "directions": list(m.roles()) if m and m.kind == "translation" else None,
             "sessions": {role: r.describe() for role, r in self.runners.items()},
             "manifest": m.model_dump(mode="json") if m else None,
         }
@@ -122,7 +123,7 @@ def load_model(folder: Path, settings: Settings, choice: ProviderChoice) -> Mode
         manifest = _read_manifest(folder)
         runners = {
             role: _load_runner(folder, manifest, role, settings, choice)
-            for role in ROLES[manifest.kind]
+            for role in manifest.roles()
         }
     except LoadError as exc:
         log.error("model %s failed: %s", name, exc)

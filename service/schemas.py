@@ -94,6 +94,9 @@ class ModelInfo(BaseModel):
     latent: dict[str, Any] | None = None
     classes: list[str] | None = None
     domains: dict[str, str] | None = None
+    directions: list[str] | None = Field(
+        default=None, description="translation: the directions it has, `a2b` and/or `b2a`"
+    )
     sessions: dict[str, dict[str, Any]] = {}
     manifest: dict[str, Any] | None = None
 

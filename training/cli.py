@@ -1,4 +1,4 @@
-"""`python -m training {train,resume,export}`: see --help of each command."""
+"""`python -m training {train,resume,export,evaluate,import,...}`: see --help of each."""
 
 from __future__ import annotations
 
@@ -77,8 +77,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--opset", type=int, default=17, help="ONNX opset (>= 17)")
     from training.evaluation.cli import add_commands  # evaluate, judge, judge-photos
+    from training.importers import cli as importers
 
     add_commands(sub)
+    importers.add_commands(sub)
     return parser
 
 
@@ -129,7 +131,7 @@ def _run(trainer) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if hasattr(args, "handler"):  # evaluate, judge
+    if hasattr(args, "handler"):  # evaluate, judge, import
         return args.handler(args)
     from training.export import ExportError
     from training.loops.base import NonFiniteLoss

@@ -32,6 +32,9 @@ OPSET = 17
 IR_VERSION = 10  # ONNX Runtime 1.31 reads IR <= 13; onnx >= 1.23 writes 14 by default
 
 
+PHOTOS = {"a2b": "val_a", "b2a": "val_b"}  # the photos each translation direction samples
+
+
 class ExportError(RuntimeError):
     pass
 
@@ -50,7 +53,7 @@ class _Unconditional(_Conditional):
         return self.g(z)
 
 
-def _to_onnx(
+def to_onnx(
     module: nn.Module,
     args: tuple,
     names: list[str],
@@ -86,7 +89,7 @@ def _session(path: Path):
     return cpu_session(path)
 
 
-def _parity(
+def check_parity(
     module: nn.Module, path: Path, feeds: dict[str, np.ndarray], tolerance: float, role: str
 ) -> float:
     out = _session(path).run(None, feeds)[0]
@@ -143,10 +146,10 @@ def export(
             path = out / f"{role}.onnx"
             example = torch.zeros(1, 3, size, size)
             axes = {"image": {0: "N", 2: "H", 3: "W"}, "translated": {0: "N", 2: "H", 3: "W"}}
-            _to_onnx(gens[key], (example,), ["image"], "translated", axes, path, opset)
+            to_onnx(gens[key], (example,), ["image"], "translated", axes, path, opset)
             h, w = size + 2 * multiple, size + multiple  # not the traced size
             feeds = {"image": rng.uniform(-1, 1, (2, 3, h, w)).astype(np.float32)}
-            parity[role] = _parity(gens[key], path, feeds, tolerance, role)
+            parity[role] = check_parity(gens[key], path, feeds, tolerance, role)
         image = ImageSpec(channels=3, height=size, width=size, multiple_of=multiple)
         files = {
             r: FileRef(path=f"{r}.onnx", sha256=sha256_of(out / f"{r}.onnx"))
@@ -163,11 +166,11 @@ def export(
         else:
             module, args, names = _Unconditional(g), (z,), ["z"]
         axes = {n: {0: "N"} for n in [*names, "image"]}
-        _to_onnx(module, args, names, "image", axes, path, opset)
+        to_onnx(module, args, names, "image", axes, path, opset)
         feeds = {"z": rng.standard_normal((5, cfg.z_dim)).astype(np.float32)}
         if kind == "conditional":
             feeds["label"] = rng.integers(0, len(classes), 5).astype(np.int64)
-        parity["generator"] = _parity(module, path, feeds, tolerance, "generator")
+        parity["generator"] = check_parity(module, path, feeds, tolerance, "generator")
         image = ImageSpec(channels=cfg.channels, height=cfg.image_size, width=cfg.image_size)
         files = {"generator": FileRef(path="generator.onnx", sha256=sha256_of(path))}
     manifest = Manifest(
@@ -182,7 +185,7 @@ def export(
         files=files,
         training=_provenance(cfg, state, ckpt_path, parity),
     )
-    _samples(out, manifest, extra)
+    samples(out, manifest, extra)
     manifest.dump(out)
     write_card(out, card(manifest))
     print(f"exported {kind} model {name!r} to {out}")
@@ -244,13 +247,17 @@ def _served_scale(crops: torch.Tensor, manifest: Manifest) -> torch.Tensor:
     return F.interpolate(crops, scale_factor=factor, mode="bicubic").clamp(-1, 1)
 
 
-def _samples(out: Path, manifest: Manifest, extra: dict[str, Any]) -> None:
-    """The preview grid, made through ONNX Runtime from the exported file itself."""
-    if manifest.kind == "translation":
-        a, b = (_served_scale(extra[k], manifest).numpy() for k in ("val_a", "val_b"))
-        ab = _session(out / "a2b.onnx").run(None, {"image": a})[0]
-        ba = _session(out / "b2a.onnx").run(None, {"image": b})[0]
-        save_png(grid(np.concatenate([a, ab, b, ba]), len(a)), out / "samples.png")
+def samples(out: Path, manifest: Manifest, extra: dict[str, Any]) -> None:
+    """The preview grid, made through ONNX Runtime from the exported file itself; a
+    translation direction's photos are `extra["val_a"]` (a2b) or `extra["val_b"]` (b2a),
+    equally many, [N, 3, H, W] in [-1, 1]."""
+    if manifest.kind == "translation":  # per direction: its photos, then their translations
+        rows = []
+        for role in manifest.roles():
+            photos = _served_scale(extra[PHOTOS[role]], manifest).numpy()
+            session = _session(out / manifest.files[role].path)
+            rows += [photos, session.run(None, {"image": photos})[0]]
+        save_png(grid(np.concatenate(rows), len(rows[0])), out / "samples.png")
         return
     session = _session(out / "generator.onnx")
     if manifest.kind == "conditional":

@@ -11,6 +11,7 @@ from service import imaging
 from service.errors import ApiError
 from service.inference import infer
 from service.manifest import NAME_PATTERN
+from service.repository import Model
 from service.routes.common import pick_model, services
 
 router = APIRouter(tags=["translate"])
@@ -31,6 +32,23 @@ def image_api_error(exc: imaging.ImageError) -> ApiError:
     return ApiError(status, code, str(exc))
 
 
+def _direction(model: Model, asked: str | None) -> str:
+    """The asked direction, refused with the ones it has when this model lacks it."""
+    have = list(model.runners)
+    if asked is None:
+        return "a2b" if "a2b" in have else have[0]
+    if asked not in have:
+        domains = model.manifest.domains or {}
+        names = {"a2b": ("a", "b"), "b2a": ("b", "a")}
+        offer = ", ".join(f"{r} ({domains[names[r][0]]} -> {domains[names[r][1]]})" for r in have)
+        raise ApiError(
+            400,
+            "direction_unavailable",
+            f"model {model.name!r} has no {asked} direction; it has {offer}",
+        )
+    return asked
+
+
 @router.post(
     "/translate",
     response_class=Response,
@@ -40,12 +58,13 @@ async def translate(
     request: Request,
     file: Annotated[UploadFile, File(description="JPEG, PNG or WebP")],
     model: Annotated[str | None, Form(pattern=NAME_PATTERN, max_length=64)] = None,
-    direction: Annotated[Literal["a2b", "b2a"], Form()] = "a2b",
+    direction: Annotated[Literal["a2b", "b2a"] | None, Form()] = None,
 ) -> Response:
     """The upload translated, as a PNG of the same size (of the capped size when it is
-    larger than `max_side`)."""
+    larger than `max_side`). `direction` defaults to `a2b`, or to the model's only one."""
     svc = services(request)
     chosen = pick_model(svc, model, ("translation",))
+    direction = _direction(chosen, direction)
     data = await file.read()
     if len(data) > svc.settings.max_upload_bytes:
         raise ApiError(

@@ -317,6 +317,7 @@
       infoRow(dl, `Classes (${m.classes.length})`, list);
     }
     if (m.domains) infoRow(dl, "Domains", `a = ${m.domains.a}, b = ${m.domains.b}`);
+    if (m.directions) infoRow(dl, "Directions", m.directions.join(", "));
     const isDefault = Object.entries(state.defaults).filter(([, name]) => name === m.name).map(([k]) => k);
     if (isDefault.length) infoRow(dl, "Default for", isDefault.join(", "));
   }
@@ -346,8 +347,14 @@
     }
     if (ready && m.kind === "translation") {
       const d = m.domains || { a: "a", b: "b" };
-      $("tr-a2b-label").textContent = `a2b: ${d.a} → ${d.b}`;
-      $("tr-b2a-label").textContent = `b2a: ${d.b} → ${d.a}`;
+      const has = m.directions || ["a2b", "b2a"];
+      for (const [dir, src, dst] of [["a2b", d.a, d.b], ["b2a", d.b, d.a]]) {
+        const radio = $(`tr-${dir}`);
+        radio.disabled = !has.includes(dir);
+        $(`tr-${dir}-label`).textContent = `${dir}: ${src} → ${dst}${radio.disabled ? " (not in this model)" : ""}`;
+      }
+      // A one-direction model (the CycleGAN authors release one file per direction).
+      if (!has.includes($("translate-form").elements.direction.value)) $(`tr-${has[0]}`).checked = true;
     }
     document.body.classList.toggle("pixelated", Boolean(m && m.image && Math.max(m.image.width, m.image.height) <= 64));
   }

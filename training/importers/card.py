@@ -1,0 +1,39 @@
+"""README.md of an imported model: where it came from, how it is run, under what licence."""
+
+from __future__ import annotations
+
+from service.manifest import Manifest
+
+
+def text(m: Manifest, with_samples: bool, notes: list[str]) -> str:
+    src = m.source  # type: ignore[attr-defined]
+    img = m.image
+    lines = [
+        f"# {m.name}",
+        "",
+        m.description,
+        "",
+        f"- kind: {m.kind}; image {img.channels}x{img.height}x{img.width} in [-1, 1]"
+        + (f"; latent dim {m.latent.dim}" if m.latent else "")
+        + (f"; sides padded to multiples of {img.multiple_of}" if m.kind == "translation" else ""),
+    ]
+    if m.domains:
+        names = {"a2b": ("a", "b"), "b2a": ("b", "a")}
+        ways = [f"{r} ({m.domains[names[r][0]]} -> {m.domains[names[r][1]]})" for r in m.roles()]
+        lines.append(f"- directions: {', '.join(ways)}")
+    if m.classes:
+        lines.append(f"- classes: {', '.join(m.classes)}")
+    lines.append(f"- origin: {src['origin']}")
+    for role, f in src["files"].items():
+        lines.append(f"- {role}: from `{f['file']}`, sha256 `{f['sha256']}`")
+    if "architecture" in src:
+        options = ", ".join(f"{k} {v}" for k, v in src["options"].items())
+        lines.append(f"- architecture: {src['architecture']} ({options})")
+    if "onnx_parity_max_abs_diff" in src:
+        lines.append(f"- ONNX Runtime vs PyTorch max abs diff: {src['onnx_parity_max_abs_diff']}")
+    lines += [f"- {note}" for note in notes]
+    lines += ["", "## How it was imported", "", "```", src["command"], "```", ""]
+    if with_samples:
+        lines += ["![samples](samples.png)", ""]
+    lines += ["## Licence", "", src["licence"]]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,133 @@
+"""`python -m training import {cyclegan,pix2pix,onnx}`: someone else's model as a folder the
+service loads (see `python -m training import <source> --help`)."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shlex
+import sys
+from pathlib import Path
+
+from training.importers.unet import LEVELS
+
+
+def _domains(text: str) -> tuple[str, str]:
+    parts = tuple(p.strip() for p in text.split(","))
+    if len(parts) != 2 or not all(parts):
+        raise argparse.ArgumentTypeError(f"{text!r}: give two names, like horse,zebra")
+    return parts  # type: ignore[return-value]
+
+
+def guess_domains(path: Path) -> tuple[str, str]:
+    """`horse2zebra.pth` or `horse2zebra_pretrained/latest_net_G.pth` -> (horse, zebra)."""
+    for name in (path.stem, path.parent.name):
+        found = re.search(r"([a-z]+)2([a-z]+)", name.lower())
+        if found:
+            return found.group(1), found.group(2)
+    return "a", "b"
+
+
+def _common(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--out", type=Path, required=True, help="models/<name>: the model folder")
+    p.add_argument(
+        "--domains",
+        type=_domains,
+        help="names of domains a and b, like horse,zebra (default: from a file name "
+        "like horse2zebra, else a,b)",
+    )
+    p.add_argument("--photos-a", type=Path, help=f"a photo or a folder of {what}, for samples.png")
+    p.add_argument("--photos-b", type=Path, help="the same for b2a, when there is one")
+
+
+def _torch(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tolerance", type=float, default=1e-4, help="largest |onnxruntime - torch|")
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset (>= 17)")
+
+
+def add_commands(sub) -> None:
+    """Register `import` and its three sources on the training CLI's subparsers."""
+    imp = sub.add_parser(
+        "import",
+        help="serve someone else's model: the CycleGAN/pix2pix authors' checkpoints, any ONNX",
+        description=__doc__,
+    )
+    sources = imp.add_subparsers(dest="source", required=True)
+    cyc = sources.add_parser(
+        "cyclegan",
+        help="the CycleGAN authors' ResNet generator(s): one file = a2b, two = a2b and b2a",
+        description=_doc("cyclegan"),
+    )
+    cyc.add_argument("files", type=Path, nargs="+", metavar="G.pth", help="G [G_B]")
+    cyc.add_argument("--ngf", type=int, default=64, help="generator width (their --ngf)")
+    cyc.add_argument("--n-blocks", type=int, default=9, help="9 (resnet_9blocks) or 6")
+    cyc.add_argument("--dropout", action="store_true", help="trained without --no_dropout")
+    _common(cyc, "domain a (without: no samples.png)")
+    _torch(cyc)
+    pix = sources.add_parser(
+        "pix2pix", help="the pix2pix authors' U-Net generator (a2b)", description=_doc("pix2pix")
+    )
+    pix.add_argument("files", type=Path, nargs=1, metavar="G.pth")
+    pix.add_argument("--netG", choices=sorted(LEVELS), default="unet_256", dest="net")
+    pix.add_argument("--ngf", type=int, default=64, help="generator width (their --ngf)")
+    pix.add_argument(
+        "--eval-norm",
+        action="store_true",
+        help="BatchNorm with running statistics (checkpoints meant for their --eval)",
+    )
+    _common(pix, "inputs (without: no samples.png)")
+    _torch(pix)
+    onx = sources.add_parser(
+        "onnx",
+        help="an ONNX generator or translator exported elsewhere, served as is",
+        description=_doc("onnx_file"),
+    )
+    onx.add_argument("files", type=Path, nargs="+", metavar="MODEL.onnx", help="a2b [b2a]")
+    onx.add_argument("--classes", help="conditional generators: class names in label order")
+    _common(onx, "domain a (translators)")
+    for p in (cyc, pix, onx):
+        p.set_defaults(handler=_run)
+
+
+def _doc(module: str) -> str:
+    from importlib import import_module
+
+    return import_module(f"training.importers.{module}").__doc__ or ""
+
+
+def _run(args: argparse.Namespace) -> int:
+    from training.export import ExportError
+    from training.importers import cyclegan, onnx_file, photos, pix2pix
+    from training.importers.state_dict import CheckpointError
+
+    command = "python -m training " + shlex.join(sys.argv[1:])
+    domains = args.domains or guess_domains(args.files[0])
+    try:
+        if len(args.files) > 2:
+            raise CheckpointError("give one file (a2b) or two (a2b, b2a)")
+        size = 2 ** LEVELS[args.net] if args.source == "pix2pix" else 256
+        samples = {
+            role: photos.load(path, size)
+            for role, path in (("a2b", args.photos_a), ("b2a", args.photos_b))
+            if path is not None
+        }
+        if args.source == "cyclegan":
+            net = (args.ngf, args.n_blocks, args.dropout)
+            cyclegan.run(
+                args.files, args.out, domains, *net, samples, args.tolerance, args.opset, command
+            )
+        elif args.source == "pix2pix":
+            net = (args.net, args.ngf, args.eval_norm)
+            pix2pix.run(
+                args.files[0], args.out, domains, *net, samples, args.tolerance, args.opset, command
+            )
+        else:
+            classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
+            onnx_file.run(args.files, args.out, domains, classes, samples, command)
+    except (CheckpointError, onnx_file.OnnxImportError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ExportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    return 0

@@ -1,0 +1,52 @@
+"""The model folder of an imported model: its ONNX files (already in place), model.json with
+their hashes and the `source` record, samples.png when photos were given, README.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from service.manifest import FileRef, ImageSpec, LatentSpec, Manifest, sha256_of
+from training.export import PHOTOS, samples
+from training.importers import card
+
+
+def write(
+    out: Path,
+    kind: str,
+    image: ImageSpec,
+    roles: list[str],
+    description: str,
+    source: dict[str, Any],
+    photos: dict[str, torch.Tensor] | None = None,
+    domains: tuple[str, str] | None = None,
+    latent: int | None = None,
+    classes: list[str] | None = None,
+    notes: list[str] | None = None,
+) -> Manifest:
+    """`roles` name the files `<role>.onnx` in `out`; `photos` the sample inputs per
+    translation direction (the preview of a generator needs none)."""
+    manifest = Manifest(
+        name=out.name,
+        kind=kind,
+        description=description,
+        image=image,
+        latent=LatentSpec(dim=latent) if latent else None,
+        classes=classes,
+        domains=dict(zip("ab", domains, strict=True)) if domains else None,
+        files={r: FileRef(path=f"{r}.onnx", sha256=sha256_of(out / f"{r}.onnx")) for r in roles},
+        source=source,
+    )
+    with_samples = kind != "translation" or bool(photos)
+    if with_samples:
+        extra = {PHOTOS[role]: batch for role, batch in (photos or {}).items()}
+        if photos:  # one grid, so every direction shows as many photos
+            n = min(len(batch) for batch in photos.values())
+            extra = {key: batch[:n] for key, batch in extra.items()}
+        samples(out, manifest, extra)
+    manifest.dump(out)
+    (out / "README.md").write_text(card.text(manifest, with_samples, notes or []))
+    print(f"imported {kind} model {manifest.name!r} ({', '.join(roles)}) to {out}")
+    return manifest

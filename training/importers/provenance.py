@@ -1,0 +1,47 @@
+"""What model.json's `source` says about an imported model: where its weights came from
+(file names and sha256), whose architecture with which options, and under what licence."""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+from pathlib import Path
+from typing import Any
+
+from service.manifest import sha256_of
+
+AUTHORS = (
+    "Zhu, Park, Isola, Efros et al., github.com/junyanz/pytorch-CycleGAN-and-pix2pix "
+    "(models/networks.py)"
+)
+AUTHORS_LICENCE = (
+    "The authors' code is BSD-licensed. Their released weights carry no stated licence; "
+    "ganserve claims none either way: ask the authors before redistributing them or using "
+    "them beyond research."
+)
+UNKNOWN_LICENCE = (
+    "Unknown: whatever the file's makers gave it. ganserve records none and claims none."
+)
+
+
+def file_record(path: Path, **extra: Any) -> dict[str, Any]:
+    return {"file": path.name, "sha256": sha256_of(path), **extra}
+
+
+def record(
+    origin: str,
+    files: dict[str, dict[str, Any]],
+    licence: str,
+    command: str,
+    **details: Any,
+) -> dict[str, Any]:
+    """The `source` entry: `origin` in words, then files per role, details, licence."""
+    return {
+        "origin": origin,
+        "files": files,
+        **details,
+        "licence": licence,
+        "command": command,
+        "imported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+    }
