@@ -30,7 +30,11 @@ def text(m: Manifest, with_samples: bool, notes: list[str]) -> str:
         options = ", ".join(f"{k} {v}" for k, v in src["options"].items())
         lines.append(f"- architecture: {src['architecture']} ({options})")
     if "onnx_parity_max_abs_diff" in src:
-        lines.append(f"- ONNX Runtime vs PyTorch max abs diff: {src['onnx_parity_max_abs_diff']}")
+        checks = "; ".join(
+            f"{role} " + ", ".join(f"{d:.2g} at {size}" for size, d in sizes.items())
+            for role, sizes in src["onnx_parity_max_abs_diff"].items()
+        )
+        lines.append(f"- ONNX Runtime vs PyTorch, max abs diff on a batch of two: {checks}")
     lines += [f"- {note}" for note in notes]
     lines += ["", "## How it was imported", "", "```", src["command"], "```", ""]
     if with_samples:

@@ -98,6 +98,7 @@ def _doc(module: str) -> str:
 def _run(args: argparse.Namespace) -> int:
     from training.export import ExportError
     from training.importers import cyclegan, onnx_file, photos, pix2pix
+    from training.importers.job import Job
     from training.importers.state_dict import CheckpointError
 
     command = "python -m training " + shlex.join(sys.argv[1:])
@@ -111,19 +112,16 @@ def _run(args: argparse.Namespace) -> int:
             for role, path in (("a2b", args.photos_a), ("b2a", args.photos_b))
             if path is not None
         }
+        job = Job(args.out, domains, command, samples)
         if args.source == "cyclegan":
-            net = (args.ngf, args.n_blocks, args.dropout)
-            cyclegan.run(
-                args.files, args.out, domains, *net, samples, args.tolerance, args.opset, command
-            )
+            job.tolerance, job.opset = args.tolerance, args.opset
+            cyclegan.run(args.files, args.ngf, args.n_blocks, args.dropout, job)
         elif args.source == "pix2pix":
-            net = (args.net, args.ngf, args.eval_norm)
-            pix2pix.run(
-                args.files[0], args.out, domains, *net, samples, args.tolerance, args.opset, command
-            )
+            job.tolerance, job.opset = args.tolerance, args.opset
+            pix2pix.run(args.files[0], args.net, args.ngf, args.eval_norm, job)
         else:
             classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
-            onnx_file.run(args.files, args.out, domains, classes, samples, command)
+            onnx_file.run(args.files, classes, job)
     except (CheckpointError, onnx_file.OnnxImportError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -10,6 +10,7 @@ import torch
 
 from service.manifest import ImageSpec, Manifest
 from training.importers import folder, provenance, resnet, state_dict, translators, unet
+from training.importers.job import Job
 
 SIZE = 256  # the authors' test-time load size
 
@@ -50,32 +51,19 @@ def load(
     return net.eval(), dropped
 
 
-def run(
-    files: list[Path],
-    out: Path,
-    domains: tuple[str, str],
-    ngf: int,
-    n_blocks: int,
-    dropout: bool,
-    photos: dict[str, torch.Tensor],
-    tolerance: float,
-    opset: int,
-    command: str,
-) -> Manifest:
+def run(files: list[Path], ngf: int, n_blocks: int, dropout: bool, job: Job) -> Manifest:
     roles = ["a2b", "b2a"][: len(files)]
     nets, records = {}, {}
     for role, path in zip(roles, files, strict=True):
         nets[role], dropped = load(path, ngf, n_blocks, dropout)
         records[role] = provenance.file_record(path, dropped_instance_norm_stats=len(dropped))
-    parity = translators.export(nets, out, SIZE, resnet.MULTIPLE_OF, tolerance, opset)
-    source = provenance.record(
+    parity = translators.export(nets, job, SIZE, resnet.MULTIPLE_OF)
+    source = provenance.authors_record(
         "the CycleGAN authors' generator checkpoint(s)",
         records,
-        provenance.AUTHORS_LICENCE,
-        command,
-        authors=provenance.AUTHORS,
-        architecture="ResnetGenerator",
-        options={
+        job.command,
+        "ResnetGenerator",
+        {
             "ngf": ngf,
             "n_blocks": n_blocks,
             "norm": "instance (no affine, no running statistics)",
@@ -83,12 +71,11 @@ def run(
             "padding": "reflect",
             "parameters": sum(p.numel() for p in nets[roles[0]].parameters()),
         },
-        onnx_parity_max_abs_diff=parity,
-        torch=torch.__version__,
+        parity,
     )
-    a, b = domains
+    a, b = job.domains
     return folder.write(
-        out,
+        job,
         "translation",
         ImageSpec(channels=3, height=SIZE, width=SIZE, multiple_of=resnet.MULTIPLE_OF),
         roles,
@@ -96,8 +83,7 @@ def run(
         + (f" and {b} -> {a}" if len(roles) == 2 else "")
         + f" (the authors' ResNet-{n_blocks} generator, ngf {ngf})",
         source,
-        photos={r: photos[r] for r in roles if r in photos},
-        domains=domains,
+        domains=True,
         notes=[
             "served at the upload's own size (sides padded to multiples of 4), where the "
             "authors' test script resizes every photo to 256x256 first; upload photos of "

@@ -3,31 +3,31 @@ their hashes and the `source` record, samples.png when photos were given, README
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
-
-import torch
 
 from service.manifest import FileRef, ImageSpec, LatentSpec, Manifest, sha256_of
 from training.export import PHOTOS, samples
 from training.importers import card
+from training.importers.job import Job
 
 
 def write(
-    out: Path,
+    job: Job,
     kind: str,
     image: ImageSpec,
     roles: list[str],
     description: str,
     source: dict[str, Any],
-    photos: dict[str, torch.Tensor] | None = None,
-    domains: tuple[str, str] | None = None,
+    domains: bool = False,
     latent: int | None = None,
     classes: list[str] | None = None,
     notes: list[str] | None = None,
 ) -> Manifest:
-    """`roles` name the files `<role>.onnx` in `out`; `photos` the sample inputs per
-    translation direction (the preview of a generator needs none)."""
+    """`roles` name the files `<role>.onnx` in `job.out`; `domains` whether the manifest
+    names them (translation). The samples of a translation direction are the job's photos
+    for it (a generator's preview needs none)."""
+    out = job.out
+    photos = job.photos_for(roles)
     manifest = Manifest(
         name=out.name,
         kind=kind,
@@ -35,13 +35,13 @@ def write(
         image=image,
         latent=LatentSpec(dim=latent) if latent else None,
         classes=classes,
-        domains=dict(zip("ab", domains, strict=True)) if domains else None,
+        domains=dict(zip("ab", job.domains, strict=True)) if domains else None,
         files={r: FileRef(path=f"{r}.onnx", sha256=sha256_of(out / f"{r}.onnx")) for r in roles},
         source=source,
     )
     with_samples = kind != "translation" or bool(photos)
     if with_samples:
-        extra = {PHOTOS[role]: batch for role, batch in (photos or {}).items()}
+        extra = {PHOTOS[role]: batch for role, batch in photos.items()}
         if photos:  # one grid, so every direction shows as many photos
             n = min(len(batch) for batch in photos.values())
             extra = {key: batch[:n] for key, batch in extra.items()}

@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import onnx
 import onnxruntime as ort
-import torch
 
 from service.manifest import ImageSpec, Manifest
 from service.runtime import SIGNATURES
 from training.importers import folder, provenance
+from training.importers.job import Job
 
 FLOAT, INT64 = "tensor(float)", "tensor(int64)"
 MAX_MULTIPLE = 512
@@ -175,14 +175,7 @@ def output_range(g: Graph, multiple: int) -> list[float]:
     return [round(float(out.min()), 4), round(float(out.max()), 4)]
 
 
-def run(
-    files: list[Path],
-    out: Path,
-    domains: tuple[str, str],
-    classes: list[str] | None,
-    photos: dict[str, torch.Tensor],
-    command: str,
-) -> Manifest:
+def run(files: list[Path], classes: list[str] | None, job: Job) -> Manifest:
     graphs = [inspect(p) for p in files]
     kind = graphs[0].kind
     if len(files) == 2 and {g.kind for g in graphs} != {"translation"}:
@@ -209,9 +202,9 @@ def run(
         records[role] = provenance.file_record(
             path, kind=kind, opset=g.opset, producer=g.producer, inputs=g.inputs, **measured
         )
-    out.mkdir(parents=True, exist_ok=True)
+    job.out.mkdir(parents=True, exist_ok=True)
     for role, path in zip(roles, files, strict=True):
-        shutil.copyfile(path, out / f"{role}.onnx")  # byte for byte: the hash stays
+        shutil.copyfile(path, job.out / f"{role}.onnx")  # byte for byte: the hash stays
     if kind == "translation":
         # one padding for both directions: the larger (powers of two divide each other)
         multiple = max(r["multiple_of"] for r in records.values())
@@ -224,18 +217,17 @@ def run(
         "an ONNX file exported elsewhere, copied byte for byte",
         records,
         provenance.UNKNOWN_LICENCE,
-        command,
+        job.command,
     )
     names = ", ".join(p.name for p in files)
     return folder.write(
-        out,
+        job,
         kind,
         image,
         roles,
         f"{kind} model imported from {names}",
         source,
-        photos={r: photos[r] for r in roles if r in photos} or None,
-        domains=domains if kind == "translation" else None,
+        domains=kind == "translation",
         latent=latent,
         classes=classes if kind == "conditional" else None,
         notes=[

@@ -14,6 +14,7 @@ import torch
 
 from service.manifest import ImageSpec, Manifest
 from training.importers import folder, provenance, resnet, state_dict, translators, unet
+from training.importers.job import Job
 
 
 def _advice(net: str, ngf: int):
@@ -44,54 +45,39 @@ def load(path: Path, net: str, ngf: int, eval_norm: bool) -> unet.UnetGenerator:
     return model.eval()
 
 
-def run(
-    path: Path,
-    out: Path,
-    domains: tuple[str, str],
-    net: str,
-    ngf: int,
-    eval_norm: bool,
-    photos: dict[str, torch.Tensor],
-    tolerance: float,
-    opset: int,
-    command: str,
-) -> Manifest:
+def run(path: Path, net: str, ngf: int, eval_norm: bool, job: Job) -> Manifest:
     model = load(path, net, ngf, eval_norm)
     multiple = 2 ** unet.LEVELS[net]
-    parity = translators.export({"a2b": model}, out, multiple, multiple, tolerance, opset)
+    parity = translators.export({"a2b": model}, job, multiple, multiple)
     norm = (
         "batch, running statistics (--eval-norm)"
         if eval_norm
         else "batch, each image by its own statistics (as the authors' test script runs it)"
     )
-    source = provenance.record(
+    source = provenance.authors_record(
         "the pix2pix authors' generator checkpoint",
         {"a2b": provenance.file_record(path)},
-        provenance.AUTHORS_LICENCE,
-        command,
-        authors=provenance.AUTHORS,
-        architecture="UnetGenerator",
-        options={
+        job.command,
+        "UnetGenerator",
+        {
             "netG": net,
             "ngf": ngf,
             "norm": norm,
             "dropout": "off (eval mode); the authors' test script leaves it on",
             "parameters": sum(p.numel() for p in model.parameters()),
         },
-        onnx_parity_max_abs_diff=parity,
-        torch=torch.__version__,
+        parity,
     )
-    a, b = domains
+    a, b = job.domains
     per_image = "running BatchNorm statistics" if eval_norm else "BatchNorm per image"
     return folder.write(
-        out,
+        job,
         "translation",
         ImageSpec(channels=3, height=multiple, width=multiple, multiple_of=multiple),
         ["a2b"],
         f"pix2pix {a} -> {b} (the authors' {net} generator, ngf {ngf}, {per_image})",
         source,
-        photos={"a2b": photos["a2b"]} if "a2b" in photos else None,
-        domains=domains,
+        domains=True,
         notes=[
             f"sides padded to multiples of {multiple} ({net} halves them {unet.LEVELS[net]} "
             "times); the authors' test script resizes every photo to 256x256 first",

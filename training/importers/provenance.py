@@ -8,6 +8,8 @@ import platform
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from service.manifest import sha256_of
 
 AUTHORS = (
@@ -26,6 +28,28 @@ UNKNOWN_LICENCE = (
 
 def file_record(path: Path, **extra: Any) -> dict[str, Any]:
     return {"file": path.name, "sha256": sha256_of(path), **extra}
+
+
+def authors_record(
+    origin: str,
+    files: dict[str, dict[str, Any]],
+    command: str,
+    architecture: str,
+    options: dict[str, Any],
+    parity: dict[str, dict[str, float]],
+) -> dict[str, Any]:
+    """The `source` entry of one of the CycleGAN/pix2pix authors' networks."""
+    return record(
+        origin,
+        files,
+        AUTHORS_LICENCE,
+        command,
+        authors=AUTHORS,
+        architecture=architecture,
+        options=options,
+        onnx_parity_max_abs_diff=parity,
+        torch=torch.__version__,
+    )
 
 
 def record(

@@ -4,13 +4,12 @@ dynamic H and W are proven to work) and a batch of two (so is the batch axis).""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 from torch import nn
 
 from training.export import ExportError, check_parity, to_onnx
+from training.importers.job import Job
 
 AXES = {"image": {0: "N", 2: "H", 3: "W"}, "translated": {0: "N", 2: "H", 3: "W"}}
 
@@ -23,20 +22,21 @@ def parity_sizes(multiple: int) -> list[tuple[int, int]]:
 
 
 def export(
-    nets: dict[str, nn.Module], out: Path, size: int, multiple: int, tolerance: float, opset: int
+    nets: dict[str, nn.Module], job: Job, size: int, multiple: int
 ) -> dict[str, dict[str, float]]:
     """Write each role's ONNX file; return its max |onnxruntime - torch| per checked size."""
-    if opset < 17:
-        raise ExportError(f"opset {opset}: the service needs 17 or newer")
-    out.mkdir(parents=True, exist_ok=True)
+    if job.opset < 17:
+        raise ExportError(f"opset {job.opset}: the service needs 17 or newer")
+    job.out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     parity: dict[str, dict[str, float]] = {}
     for role, net in nets.items():
         net.eval()
-        path = out / f"{role}.onnx"
-        to_onnx(net, (torch.zeros(1, 3, size, size),), ["image"], "translated", AXES, path, opset)
+        path = job.out / f"{role}.onnx"
+        example = (torch.zeros(1, 3, size, size),)
+        to_onnx(net, example, ["image"], "translated", AXES, path, job.opset)
         parity[role] = {}
         for h, w in parity_sizes(multiple):
             feeds = {"image": rng.uniform(-1, 1, (2, 3, h, w)).astype(np.float32)}
-            parity[role][f"{h}x{w}"] = check_parity(net, path, feeds, tolerance, role)
+            parity[role][f"{h}x{w}"] = check_parity(net, path, feeds, job.tolerance, role)
     return parity
