@@ -116,6 +116,7 @@ def test_one_file_gives_a2b_only(tmp_path: Path) -> None:
     assert m.roles() == ("a2b",) and not (out / "b2a.onnx").exists()
     assert m.domains == {"a": "horse", "b": "zebra"}  # from the authors' folder name
     assert not (out / "samples.png").exists()  # no photos given
+    assert cli.main(["evaluate", str(out), "--data", str(tmp_path)]) == 2
 
 
 def test_old_release_quirks_load(tmp_path: Path) -> None:

@@ -102,6 +102,11 @@ def run(args: argparse.Namespace, command: str | None = None) -> int:
     manifest = Manifest.load(folder)
     gallery = None
     if manifest.kind == "translation":
+        if manifest.roles() != ("a2b", "b2a"):
+            raise ValueError(
+                f"{manifest.name} has only {', '.join(manifest.roles())}: translation "
+                "evaluation (judged translations and cycle L1) needs both directions"
+            )
         holdout = tuple(int(n) for n in args.holdout.split(",")) if args.holdout else None
         judge = args.judge or translation.DEFAULT_JUDGE
         result = translation.evaluate(folder, args.data, judge, holdout, command, args.threads)
