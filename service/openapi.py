@@ -118,6 +118,7 @@ class Catalog:
     unconditional: tuple[str, ...] = ()
     conditional: tuple[str, ...] = ()
     translation: tuple[str, ...] = ()
+    directions: tuple[str, ...] = ()  # `<name>.a2b` / `<name>.b2a`, those each model ships
     class_names: tuple[str, ...] = ()
     class_count: int = 0
     versions: tuple[str, ...] = ()
@@ -129,10 +130,13 @@ class Catalog:
             return cls()
         ready = services.repository.ready_models()
         names = {kind: tuple(m.name for m in ready if m.kind == kind) for kind in ROLES}
+        translators = [m for m in ready if m.kind == "translation"]
+        directions = tuple(f"{m.name}.{r}" for m in translators for r in m.manifest.roles())
         classes = [m.manifest.classes or [] for m in ready if m.kind == "conditional"]
         common = set.intersection(*(set(c) for c in classes)) if classes else set()
         return cls(
             **names,
+            directions=directions,
             class_names=tuple(n for n in (classes[0] if classes else []) if n in common),
             class_count=min((len(c) for c in classes), default=0),
             versions=tuple(sorted({m.manifest.version for m in ready if m.manifest})),
@@ -140,8 +144,7 @@ class Catalog:
 
     def v2_names(self) -> tuple[str, ...]:
         """The Open Inference Protocol's model names: one per session."""
-        directions = tuple(f"{name}.{d}" for name in self.translation for d in ROLES["translation"])
-        return self.unconditional + self.conditional + directions
+        return self.unconditional + self.conditional + self.directions
 
 
 def document(schema: dict[str, Any], *, secured: bool, max_n: int) -> None:

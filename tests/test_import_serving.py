@@ -72,3 +72,7 @@ def test_translate_through_imported_models(tmp_path: Path) -> None:
         error = r.json()["error"]
         assert error["code"] == "direction_unavailable"
         assert "has no b2a" in error["message"] and "a2b (horse -> zebra)" in error["message"]
+        # the Open Inference Protocol lists the direction it has, and only that one
+        assert httpx.get(f"{server.url}/v2/models/authors-horse2zebra.a2b").status_code == 200
+        r = httpx.get(f"{server.url}/v2/models/authors-horse2zebra.b2a")
+        assert r.status_code == 404 and "authors-horse2zebra.a2b?" in r.json()["error"]

@@ -68,8 +68,9 @@ def find(repository: Repository, name: str, version: str | None = None) -> Targe
             503, "model_not_ready", f"model {base!r} failed: {model.reason}", {"Retry-After": "30"}
         )
     assert model.manifest is not None
-    if (model.kind == "translation") != bool(direction):
-        hint = f"{base}.a2b or {base}.b2a" if model.kind == "translation" else base
+    roles = model.manifest.roles()
+    if (model.kind == "translation") != bool(direction) or (direction and direction not in roles):
+        hint = " or ".join(f"{base}.{r}" for r in roles) if model.kind == "translation" else base
         raise ApiError(404, "unknown_model", f"no model named {name!r}; did you mean {hint}?")
     if version is not None and version != model.manifest.version:
         raise ApiError(
