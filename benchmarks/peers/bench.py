@@ -72,6 +72,7 @@ class Workload:
 
 
 WORKLOADS = (Workload(1, 64), Workload(16, 32), Workload(1, 1))
+PORT = "{port}"  # in a peer's command: the port it gets at each start
 TRANSLATE = "/translate 256x256, 8 clients"  # ganserve only: no peer serves translation
 
 
@@ -111,9 +112,9 @@ class Peer:
         return http_request("/generate", body, "application/json")
 
 
-def peers(args: argparse.Namespace, model: Path, port: int) -> list[Peer]:
+def peers(args: argparse.Namespace, model: Path, port: str = PORT) -> list[Peer]:
     """ganserve's models folder is the model's parent: it holds the translator too."""
-    service = ["-m", "service", "--host", "127.0.0.1", "--port", str(port), "--models"]
+    service = ["-m", "service", "--host", "127.0.0.1", "--port", port, "--models"]
     found = [
         Peer(
             f"ganserve w={w}",
@@ -142,7 +143,7 @@ def peers(args: argparse.Namespace, model: Path, port: int) -> list[Peer]:
             found.append(
                 Peer(
                     "BentoML",
-                    [bentoml, "serve", "service:GeneratorService", *local, str(port)],
+                    [bentoml, "serve", "service:GeneratorService", *local, port],
                     "/readyz",
                     cwd=HERE / "bentoml",
                     env={"PEER_MODEL": str(model), "BENTOML_DO_NOT_TRACK": "true"},
@@ -153,7 +154,7 @@ def peers(args: argparse.Namespace, model: Path, port: int) -> list[Peer]:
             continue
         label, probe = SCRIPTED[peer]
         script = [python, str(HERE / peer / "server.py"), "--model", str(model)]
-        found.append(Peer(label, [*script, "--port", str(port)], probe, needs=NEEDS[peer]))
+        found.append(Peer(label, [*script, "--port", port], probe, needs=NEEDS[peer]))
     return found
 
 
@@ -188,7 +189,10 @@ class Run:
 def measure(peer: Peer, run: Run) -> dict[str, dict]:
     """Start the peer alone, run every workload on it, stop it; the results by workload."""
     results = {}
-    with server(peer.command, peer.env, run.port, peer.probe, cwd=peer.cwd) as pid:
+    # A port of its own: a framework's helper processes may hold the last one a while.
+    run.port = free_port()
+    command = [str(run.port) if arg == PORT else arg for arg in peer.command]
+    with server(command, peer.env, run.port, peer.probe, cwd=peer.cwd) as pid:
         asks = [(w.name, peer.request(run.model, w.n), w.clients, w.n) for w in WORKLOADS]
         if peer.ganserve:
             asks.append((TRANSLATE, run.translate_request(), 8, 1))
@@ -216,7 +220,9 @@ def worker_pids(pid: int) -> list[int]:
 def soak(peer: Peer, run: Run, seconds: float) -> dict:
     """n=1 at 32 clients for `seconds`, after 10 s of the same load (arenas grown); every
     worker's resident memory sampled each second."""
-    with server(peer.command, peer.env, run.port, peer.probe, cwd=peer.cwd) as pid:
+    run.port = free_port()
+    command = [str(run.port) if arg == PORT else arg for arg in peer.command]
+    with server(command, peer.env, run.port, peer.probe, cwd=peer.cwd) as pid:
         spec = run.spec(peer.request(run.model, 1), 32, 1, pid)
         spec.warmup_s, spec.duration_s = min(10.0, seconds), seconds
         path = run.work / "soak.json"
@@ -442,7 +448,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"raw ONNX Runtime: {', '.join(rates)}", flush=True)
         warmup, seconds = (0.2, 0.5) if args.quick else (1.0, 3.0)
         run = Run(free_port(), generator.name, translator.name, photo, work, warmup, seconds)
-        servers = peers(args, model, run.port)
+        servers = peers(args, model)
         runs: dict[str, list[dict]] = {p.label: [] for p in servers}
         for round_ in range(args.rounds):
             order = servers if round_ % 2 == 0 else servers[::-1]
