@@ -10,15 +10,44 @@ from browser_support import (  # noqa: F401 (fixtures, and the ones they use)
     browser,
     expect,
     message,
-    models,
     open_page,
     photo,
     server,
     shot,
 )
+from onnx_models import make_models_dir, translator, write_model
 from PIL import Image
 
 pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One ready model per kind, and a translation model with only its a2b direction."""
+    root = make_models_dir(tmp_path_factory.mktemp("browser") / "models")
+    write_model(
+        root / "one-way",
+        {"a2b": translator(seed=7)},
+        kind="translation",
+        channels=3,
+        size=16,
+        domains={"a": "label", "b": "photo"},
+        multiple_of=4,
+        untrained=False,
+    )
+    return root
+
+
+def test_a_one_direction_model_offers_only_that_direction(open_page, tmp_path: Path) -> None:
+    page = open_page().open("one-way")
+    expect(page.locator("#tr-b2a")).to_be_disabled()
+    expect(page.locator("label[for=tr-b2a]")).to_have_text("b2a: photo → label (not in this model)")
+    expect(page.locator("#tr-a2b")).to_be_checked()
+    expect(page.locator("#model-info")).to_contain_text("a2b")
+    path = tmp_path / "labels.png"
+    path.write_bytes(photo("PNG", (32, 24)))
+    page.set_input_files("#tr-file", str(path))
+    expect(message(page)).to_contain_text("Translated labels.png from label to photo")
 
 
 def test_translate_an_uploaded_photo_both_ways(open_page, tmp_path: Path) -> None:
