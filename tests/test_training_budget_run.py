@@ -146,3 +146,16 @@ def test_the_compact_copy_keeps_the_split_and_the_validation_files(tmp_path: Pat
 def test_bad_budget_options_are_refused(tmp_path: Path, bad: str) -> None:
     with pytest.raises(config.ConfigError, match="max_seconds"):
         config.build(tiny_values("cyclegan", tmp_path), [bad])
+
+
+def test_a_candidate_slower_already_in_its_warm_up_gets_no_second_step(tmp_path: Path) -> None:
+    from training import precision
+
+    trainer = trainer_for(config.build(tiny_values("cyclegan", tmp_path, batch_size=2)))
+    calls = []
+    original = trainer.train_step
+    trainer.train_step = lambda s: calls.append(s) or original(s)
+    seconds, timed = precision._time_step(trainer, best=1e-9)
+    assert not timed and len(calls) == 1 and seconds > 0
+    seconds, timed = precision._time_step(trainer, best=None)
+    assert timed and len(calls) == 3

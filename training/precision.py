@@ -68,31 +68,44 @@ def _set_layout(trainer: Trainer, channels_last: bool) -> None:
     trainer.channels_last = channels_last
 
 
-def _time_step(trainer: Trainer) -> float:
+SLOWER = 3.0  # a candidate whose warm-up step alone takes this many times the best is out
+
+
+def _time_step(trainer: Trainer, best: float | None) -> tuple[float, bool]:
+    """(seconds, timed): a warm-up step (kernel choice, allocator, autotuning), then a timed
+    one; when the warm-up already took SLOWER x `best`, its time stands and no second step
+    runs (on a CPU without bf16 hardware a bf16 step can take minutes)."""
     cuda = trainer.device.type == "cuda"
     for model in trainer.models.values():
         model.train()
-    trainer.train_step(trainer.step)  # warm-up: kernel choice, allocator, autotuning
+    started = time.perf_counter()
+    trainer.train_step(trainer.step)
     if cuda:
         torch.cuda.synchronize(trainer.device)
+    warm = time.perf_counter() - started
+    if best is not None and warm > SLOWER * best:
+        return warm, False
     start = time.perf_counter()
     trainer.train_step(trainer.step)
     if cuda:
         torch.cuda.synchronize(trainer.device)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, True
 
 
 def _timed(trainer: Trainer, settings: list[tuple[bool, bool]]) -> list[dict[str, Any]]:
     """Seconds of one training step with each (bf16, channels_last); the run's state, random
     streams included, is put back after each, so the run goes on as if nothing had run."""
     start = copy.deepcopy(trainer.state_dict())
-    timings = []
+    timings: list[dict[str, Any]] = []
     for amp, layout in settings:
         trainer.load_state(start)
         trainer.amp = amp
         _set_layout(trainer, layout)
-        seconds = _time_step(trainer)
-        timings.append({"amp": amp, "channels_last": layout, "step_seconds": round(seconds, 4)})
+        best = min((t["step_seconds"] for t in timings if t["timed"]), default=None)
+        seconds, timed = _time_step(trainer, best)
+        timings.append(
+            {"amp": amp, "channels_last": layout, "step_seconds": round(seconds, 4), "timed": timed}
+        )
     trainer.load_state(start)
     return timings
 
@@ -129,10 +142,11 @@ def choose(trainer: Trainer, earlier: dict[str, Any] | None = None) -> dict[str,
         record["decided_by"] = "option"
     else:
         timings = _timed(trainer, options)
-        best = min(timings, key=lambda t: t["step_seconds"])
+        best = min((t for t in timings if t["timed"]), key=lambda t: t["step_seconds"])
         options = [(best["amp"], best["channels_last"])]
         record["decided_by"] = (
-            "timed probe: one warm-up and one timed training step per candidate, the fastest"
+            "timed probe: one warm-up and one timed training step per candidate (none after a "
+            f"warm-up {SLOWER:g}x the best), the fastest"
         )
         record.update(step_seconds=best["step_seconds"], candidates=timings)
     trainer.amp = options[0][0]
