@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
+import docker_support
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -70,3 +71,16 @@ def app_client(settings: Settings) -> AppClient:
 async def client(app_client: AppClient) -> AsyncIterator[httpx.AsyncClient]:
     async with app_client() as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def ganserve_image(pytestconfig: pytest.Config) -> docker_support.Image:
+    """The repository's Dockerfile built once per session (CPU variant); skips without Docker."""
+    docker_support.require_engine()
+    image = docker_support.build_ganserve()
+    docker_support.report(
+        pytestconfig,
+        f"image {image.tag} on {image.base}: built in {image.build_s:.0f} s, "
+        f"{image.size_mb:.0f} MB",
+    )
+    return image
