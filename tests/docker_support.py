@@ -204,7 +204,9 @@ def build_ganserve(tag: str = "ganserve-test:cpu") -> Image:
 
 def report(config: pytest.Config, line: str) -> None:
     """A measured figure, printed in pytest's output even without -s."""
-    config.pluginmanager.get_plugin("terminalreporter").write_line(f"[docker] {line}")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        config.pluginmanager.get_plugin("terminalreporter").write_line(f"[docker] {line}")
 
 
 def free_port() -> int:
@@ -222,6 +224,13 @@ def container(image: str, *run_args: str, command: tuple[str, ...] = ()) -> Iter
         yield cid
     finally:
         docker("rm", "-f", "-v", cid, check=False)
+
+
+def make_mountable(models: Path) -> Path:
+    """Readable by the image's user (uid 10001), as a models folder a host would share."""
+    for path in [models, *models.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return models
 
 
 def inspect(cid: str, template: str) -> str:

@@ -27,6 +27,7 @@ from docker_support import (
     docker,
     free_port,
     inspect,
+    make_mountable,
     report,
     wait_for,
 )
@@ -162,13 +163,6 @@ def test_docker_stop_during_load_answers_every_accepted_request(
     assert set(tally.statuses) == {200}
     assert exit_code == "0"  # stopped by SIGTERM, not killed
     assert stop_s < STOP_GRACE_S
-
-
-def make_mountable(models: Path) -> Path:
-    """Readable by the image's user (uid 10001), as a models folder a host would share."""
-    for path in [models, *models.rglob("*")]:
-        path.chmod(0o755 if path.is_dir() else 0o644)
-    return models
 
 
 def reload(url: str) -> dict[str, str]:
