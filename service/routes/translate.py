@@ -32,11 +32,9 @@ def image_api_error(exc: imaging.ImageError) -> ApiError:
     return ApiError(status, code, str(exc))
 
 
-def _direction(model: Model, asked: str | None) -> str:
+def _direction(model: Model, asked: str) -> str:
     """The asked direction, refused with the ones it has when this model lacks it."""
     have = list(model.runners)
-    if asked is None:
-        return "a2b" if "a2b" in have else have[0]
     if asked not in have:
         domains = model.manifest.domains or {}
         names = {"a2b": ("a", "b"), "b2a": ("b", "a")}
@@ -58,10 +56,10 @@ async def translate(
     request: Request,
     file: Annotated[UploadFile, File(description="JPEG, PNG or WebP")],
     model: Annotated[str | None, Form(pattern=NAME_PATTERN, max_length=64)] = None,
-    direction: Annotated[Literal["a2b", "b2a"] | None, Form()] = None,
+    direction: Annotated[Literal["a2b", "b2a"], Form()] = "a2b",
 ) -> Response:
     """The upload translated, as a PNG of the same size (of the capped size when it is
-    larger than `max_side`). `direction` defaults to `a2b`, or to the model's only one."""
+    larger than `max_side`). A direction the model does not ship is refused."""
     svc = services(request)
     chosen = pick_model(svc, model, ("translation",))
     direction = _direction(chosen, direction)
