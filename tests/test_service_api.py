@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -181,6 +182,17 @@ async def test_web_page_and_static(client) -> None:
     page = await client.get("/")
     assert page.status_code == 200 and "html" in page.headers["content-type"]
     assert (await client.get("/static/index.html")).status_code == 200
+    assert '<script type="module" src="static/app.js">' in page.text
+    # Every module the page loads, following its imports: served, and as JavaScript (a browser
+    # refuses a module script of any other content type).
+    todo, served = ["app.js"], set()
+    while todo:
+        name = todo.pop()
+        r = await client.get(f"/static/{name}")
+        assert r.status_code == 200 and "javascript" in r.headers["content-type"], name
+        served.add(name)
+        todo += set(re.findall(r'from "\./([\w-]+\.js)"', r.text)) - served
+    assert {"api.js", "generate.js", "interpolate.js", "translate.js", "models.js"} <= served
 
 
 async def test_metrics_move(client) -> None:
