@@ -35,8 +35,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks import reports  # noqa: E402
 from benchmarks.harness import free_port, rss_mib, server  # noqa: E402
-from benchmarks.sysinfo import git_revision, machine  # noqa: E402
+from benchmarks.sysinfo import machine  # noqa: E402
 from service.settings import Settings  # noqa: E402
 
 SIDE = 1024
@@ -165,7 +166,7 @@ def targets(run: dict, budget_mib: int) -> dict[str, bool]:
 
 def markdown(report: dict) -> str:
     lines = [
-        f"# Big uploads ({report['revision']}, {report['machine']['cpu']}, "
+        f"# Big uploads ({report['git']}, {report['machine']['cpu']}, "
         f"{report['machine']['cores']} cores, load average at start "
         f"{', '.join(f'{x:.2f}' for x in report['machine']['load_average_at_start'])})",
         "",
@@ -201,8 +202,8 @@ def main(argv: list[str] | None = None) -> dict:
     port = free_port()
     cmd = [sys.executable, "-m", "service", "--host", "127.0.0.1", "--port", str(port)]
     cmd += ["--models", str(args.models)]
-    report: dict = {"revision": git_revision(), "machine": machine(), "runs": []}
-    report["command"] = " ".join(["benchmarks/big_uploads.py", *(argv or sys.argv[1:])])
+    command = " ".join(["python benchmarks/big_uploads.py", *(argv or sys.argv[1:])])
+    report: dict = {**reports.opening(command, machine()), "runs": []}
     with server(cmd, {"GANSERVE_PROVIDER": "cpu"}, port, "/readyz") as pid:
         url = f"http://127.0.0.1:{port}"
         for n in args.bursts:
@@ -211,9 +212,7 @@ def main(argv: list[str] | None = None) -> dict:
             report["runs"].append(run)
             print(json.dumps(run), flush=True)
     report["load_average_at_end"] = list(os.getloadavg())
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "big_uploads.json").write_text(json.dumps(report, indent=1) + "\n")
-    (args.out / "big_uploads.md").write_text(markdown(report))
+    reports.save(args.out, "big_uploads", report, markdown(report))
     print(markdown(report))
     return report
 

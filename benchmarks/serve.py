@@ -47,17 +47,11 @@ HERE = Path(__file__).resolve().parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import harness  # noqa: E402
+from benchmarks import harness, reports, serve_models  # noqa: E402
 from benchmarks.loadgen import Spec  # noqa: E402
-from benchmarks.serve_models import (  # noqa: E402
-    WORKLOADS,
-    Workload,
-    photo_jpeg,
-    pick_model,
-    stand_in,
-)
+from benchmarks.serve_models import WORKLOADS, Workload  # noqa: E402
 from benchmarks.serve_report import markdown, ratio, targets  # noqa: E402
-from benchmarks.sysinfo import git_revision, machine  # noqa: E402
+from benchmarks.sysinfo import machine  # noqa: E402
 from service import imaging  # noqa: E402
 from service.manifest import Manifest  # noqa: E402
 
@@ -236,18 +230,18 @@ def main(argv: list[str] | None = None) -> dict:
             ("generator", ("unconditional", "conditional"), "dcgan"),
             ("translator", ("translation",), "cyclegan"),
         ):
-            folder = pick_model(args.models, kinds, getattr(args, role))
+            folder = serve_models.pick_model(args.models, kinds, getattr(args, role))
             if folder is None:
                 print(
                     f"no trained {role} with a training config in {args.models}: "
                     f"exporting a stand-in with initial weights",
                     flush=True,
                 )
-                folder = stand_in(family, work)
+                folder = serve_models.stand_in(family, work)
             shutil.copytree(folder, served / folder.name)
             picked[role] = folder.name
         gen_dir, tr_dir = served / picked["generator"], served / picked["translator"]
-        photo = photo_jpeg(args.photo)
+        photo = serve_models.photo_jpeg(args.photo)
         rgb = np.asarray(Image.open(io.BytesIO(photo)).convert("RGB"))
         x = imaging.to_network(rgb, Manifest.load(tr_dir).image.multiple_of)
 
@@ -321,10 +315,7 @@ def main(argv: list[str] | None = None) -> dict:
             servers["naive"] = run_workloads(target, timing, work, "naive", limits)
 
     report = {
-        "command": command,
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "git": git_revision(),
-        "machine": host,
+        **reports.opening(command, host),
         "provider": args.provider,
         "quick": args.quick,
         "models": {**picked, "naive_weights": naive_weights},
@@ -334,9 +325,7 @@ def main(argv: list[str] | None = None) -> dict:
     }
     report["targets"] = targets(report)
     report["wall_s"] = round(time.perf_counter() - began, 1)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "serve.json").write_text(json.dumps(report, indent=2) + "\n")
-    (args.out / "serve.md").write_text(markdown(report))
+    reports.save(args.out, "serve", report, markdown(report))
     print()
     for t in report["targets"]:
         print(f"{'PASS' if t['pass'] else 'MISS'}  {t['target']}: {t['measured']}")

@@ -36,7 +36,8 @@ HERE = Path(__file__).resolve().parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.sysinfo import git_revision, machine  # noqa: E402
+from benchmarks import reports  # noqa: E402
+from benchmarks.sysinfo import machine  # noqa: E402
 from training.config import Config, build  # noqa: E402
 from training.loops import trainer_for  # noqa: E402
 
@@ -206,10 +207,7 @@ def main(argv: list[str] | None = None) -> dict:
                 )
             families[family] = {"recipe": name, "batch_size": cfg.batch_size, "runs": runs}
     report = {
-        "command": command,
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "git": git_revision(),
-        "machine": host,
+        **reports.opening(command, host),
         "torch": torch.__version__,
         "python": platform.python_version(),
         "device": args.device,
@@ -218,9 +216,7 @@ def main(argv: list[str] | None = None) -> dict:
         "families": families,
         "wall_s": round(time.perf_counter() - began, 1),
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "train.json").write_text(json.dumps(report, indent=2) + "\n")
-    (args.out / "train.md").write_text(markdown(report))
+    reports.save(args.out, "train", report, markdown(report))
     print(f"wrote {args.out / 'train.json'} and train.md ({report['wall_s']} s)")
     return report
 

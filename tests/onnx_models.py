@@ -6,18 +6,13 @@ in scripts/make_placeholder_models.py, which also makes the placeholder models i
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
 
-import numpy as np  # noqa: E402
-import onnx  # noqa: E402
-from onnx import TensorProto, helper, numpy_helper  # noqa: E402
-
-from scripts.make_placeholder_models import (  # noqa: E402
+from scripts.make_placeholder_models import (
     IR_VERSION,
     OPSET,
     generator,

@@ -43,6 +43,7 @@ ROOT = HERE.parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks import reports  # noqa: E402
 from benchmarks.harness import (  # noqa: E402
     free_port,
     http_request,
@@ -459,10 +460,7 @@ def main(argv: list[str] | None = None) -> dict:
         soaked = soak(ganserve[-1], run, args.soak_s) if args.soak_s and ganserve else None
 
     report = {
-        "command": command,
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "git": git_revision(),
-        "machine": host,
+        **reports.opening(command, host),
         "load_average_at_end": os.getloadavg(),
         "model": generator.name,
         "translator": translator.name,
@@ -475,9 +473,7 @@ def main(argv: list[str] | None = None) -> dict:
         "wall_s": round(time.perf_counter() - began, 1),
     }
     report["targets"] = targets(report)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "peers.json").write_text(json.dumps(report, indent=2) + "\n")
-    (args.out / "peers.md").write_text(markdown(report))
+    reports.save(args.out, "peers", report, markdown(report))
     print(markdown(report))
     return report
 
