@@ -1,30 +1,26 @@
-"""What the browser tests (tests/test_browser_*.py) share: the real service, Chromium, a page.
+"""The fixtures every browser test here gets: the real service (also one behind an API key),
+Chromium, and fresh pages that fail the test on a script error or a request leaving the service.
 
 The service runs as `python -m service` on a free port (tests/live_server.py), serving one
-tiny model of every kind (tests/onnx_models.py). Screenshots land in test-artifacts/ for a
-person to look at. Never run `playwright install`: the tests use the system's
-/usr/bin/chromium. A test module imports the fixtures it uses from here.
+tiny model of every kind (tests/onnx_models.py); a test module overrides `models` to serve
+others. Never run `playwright install`: the tests use the system's /usr/bin/chromium.
 """
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-import numpy as np
 import pytest
-from live_server import LiveServer, live_server
-from onnx_models import DIM, generator, make_models_dir, write_model
-from PIL import Image
 
 sync_api = pytest.importorskip("playwright.sync_api")
-expect = sync_api.expect
 
-ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "test-artifacts"
+from browser_support import API_KEY, expect  # noqa: E402
+from live_server import LiveServer, live_server  # noqa: E402
+from onnx_models import DIM, generator, make_models_dir, write_model  # noqa: E402
+
 CHROMIUM = Path(os.environ.get("GANSERVE_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -35,7 +31,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-API_KEY = "s3cret-test-key"
 # The service's settings for the page: small batches, a low max_n the page is tested against.
 SETTINGS = {
     "max_batch": "16",
@@ -44,7 +39,6 @@ SETTINGS = {
     "max_upload_bytes": str(256 * 1024),
     "log_level": "warning",
 }
-PHONE = {"width": 390, "height": 844}
 
 
 # ---------------------------------------------------------------- the real service
@@ -155,26 +149,3 @@ def open_page(browser: object, server: LiveServer) -> Iterator[Callable[..., Pag
         assert not p.foreign, (
             f"requests that leave the service (the page must work offline): {p.foreign}"
         )
-
-
-def shot(page: object, name: str, full_page: bool = True) -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"browser-{name}.png"
-    page.screenshot(path=str(path), full_page=full_page)
-    return path
-
-
-def photo(fmt: str, size: tuple[int, int] = (40, 28)) -> bytes:
-    """A colourful gradient with a disc, so the translation is visible in a screenshot."""
-    w, h = size
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    rgb = np.stack([xx / max(1, w - 1), yy / max(1, h - 1), 1 - xx / max(1, w - 1)], axis=-1)
-    disc = (xx - w * 0.6) ** 2 + (yy - h * 0.45) ** 2 < (min(w, h) * 0.25) ** 2
-    rgb[disc] = [1.0, 0.9, 0.2]
-    buf = io.BytesIO()
-    Image.fromarray((rgb * 255).astype(np.uint8), "RGB").save(buf, fmt)
-    return buf.getvalue()
-
-
-def message(page: object) -> object:
-    return page.locator("#messages")

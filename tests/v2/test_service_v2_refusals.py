@@ -6,28 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 
 import httpx
 import numpy as np
 import pytest
 import tritonclient.http as triton
-import v2_server
 from live_server import LiveServer
 from onnx_models import DIM
 from v2_server import AUTH, KEY, MAX_N, MAX_SIDE
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    yield from v2_server.serve(tmp_path_factory)
-
-
-@pytest.fixture
-def client(server: LiveServer) -> Iterator[triton.InferenceServerClient]:
-    c = triton.InferenceServerClient(f"127.0.0.1:{server.port}")
-    yield c
-    c.close()
 
 
 def refused(

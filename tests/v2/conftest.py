@@ -1,23 +1,20 @@
-"""The live server the Open Inference Protocol tests talk to: the tiny models of every kind
-and a slow one (batching, overload), behind an API key, with caps small enough to reach."""
+"""The fixtures of the Open Inference Protocol tests here: one live `python -m service` per
+module (tests/v2/v2_server.py says what it serves and with which caps) and a real
+`tritonclient[http]` client of it."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
+import tritonclient.http as triton
 from live_server import LiveServer, live_server
 from onnx_models import make_models_dir, make_slow_unconditional
-
-KEY = "v2-key-0123456789"
-AUTH = {"Authorization": f"Bearer {KEY}"}  # tritonclient adds to the dict it is given: copy it
-MAX_N = 8
-UPLOAD_CAP = 65536
-MAX_SIDE = 64
-MAX_PIXELS = 3000
+from v2_server import KEY, MAX_N, MAX_PIXELS, MAX_SIDE, UPLOAD_CAP
 
 
-def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     models = make_models_dir(tmp_path_factory.mktemp("models"))
     make_slow_unconditional(models / "slow")
     with live_server(
@@ -32,5 +29,12 @@ def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         max_delay_ms="50",  # concurrent requests surely meet in one batch
         inline_run_ms="0",
         log_level="warning",
-    ) as server:
-        yield server
+    ) as srv:
+        yield srv
+
+
+@pytest.fixture
+def client(server: LiveServer) -> Iterator[triton.InferenceServerClient]:
+    c = triton.InferenceServerClient(f"127.0.0.1:{server.port}")
+    yield c
+    c.close()

@@ -5,19 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from browser_support import (  # noqa: F401 (fixtures, and the ones they use)
-    API_KEY,
-    PHONE,
-    browser,
-    expect,
-    keyed_server,
-    message,
-    models,
-    open_page,
-    photo,
-    server,
-    shot,
-)
+from browser_support import API_KEY, PHONE, expect, message, photo, shot
 from live_server import LiveServer
 
 pytestmark = pytest.mark.browser

@@ -6,15 +6,7 @@ import base64
 from pathlib import Path
 
 import pytest
-from browser_support import (  # noqa: F401 (fixtures, and the ones they use)
-    browser,
-    expect,
-    message,
-    open_page,
-    photo,
-    server,
-    shot,
-)
+from browser_support import expect, message, photo, shot
 from onnx_models import make_models_dir, translator, write_model
 from PIL import Image
 

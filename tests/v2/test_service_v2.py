@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
-from collections.abc import Iterator
 
 import httpx
 import numpy as np
@@ -22,18 +21,6 @@ from v2_server import AUTH
 
 from service.imaging import to_uint8
 from service.latents import latents
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    yield from v2_server.serve(tmp_path_factory)
-
-
-@pytest.fixture
-def client(server: LiveServer) -> Iterator[triton.InferenceServerClient]:
-    c = triton.InferenceServerClient(f"127.0.0.1:{server.port}")
-    yield c
-    c.close()
 
 
 def tensor(name: str, array: np.ndarray, binary: bool) -> triton.InferInput:

@@ -5,15 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser_support import (  # noqa: F401 (fixtures, and the ones they use)
-    browser,
-    expect,
-    message,
-    models,
-    open_page,
-    server,
-    shot,
-)
+from browser_support import expect, message, shot
 
 pytestmark = pytest.mark.browser
 
