@@ -2,7 +2,7 @@
 # ganserve serving image: python:3.11-slim + onnxruntime-gpu 1.31 with NVIDIA's CUDA 13 and
 # cuDNN 9 libraries from pip (see docs/deployment.md for why not nvidia/cuda:*-cudnn-runtime).
 # No torch, no training/ code. Build: docker build -t ganserve .
-# CPU-only image (no NVIDIA libraries, about 2.5 GB smaller): --build-arg CUDA_LIBS=0
+# CPU-only image (no NVIDIA libraries, 2.2 GB smaller): --build-arg CUDA_LIBS=0
 # Behind a TLS-inspecting proxy: --build-arg EXTRA_CA_CERTS="$(cat proxy-ca.pem)" (pip only).
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
