@@ -43,6 +43,11 @@ class SignatureError(ValueError):
     """The ONNX graph does not take or give what the manifest's kind promises."""
 
 
+def output_name(session: ort.InferenceSession) -> str:
+    """The output every caller reads: the first (a translator's may have any name, see above)."""
+    return session.get_outputs()[0].name
+
+
 def cuda_driver_present() -> bool:
     """Whether the NVIDIA driver library exists; without it asking ORT for CUDA only adds noise."""
     try:
@@ -215,7 +220,7 @@ class Runner:
     estimate: WorkEstimate = field(default_factory=WorkEstimate)  # cost per unit of work
 
     def __post_init__(self) -> None:
-        self._output = [self.session.get_outputs()[0].name]
+        self._output = [output_name(self.session)]
         if self.gives_back_memory:
             self.run = giving_back_freed(self.run)  # type: ignore[method-assign]
 

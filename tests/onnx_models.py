@@ -66,15 +66,22 @@ def make_conditional(folder: Path, seed: int = 1) -> Path:
     return folder
 
 
-def make_translation(folder: Path, seed: int = 2) -> Path:
-    """Conv 3x3 + Tanh both ways, any size, padded to multiples of 4."""
+def make_translation(
+    folder: Path,
+    seed: int = 2,
+    graphs: dict[str, bytes] | None = None,
+    domains: tuple[str, str] = ("horse", "zebra"),
+) -> Path:
+    """Any size, padded to multiples of 4: Conv 3x3 + Tanh both ways, or `graphs` (direction ->
+    ONNX bytes; one direction makes a one-direction model)."""
+    graphs = graphs or {"a2b": translator(seed=seed), "b2a": translator(seed=seed + 1)}
     write_model(
         folder,
-        {"a2b": translator(seed=seed), "b2a": translator(seed=seed + 1)},
+        graphs,
         kind="translation",
         channels=3,
         size=16,
-        domains={"a": "horse", "b": "zebra"},
+        domains=dict(zip("ab", domains, strict=True)),
         multiple_of=4,
         untrained=False,
     )

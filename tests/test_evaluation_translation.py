@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper
+from onnx_models import make_translation
 from PIL import Image
 from training_fixtures import colour_judge, tiny_photos, tiny_values
 
-from scripts.make_placeholder_models import _image_output, _model, write_model
+from scripts.make_placeholder_models import _image_output, _model
 from service.manifest import Manifest
 from service.runtime import cpu_session
 from training import cli, config
@@ -26,27 +28,18 @@ from training.loops import trainer_for
 HOLDOUT = (2, 3)
 
 
-def channel_map(permutation: list[int]) -> bytes:
+def channel_map(permutation: list[int], output: str = "translated", image: str = "image") -> bytes:
     """A 1x1 convolution that reorders the colour channels (no Tanh: exact on [-1, 1])."""
     kernel = np.zeros((3, 3, 1, 1), np.float32)
     kernel[np.arange(3), permutation, 0, 0] = 1.0
-    nodes = [helper.make_node("Conv", ["image", "K"], ["translated"])]
-    inputs = [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, "H", "W"])]
-    return _model(nodes, inputs, [_image_output("translated", 3)], {"K": kernel})
+    nodes = [helper.make_node("Conv", [image, "K"], [output])]
+    inputs = [helper.make_tensor_value_info(image, TensorProto.FLOAT, ["N", 3, "H", "W"])]
+    return _model(nodes, inputs, [_image_output(output, 3)], {"K": kernel})
 
 
-def write_translator(folder: Path, permutation: list[int]) -> Path:
-    write_model(
-        folder,
-        {"a2b": channel_map(permutation), "b2a": channel_map(permutation)},
-        kind="translation",
-        channels=3,
-        size=16,
-        domains={"a": "horse", "b": "zebra"},
-        multiple_of=4,
-        untrained=False,
-    )
-    return folder
+def write_translator(folder: Path, permutation: list[int], **names: str) -> Path:
+    graph = channel_map(permutation, **names)
+    return make_translation(folder, graphs={"a2b": graph, "b2a": graph})
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +91,21 @@ def test_evaluate_cli_writes_metrics_card_and_gallery(world, capsys) -> None:
     assert metrics["translation"]["a2b_judged_b"] == 1.0
     Manifest.load(folder)  # still a valid manifest
     assert "](gallery.png)" in (folder / "README.md").read_text()
+
+
+def test_a_translator_whose_output_has_another_name_is_scored(world, tmp_path: Path) -> None:
+    """The contract lets a translator name its one output anything (an imported ONNX file's
+    is often `output`); /translate reads the first output, and so does evaluation."""
+    folder = write_translator(tmp_path / "named", [2, 1, 0], output="fake_B")
+    m = translation.evaluate(folder, world["photos"], world["judge"], HOLDOUT)
+    assert m["translation"]["a2b_judged_b"] == 1.0 and m["cycle_l1"]["mean"] == 0.0
+
+
+def test_a_translator_the_service_would_refuse_is_not_scored(world, tmp_path: Path) -> None:
+    folder = write_translator(tmp_path / "x-input", [2, 1, 0], image="x")
+    refusal = "a2b: wrong signature for translation: inputs are ['x'], expected ['image']"
+    with pytest.raises(ValueError, match=re.escape(refusal)):
+        translation.evaluate(folder, world["photos"], world["judge"], HOLDOUT)
 
 
 def test_without_a_recorded_holdout_evaluation_refuses(world) -> None:

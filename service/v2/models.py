@@ -17,7 +17,7 @@ from service.errors import ApiError
 from service.latents import default_label, latents
 from service.manifest import Manifest
 from service.repository import Model, Repository
-from service.runtime import Runner
+from service.runtime import Runner, output_name
 from service.settings import Settings
 from service.v2.schemas import ModelMetadata, TensorMetadata
 from service.v2.tensors import DATATYPE_OF, refuse
@@ -50,7 +50,7 @@ class Target:
 
     @property
     def output(self) -> str:
-        return self.runner.session.get_outputs()[0].name
+        return output_name(self.runner.session)
 
     @property
     def translation(self) -> bool:

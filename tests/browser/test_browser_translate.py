@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from browser_support import expect, message, photo, shot
-from onnx_models import make_models_dir, translator, write_model
+from onnx_models import make_models_dir, make_translation, translator
 from PIL import Image
 
 pytestmark = pytest.mark.browser
@@ -17,16 +17,8 @@ pytestmark = pytest.mark.browser
 def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One ready model per kind, and a translation model with only its a2b direction."""
     root = make_models_dir(tmp_path_factory.mktemp("browser") / "models")
-    write_model(
-        root / "one-way",
-        {"a2b": translator(seed=7)},
-        kind="translation",
-        channels=3,
-        size=16,
-        domains={"a": "label", "b": "photo"},
-        multiple_of=4,
-        untrained=False,
-    )
+    one_way = {"a2b": translator(seed=7)}
+    make_translation(root / "one-way", graphs=one_way, domains=("label", "photo"))
     return root
 
 

@@ -25,7 +25,7 @@ from PIL import Image
 
 from service.imaging import MAX_PIXELS, MAX_SIDE, read_photo, to_network, to_photo
 from service.manifest import Manifest
-from service.runtime import cpu_session
+from service.runtime import check_signature, cpu_session, output_name
 from training.data import open_rgb, split_files
 from training.evaluation import metrics as M
 from training.evaluation.judge import Judge, softmax
@@ -38,9 +38,10 @@ GALLERY_SIDE = 128
 
 
 def translate(session, rgb: np.ndarray, multiple_of: int) -> np.ndarray:
-    """uint8 [H, W, 3] -> uint8 [H, W, 3], as the service translates an upload."""
+    """uint8 [H, W, 3] -> uint8 [H, W, 3], as the service translates an upload (its first
+    output, whatever its name: the ONNX signature docs/architecture.md states)."""
     h, w = rgb.shape[:2]
-    out = session.run(["translated"], {"image": to_network(rgb, multiple_of)})[0]
+    out = session.run([output_name(session)], {"image": to_network(rgb, multiple_of)})[0]
     return to_photo(out, h, w)
 
 
@@ -101,6 +102,11 @@ def evaluate(
     real_a = [_photo(f) for f in val_a]
     real_b = [_photo(f) for f in val_b]
     a2b, b2a = (cpu_session(folder / f"{r}.onnx", threads) for r in ("a2b", "b2a"))
+    for role, session in (("a2b", a2b), ("b2a", b2a)):
+        try:  # the service's check, in its words: what it would refuse to load is not scored
+            check_signature(session, manifest)
+        except ValueError as exc:
+            raise ValueError(f"{folder}: {role}: wrong signature for translation: {exc}") from None
     m = manifest.image.multiple_of
     fake_b = [translate(a2b, x, m) for x in real_a]
     fake_a = [translate(b2a, x, m) for x in real_b]
