@@ -37,11 +37,11 @@ CLASSES = ["cat", "dog", "bird"]
 DIM = 8
 
 
-def make_unconditional(folder: Path, seed: int = 0) -> Path:
-    """1x8x8 images from z[8]."""
+def make_unconditional(folder: Path, seed: int = 0, graph: bytes | None = None) -> Path:
+    """1x8x8 images from z[8]: a tiny generator, or `graph`."""
     write_model(
         folder,
-        {"generator": generator(DIM, 1, 8, seed=seed)},
+        {"generator": graph or generator(DIM, 1, 8, seed=seed)},
         kind="unconditional",
         channels=1,
         size=8,
@@ -132,13 +132,4 @@ def slow_generator(dim: int, size: int, hidden: int, layers: int) -> bytes:
 
 def make_slow_unconditional(folder: Path, hidden: int = 1024, layers: int = 24) -> Path:
     """1x8x8 images from z[8] through `layers` dense layers of `hidden` units."""
-    write_model(
-        folder,
-        {"generator": slow_generator(DIM, 8, hidden, layers)},
-        kind="unconditional",
-        channels=1,
-        size=8,
-        dim=DIM,
-        untrained=False,
-    )
-    return folder
+    return make_unconditional(folder, graph=slow_generator(DIM, 8, hidden, layers))

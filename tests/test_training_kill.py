@@ -14,8 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
-from training_fixtures import tiny_values
+from training_fixtures import assert_same_state, tiny_values
 
 from training import checkpoint, config
 from training.loops import trainer_for
@@ -25,22 +24,6 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
 STEPS = 120
 KILLS = 4
-
-
-def _same_state(a: dict, b: dict) -> None:
-    assert a["step"] == b["step"]
-    for part in ("models", "ema", "optims", "scheds"):
-        assert a[part].keys() == b[part].keys()
-    for part in ("models", "ema"):
-        for name, weights in a[part].items():
-            for key, value in weights.items():
-                assert torch.equal(value, b[part][name][key]), f"{part}.{name}.{key}"
-    for name, opt in a["optims"].items():
-        for idx, slot in opt["state"].items():
-            other = b["optims"][name]["state"][idx]
-            assert all(torch.equal(v, other[k]) for k, v in slot.items()), f"optim {name}"
-    assert a["scheds"] == b["scheds"]
-    assert torch.equal(a["rng"]["torch"], b["rng"]["torch"])
 
 
 def _start(args: list[str]) -> subprocess.Popen:
@@ -98,4 +81,4 @@ def test_kill_9_then_resume_repeatedly_matches_an_uninterrupted_run(tmp_path: Pa
 
     print(f"killed at checkpoint steps {steps_at_kill}; {torn_writes} kills mid-write")
     assert len(steps_at_kill) >= 3 and steps_at_kill[-1] < STEPS
-    _same_state(checkpoint.load(checkpoint.find(whole.run_dir)), checkpoint.load(ckpt))
+    assert_same_state(checkpoint.load(checkpoint.find(whole.run_dir)), checkpoint.load(ckpt))

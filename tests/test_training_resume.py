@@ -6,8 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
-from training_fixtures import tiny_values
+from training_fixtures import assert_same_state, tiny_values
 
 from training import checkpoint, cli, config
 from training.loops import trainer_for
@@ -27,18 +26,6 @@ def _interrupt_at(trainer, step: int) -> None:
         return original(s)
 
     trainer.train_step = step_or_die
-
-
-def _same(a: dict, b: dict) -> None:
-    assert a["step"] == b["step"]
-    for part in ("models", "ema"):
-        for name, weights in a[part].items():
-            for key, value in weights.items():
-                assert torch.equal(value, b[part][name][key]), f"{part}.{name}.{key}"
-    for name, opt in a["optims"].items():
-        for idx, slot in opt["state"].items():
-            other = b["optims"][name]["state"][idx]
-            assert all(torch.equal(v, other[k]) for k, v in slot.items())
 
 
 @pytest.mark.parametrize(
@@ -62,7 +49,7 @@ def test_resume_matches_uninterrupted(family: str, options: dict, tmp_path: Path
     assert checkpoint.load(checkpoint.find(parts.run_dir))["step"] == kill_at - 1
     assert cli.main(["resume", str(parts.run_dir)]) == 0
 
-    _same(
+    assert_same_state(
         checkpoint.load(checkpoint.find(whole.run_dir)),
         checkpoint.load(checkpoint.find(parts.run_dir)),
     )

@@ -1,4 +1,5 @@
-"""Tiny data for the training tests: a 16px npz of blobs and two small photo folders."""
+"""Tiny data for the training tests (a 16px npz of blobs, two small photo folders, judges) and
+the check that two checkpoints are bitwise the same run."""
 
 from __future__ import annotations
 
@@ -143,3 +144,22 @@ def colour_judge(folder: Path) -> Path:
     card = {"name": "colour-judge", "classes": ["horse", "zebra"], "heldout_accuracy": 1.0}
     (folder / "judge.json").write_text(json.dumps(card))
     return folder
+
+
+def assert_same_state(a: dict, b: dict) -> None:
+    """Two checkpoints bitwise equal: step, weights, EMA, optimiser and scheduler state, RNG."""
+    import torch
+
+    assert a["step"] == b["step"]
+    for part in ("models", "ema", "optims", "scheds"):
+        assert a[part].keys() == b[part].keys()
+    for part in ("models", "ema"):
+        for name, weights in a[part].items():
+            for key, value in weights.items():
+                assert torch.equal(value, b[part][name][key]), f"{part}.{name}.{key}"
+    for name, opt in a["optims"].items():
+        for idx, slot in opt["state"].items():
+            other = b["optims"][name]["state"][idx]
+            assert all(torch.equal(v, other[k]) for k, v in slot.items()), f"optim {name}"
+    assert a["scheds"] == b["scheds"]
+    assert torch.equal(a["rng"]["torch"], b["rng"]["torch"])
