@@ -11,7 +11,7 @@ from pathlib import Path
 
 import uvicorn
 
-from service import workers
+from service import http_protocol, workers
 from service.app import create_app
 from service.settings import Settings
 
@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> None:
         "server_header": False,  # no `server: uvicorn` banner
         "timeout_keep_alive": settings.keep_alive_s,
         "limit_concurrency": settings.max_connections,  # beyond it uvicorn answers 503
+        "http": http_protocol.protocol(settings.header_timeout_s),
     }
     if settings.workers == 1:
         uvicorn.run(create_app(settings), **options)

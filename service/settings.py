@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     body_timeout_s: float = Field(
         default=10.0, gt=0, description="a request body stalled this long is dropped (408)"
     )
+    header_timeout_s: float = Field(
+        default=10.0, gt=0, description="a connection whose request headers stall is closed"
+    )
     keep_alive_s: int = Field(default=5, ge=1, description="idle keep-alive connections close")
     max_connections: int = Field(
         default=1000, ge=1, description="open connections (and requests) per process; then 503"

@@ -146,3 +146,14 @@ def test_modes2d_runs_the_training_package_and_records_its_command(tmp_path: Pat
     logged = [json.loads(line) for line in lines if "monitor/modes" in line][-1]
     assert logged["monitor/modes"] == first["modes"]
     assert logged["monitor/high_quality"] == first["high_quality"]
+
+
+def test_stalled_connections_benchmark_runs_end_to_end(tiny_models: Path, tmp_path: Path) -> None:
+    args = ["--connections", "20", "--held-at-s", "1", "--give-up-s", "30"]
+    run("stalled_connections.py", *args, "--models", str(tiny_models), "--out", str(tmp_path))
+    report = json.loads((tmp_path / "stalled_connections.json").read_text())
+    headers, body = report["rounds"].values()
+    assert headers["answers"] == {"closed": 20} and body["answers"] == {"HTTP/1.1 408": 20}
+    assert headers["never_closed"] == body["never_closed"] == 0
+    assert headers["still_held"] == body["still_held"] == 20  # at 1 s, inside the timeouts
+    assert set(headers["healthz"]) == {"200"}

@@ -1,0 +1,97 @@
+"""uvicorn's httptools protocol with a header-read timeout.
+
+uvicorn times out an idle keep-alive connection, but not one that never completes its request
+headers: a client that connects and sends nothing, or half a request line, holds its
+connection (and a place under `max_connections`, which uvicorn counts only once headers are
+complete) for good. This protocol closes such a connection `header_timeout_s` after it opened
+or after the first byte of its next request; and when a new connection finds `max_connections`
+open, the ones still waiting for their headers make room for it (the oldest first), so
+thousands of stalled clients do not get every complete request refused `503`. Bodies have
+their own timeout (`BodyTimeoutMiddleware`), idle time between requests is uvicorn's
+`timeout_keep_alive`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import heapq
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+log = logging.getLogger("service.http")
+
+
+class HeaderTimeoutProtocol(HttpToolsProtocol):
+    """An httptools connection whose request headers must arrive within `header_timeout_s`."""
+
+    def __init__(self, *args: Any, header_timeout_s: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.header_timeout_s = header_timeout_s
+        self._header_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()  # a connection that sends nothing at all is timed out too
+        self._make_room()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)  # cancels the keep-alive timer, may complete headers
+        between_requests = self.cycle is None or self.cycle.response_complete
+        if self._header_timer is None and between_requests and not self.transport.is_closing():
+            self._arm()  # the first bytes of the next request on a kept-alive connection
+
+    def on_headers_complete(self) -> None:
+        self._disarm()
+        super().on_headers_complete()
+
+    def _arm(self) -> None:
+        self._header_timer = self.loop.call_later(self.header_timeout_s, self._headers_stalled)
+
+    def _disarm(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _awaiting_headers(self) -> bool:
+        return self._header_timer is not None
+
+    def _make_room(self) -> None:
+        """At the limit, drop enough connections that have not sent whole headers (the
+        nearest to their timeout first) for this one's request to pass uvicorn's check."""
+        limit = self.limit_concurrency
+        if limit is None or len(self.connections) < limit:
+            return
+        waiting = [
+            c
+            for c in self.connections
+            if isinstance(c, HeaderTimeoutProtocol) and c is not self and c._awaiting_headers()
+        ]
+        excess = len(self.connections) - limit + 1
+        for connection in heapq.nsmallest(excess, waiting, key=lambda c: c._header_timer.when()):
+            connection._drop("request headers incomplete, room made for a new connection")
+
+    def _headers_stalled(self) -> None:
+        self._header_timer = None
+        self._drop(f"request headers incomplete after {self.header_timeout_s:g} s")
+
+    def _drop(self, why: str) -> None:
+        """Close now, and leave uvicorn's count of open connections at once."""
+        self._disarm()
+        self.connections.discard(self)
+        if not self.transport.is_closing():
+            log.info("connection closed: %s", why)
+            self.transport.close()
+
+
+def protocol(header_timeout_s: float) -> Callable[..., HeaderTimeoutProtocol]:
+    """What uvicorn's `http=` option takes: a picklable factory (workers are spawned with the
+    config), called like the protocol class with uvicorn's own arguments."""
+    return functools.partial(HeaderTimeoutProtocol, header_timeout_s=header_timeout_s)
