@@ -25,6 +25,12 @@ RESUMABLE = (
 )
 
 
+def _add_overrides(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=help
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -38,14 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     train.add_argument("family", choices=FAMILIES)
     train.add_argument("--config", type=Path, help="JSON file of options (training/configs/)")
-    train.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override one option (repeatable)",
-    )
+    _add_overrides(train, "override one option (repeatable)")
     resume = sub.add_parser(
         "resume",
         help="continue a run from its last checkpoint",
@@ -53,14 +52,7 @@ def _parser() -> argparse.ArgumentParser:
         "schedulers, image pools, RNG states, data position).",
     )
     resume.add_argument("checkpoint", help="run folder or checkpoint file")
-    resume.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help=f"change one of {', '.join(RESUMABLE)}",
-    )
+    _add_overrides(resume, f"change one of {', '.join(RESUMABLE)}")
     export = sub.add_parser(
         "export",
         help="write an ONNX model folder the service loads",

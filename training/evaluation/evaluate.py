@@ -19,6 +19,7 @@ from service.manifest import Manifest
 from training.evaluation import metrics as M
 from training.evaluation.data import TRAIN_COUNT, describe, load_split, resize_batch
 from training.evaluation.judge import Judge
+from training.evaluation.table import metric_table
 from training.model_folder import provenance, verify_files
 
 DEFAULT_JUDGE = "judges/mnist"
@@ -224,18 +225,12 @@ def format_table(name: str, kind: str, m: dict[str, Any]) -> str:
         (f"precision (k={pr['k']})", f"{pr['precision']:.4f}", f"{pr['floor']['precision']:.4f}")
     )
     rows.append((f"recall (k={pr['k']})", f"{pr['recall']:.4f}", f"{pr['floor']['recall']:.4f}"))
-    w0 = max(len(r[0]) for r in rows)
-    w1 = max(len(r[1]) for r in [*rows, ("", "model", "")])
-    lines = [
+    heading = [
         f"{name} ({kind}): {ev['generated']}",
         f"judge: {fd['judge']}",
         f"real data: {ev['data']}; floor: {fd['floor_data']}",
-        "",
-        f"{'metric':<{w0}}  {'model':>{w1}}  real-vs-real floor / reference",
-        f"{'-' * w0}  {'-' * w1}  {'-' * 31}",
     ]
-    lines += [f"{a:<{w0}}  {b:>{w1}}  {c}" for a, b, c in rows]
-    return "\n".join(lines)
+    return metric_table(heading, ("metric", "model", "real-vs-real floor / reference"), rows)
 
 
 # (row, the figure, how it prints, True when a higher figure is worse)
@@ -262,12 +257,8 @@ def format_two(name: str, kind: str, first: dict[str, Any], second: dict[str, An
             continue
         order = sorted(range(2), key=lambda i: -values[i] if higher_worse else values[i])
         rows.append((label, *(f"{fmt.format(values[i])} ({judges[i]})" for i in order)))
-    w0, w1 = max(len(r[0]) for r in rows), max(len(r[1]) for r in rows)
-    lines = [
+    heading = [
         f"{name} ({kind}): {first['evaluation']['generated']}",
         f"judges: {first['fd_judge']['judge']}; {second['fd_judge']['judge']}",
-        "",
-        f"{'metric':<{w0}}  {'worse':<{w1}}  other",
-        f"{'-' * w0}  {'-' * w1}  {'-' * 5}",
     ]
-    return "\n".join(lines + [f"{a:<{w0}}  {b:<{w1}}  {c}" for a, b, c in rows])
+    return metric_table(heading, ("metric", "worse", "other"), rows, align="<")

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import platform
 import time
 from pathlib import Path
@@ -31,7 +30,6 @@ import numpy as np
 import torch
 from PIL import Image
 from torch import nn
-from torch.nn import functional as F
 
 from service.manifest import sha256_of
 from training.data import open_rgb, split_files
@@ -42,6 +40,7 @@ from training.evaluation.train_judge import (
     _block,
     _shift,
     export_onnx,
+    fit,
 )
 from training.revision import git_revision
 
@@ -111,35 +110,16 @@ def train(
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     net = PhotoJudgeNet()
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     weight = torch.tensor(len(y) / (2 * np.bincount(y, minlength=2)), dtype=torch.float32)
-    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
-    steps = epochs * math.ceil(len(x) / batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.2)
-    for epoch in range(epochs):
-        net.train()
-        order = torch.randperm(len(x), generator=gen)
-        correct, loss_sum = 0, 0.0
-        for i in range(0, len(x), batch_size):
-            idx = order[i : i + batch_size]
-            xb = xt[idx]
-            flip = torch.rand(len(idx), generator=gen) < 0.5
-            xb = torch.where(flip[:, None, None, None], xb.flip(3), xb)
-            xb = colour.augment(_shift(xb, gen, max_shift=8), gen, colour_map)
-            logits, _ = net(xb)
-            loss = F.cross_entropy(logits, yt[idx], weight=weight, label_smoothing=0.05)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            loss_sum += loss.item() * len(idx)
-            correct += int((logits.argmax(1) == yt[idx]).sum())
-        print(
-            f"epoch {epoch + 1}/{epochs}: loss {loss_sum / len(x):.4f}, "
-            f"train acc {correct / len(x):.4f}",
-            flush=True,
-        )
-    return net.eval()
+
+    def augment(xb: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        flip = torch.rand(len(xb), generator=gen) < 0.5
+        xb = torch.where(flip[:, None, None, None], xb.flip(3), xb)
+        return colour.augment(_shift(xb, gen, max_shift=8), gen, colour_map)
+
+    return fit(
+        net, x, y, epochs, batch_size, lr, gen, augment, lambda s: print(s, flush=True), weight
+    )
 
 
 def model_colour_map(model_dir: Path, files: list[Path]) -> np.ndarray:

@@ -15,6 +15,7 @@ import math
 import platform
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -123,6 +124,24 @@ def train(
     gen = torch.Generator().manual_seed(seed)
     net = JudgeNet() if arch == "vgg" else StridedJudgeNet()
     augment = _shift if arch == "vgg" else deform
+    fit(net, train_x, train_y, epochs, batch_size, lr, gen, augment, log)
+    return net
+
+
+def fit(
+    net: nn.Module,
+    train_x: np.ndarray,
+    train_y: np.ndarray,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    gen: torch.Generator,
+    augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor],
+    log: Callable[[str], object],
+    weight: torch.Tensor | None = None,
+) -> nn.Module:
+    """Every judge's recipe, in eval mode after: AdamW and a one-cycle LR, cross-entropy with
+    label smoothing 0.05 (`weight` per class), batches of `augment`ed images in a seeded order."""
     x = torch.from_numpy(train_x)
     y = torch.from_numpy(train_y)
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
@@ -138,7 +157,7 @@ def train(
             idx = order[i : i + batch_size]
             xb = augment(x[idx], gen)
             logits, _ = net(xb)
-            loss = F.cross_entropy(logits, y[idx], label_smoothing=0.05)
+            loss = F.cross_entropy(logits, y[idx], weight=weight, label_smoothing=0.05)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -150,8 +169,7 @@ def train(
             f"epoch {epoch + 1}/{epochs}: loss {loss_sum / total:.4f}, "
             f"train acc {correct / total:.4f}"
         )
-    net.eval()
-    return net
+    return net.eval()
 
 
 def _command() -> str:

@@ -30,6 +30,7 @@ from training.data import open_rgb, split_files
 from training.evaluation import metrics as M
 from training.evaluation.judge import Judge, softmax
 from training.evaluation.photo_judge import to_judge_input
+from training.evaluation.table import metric_table
 from training.model_folder import provenance, verify_files
 
 DEFAULT_JUDGE = "judges/horse2zebra"
@@ -227,14 +228,5 @@ def format_table(name: str, manifest: Manifest, m: dict[str, Any]) -> str:
             f"floor {fd['b2a']['floor']:.3f} (x{fd['b2a']['ratio_to_floor']})",
         ),
     ]
-    w0 = max(len(r[0]) for r in rows)
-    w1 = max(len(r[1]) for r in rows)
-    lines = [
-        f"{name} (translation): {m['evaluation']['data']}",
-        f"judge: {t['judge']}",
-        "",
-        f"{'metric':<{w0}}  {'model':>{w1}}  reference",
-        f"{'-' * w0}  {'-' * w1}  {'-' * 9}",
-    ]
-    lines += [f"{x:<{w0}}  {y:>{w1}}  {z}" for x, y, z in rows]
-    return "\n".join(lines)
+    heading = [f"{name} (translation): {m['evaluation']['data']}", f"judge: {t['judge']}"]
+    return metric_table(heading, ("metric", "model", "reference"), rows)
