@@ -28,7 +28,31 @@ def _default_warn(message: str) -> None:
     print(f"WARNING: {message}", file=sys.stderr, flush=True)
 
 
-class ClassMonitor:
+class _Watch:
+    """What every monitor keeps: its figures per call, the best coverage so far, and a warning
+    when a later coverage falls `drop` or more below it."""
+
+    def __init__(self, drop: int, warn: Callable[[str], None]) -> None:
+        self.drop = drop
+        self.warn = warn
+        self.best = 0
+        self.best_step: int | None = None
+        self.history: list[dict[str, float]] = []
+
+    def _record(self, out: dict[str, float], covered: int, of: int, what: str) -> dict[str, float]:
+        step = out["step"]
+        if self.best - covered >= self.drop:
+            self.warn(
+                f"step {step}: {what} fell to {covered}/{of} from "
+                f"{self.best} at step {self.best_step} (mode collapse?)"
+            )
+        if covered > self.best:
+            self.best, self.best_step = int(covered), step
+        self.history.append(out)
+        return out
+
+
+class ClassMonitor(_Watch):
     """Class coverage, class KL and FD-judge of a fixed batch of generated images."""
 
     def __init__(
@@ -38,13 +62,9 @@ class ClassMonitor:
         drop: int = 2,
         warn: Callable[[str], None] = _default_warn,
     ):
+        super().__init__(drop, warn)
         self.judge = judge
         self.real_stats = M.gaussian_stats(real_features) if real_features is not None else None
-        self.drop = drop
-        self.warn = warn
-        self.best = 0
-        self.best_step: int | None = None
-        self.history: list[dict[str, float]] = []
 
     def __call__(
         self, step: int, images: np.ndarray, labels: np.ndarray | None = None
@@ -71,18 +91,10 @@ class ClassMonitor:
             ]
             out["label_accuracy_min"] = min(accuracy)
             out["label_accuracy_mean"] = float(np.mean(accuracy))
-        if self.best - present >= self.drop:
-            self.warn(
-                f"step {step}: class coverage fell to {present}/{logits.shape[1]} from "
-                f"{self.best} at step {self.best_step} (mode collapse?)"
-            )
-        if present > self.best:
-            self.best, self.best_step = present, step
-        self.history.append(out)
-        return out
+        return self._record(out, present, logits.shape[1], "class coverage")
 
 
-class ModeMonitor:
+class ModeMonitor(_Watch):
     """Modes captured and high-quality share of a fixed batch of 2D samples."""
 
     def __init__(
@@ -94,11 +106,7 @@ class ModeMonitor:
     ):
         self.means = np.asarray(means, dtype=np.float64)
         self.std = std
-        self.drop = drop if drop is not None else max(1, len(self.means) // 10)
-        self.warn = warn
-        self.best = 0
-        self.best_step: int | None = None
-        self.history: list[dict[str, float]] = []
+        super().__init__(drop if drop is not None else max(1, len(self.means) // 10), warn)
 
     def __call__(self, step: int, samples: np.ndarray) -> dict[str, float]:
         m = M.mode_metrics(samples, self.means, self.std)
@@ -108,27 +116,15 @@ class ModeMonitor:
             "high_quality": m["high_quality"],
             "reverse_kl": m["reverse_kl"],
         }
-        if self.best - m["modes"] >= self.drop:
-            self.warn(
-                f"step {step}: modes captured fell to {m['modes']}/{len(self.means)} from "
-                f"{self.best} at step {self.best_step} (mode collapse?)"
-            )
-        if m["modes"] > self.best:
-            self.best, self.best_step = int(m["modes"]), step
-        self.history.append(out)
-        return out
+        return self._record(out, m["modes"], len(self.means), "modes captured")
 
 
-class StackedMonitor:
+class StackedMonitor(_Watch):
     """Stacked MNIST: modes (triples of the judge's digit per channel, of 1,000) and their KL."""
 
     def __init__(self, judge: Any, drop: int = 50, warn: Callable[[str], None] = _default_warn):
+        super().__init__(drop, warn)
         self.judge = judge
-        self.drop = drop
-        self.warn = warn
-        self.best = 0
-        self.best_step: int | None = None
-        self.history: list[dict[str, float]] = []
 
     def __call__(self, step: int, images: np.ndarray) -> dict[str, float]:
         """images [N, C, H, W] at the judge's size, one digit per channel."""
@@ -138,15 +134,7 @@ class StackedMonitor:
             "modes": m["modes"],
             "mode_kl": m["kl_from_uniform"],
         }
-        if self.best - m["modes"] >= self.drop:
-            self.warn(
-                f"step {step}: Stacked MNIST modes fell to {m['modes']}/{m['num_modes']} from "
-                f"{self.best} at step {self.best_step} (mode collapse?)"
-            )
-        if m["modes"] > self.best:
-            self.best, self.best_step = int(m["modes"]), step
-        self.history.append(out)
-        return out
+        return self._record(out, m["modes"], m["num_modes"], "Stacked MNIST modes")
 
 
 def channel_predictions(judge: Any, images: np.ndarray) -> np.ndarray:
