@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.encoders import jsonable_encoder
+from fastapi.openapi.models import Schema
 
 from service.errors import is_v2
 from service.manifest import ROLES
 from service.middleware import PUBLIC_PATHS
-from service.schemas import ErrorResponse
+from service.schemas import ErrorResponse, GenerateRequest, InterpolateRequest
 from service.settings import Settings
 from service.v2.schemas import InferRequest, V2Error
 
@@ -151,13 +153,18 @@ def document(schema: dict[str, Any], *, secured: bool, max_n: int) -> None:
     """Patch FastAPI's generated document in place."""
     components = schema.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
-    # The counts' ranges are settings, so the request models cannot carry them.
-    schemas["GenerateRequest"]["properties"]["n"] |= {"minimum": 1, "maximum": max_n}
-    schemas["InterpolateRequest"]["properties"]["steps"] |= {"minimum": 2, "maximum": max_n}
-    for model in (ErrorResponse, V2Error, InferRequest):
+    # Never a route's declared type: the errors, and the bodies routes read themselves
+    # (routes/json_body.py), written as FastAPI writes a declared one (no null defaults).
+    for model in (ErrorResponse, V2Error, InferRequest, GenerateRequest, InterpolateRequest):
         model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         schemas.update(model_schema.pop("$defs", {}))
         schemas[model.__name__] = model_schema
+    for name in ("GenerateRequest", "InterpolateRequest"):
+        written = jsonable_encoder(Schema.model_validate(schemas[name]), exclude_none=True)
+        schemas[name] = written
+    # The counts' ranges are settings, so the request models cannot carry them.
+    schemas["GenerateRequest"]["properties"]["n"] |= {"minimum": 1, "maximum": max_n}
+    schemas["InterpolateRequest"]["properties"]["steps"] |= {"minimum": 2, "maximum": max_n}
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
     if secured:

@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import base64
 import os
+from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from pydantic import BaseModel
 
 from service import imaging
 from service.errors import ApiError
 from service.inference import infer
 from service.latents import default_label, latent, latents, lerp, slerp
 from service.repository import Model
+from service.routes import json_body
 from service.routes.common import Services, pick_model, services
 from service.schemas import GeneratedImage, GenerateRequest, ImagesResponse, InterpolateRequest
 
 router = APIRouter(tags=["generate"])
+
+T = TypeVar("T")
 
 PNG_RESPONSE = {200: {"content": {"image/png": {}}, "description": "JSON, or one PNG grid"}}
 # Encoding up to this many pixel values costs less than a hand-off to the CPU pool and back
@@ -117,6 +123,16 @@ async def _respond(
     return Response(body.model_dump_json(), media_type="application/json")
 
 
+def _images_route(path: str, body: type[BaseModel]) -> Callable[[T], T]:
+    """Declared as FastAPI would declare `body: <model>`; the endpoint reads it (json_body)."""
+    return router.post(
+        path,
+        response_model=ImagesResponse,
+        responses=PNG_RESPONSE,
+        openapi_extra=json_body.openapi_body(body),
+    )
+
+
 def _inputs(z: np.ndarray, labels: list[int] | None) -> dict[str, np.ndarray]:
     inputs = {"z": z}
     if labels is not None:
@@ -124,9 +140,10 @@ def _inputs(z: np.ndarray, labels: list[int] | None) -> dict[str, np.ndarray]:
     return inputs
 
 
-@router.post("/generate", response_model=ImagesResponse, responses=PNG_RESPONSE)
-async def generate(body: GenerateRequest, request: Request) -> Response:
+@_images_route("/generate", GenerateRequest)
+async def generate(request: Request) -> Response:
     """n images, image i from seed+i (random seeds when none is given)."""
+    body = await json_body.read(request, GenerateRequest)
     svc = services(request)
     _check_count(svc, body.n, "n")
     model = _generator(svc, body.model, body.label is not None or body.labels is not None)
@@ -142,9 +159,10 @@ async def generate(body: GenerateRequest, request: Request) -> Response:
     return await _respond(svc, request, model, "/generate", batch, seeds, labels)
 
 
-@router.post("/interpolate", response_model=ImagesResponse, responses=PNG_RESPONSE)
-async def interpolate(body: InterpolateRequest, request: Request) -> Response:
+@_images_route("/interpolate", InterpolateRequest)
+async def interpolate(request: Request) -> Response:
     """`steps` images along the path from seed_a's latent to seed_b's (slerp or lerp)."""
+    body = await json_body.read(request, InterpolateRequest)
     svc = services(request)
     _check_count(svc, body.steps, "steps")
     model = _generator(svc, body.model, body.label is not None)
