@@ -19,9 +19,11 @@ from service.latents import default_label, latent, latents, lerp, slerp
 from service.repository import Model
 from service.routes import json_body
 from service.routes.common import Services, pick_model, services
+from service.routes.direct_route import DirectRoute
 from service.schemas import GeneratedImage, GenerateRequest, ImagesResponse, InterpolateRequest
 
-router = APIRouter(tags=["generate"])
+# Each endpoint reads its own body (json_body) and answers a Response: nothing to solve.
+router = APIRouter(tags=["generate"], route_class=DirectRoute)
 
 T = TypeVar("T")
 
