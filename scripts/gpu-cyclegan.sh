@@ -20,7 +20,6 @@ fi
 {
   date -u
   command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
-  "$PY" -c 'import torch, onnxruntime; print("torch", torch.__version__, "cuda", torch.cuda.is_available(), "onnxruntime", onnxruntime.__version__)'
   "$PY" -m training.budget_run --config training/configs/cyclegan-horse2zebra-gpu.json \
     --data "$CARRY/horse2zebra" --judge judges/horse2zebra --seconds "$SECONDS_TOTAL" \
     --out "$OUT" "$@"

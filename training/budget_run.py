@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import platform
 import shlex
 import shutil
 import sys
@@ -72,6 +73,17 @@ def plan(trainer, resumed: bool, seconds_left: float) -> dict:
     }
 
 
+def _versions() -> str:
+    """What the machine runs, for the log (a GPU machine's Python is not this checkout's)."""
+    import onnxruntime
+    import torch
+
+    return (
+        f"python {platform.python_version()}, torch {torch.__version__} (cuda "
+        f"{torch.cuda.is_available()}), onnxruntime {onnxruntime.__version__}"
+    )
+
+
 def collect(run_dir: Path, out: Path) -> list[Path]:
     """The training curve beside the exported model; every file OUT now holds."""
     shutil.copyfile(run_dir / "metrics.jsonl", out / "metrics.jsonl")
@@ -99,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m training.budget_run " + shlex.join(sys.argv[1:] if argv is None else argv)
     from training import cli
 
+    print(_versions(), flush=True)
     trainer, resumed = _trainer(args, command)
     left = args.seconds - args.reserve - (time.perf_counter() - began)
     trainer.extra["budget"] = plan(trainer, resumed, left)

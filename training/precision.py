@@ -6,10 +6,18 @@ without them 2.3x slower, and on a GPU it is the usual win. So a run with either
 at `auto` tries each candidate on its own first batch (one warm-up step, then one timed
 step), restores the weights, optimisers, pools and random state it started from, and trains
 with the fastest. The choice, the timings and the CPU's flags go into the run's record.
+
+Once one candidate has been timed, a later one is stopped as soon as its warm-up step has run
+SLOWER times the fastest warm-up so far (each warm-up carries its own one-time costs, cuDNN's
+autotuning among them), or its timed step SLOWER times the fastest timed step: without bf16
+hardware a bf16 CycleGAN step at 256 px takes minutes on a CPU, and the probe must not. The
+stop comes from autograd's saved-tensor hooks, which every layer calls in its forward and
+its backward.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import platform
 import time
@@ -68,44 +76,79 @@ def _set_layout(trainer: Trainer, channels_last: bool) -> None:
     trainer.channels_last = channels_last
 
 
-SLOWER = 3.0  # a candidate whose warm-up step alone takes this many times the best is out
+SLOWER = 3.0  # a candidate that has run this many times the best timed step is stopped
 
 
-def _time_step(trainer: Trainer, best: float | None) -> tuple[float, bool]:
-    """(seconds, timed): a warm-up step (kernel choice, allocator, autotuning), then a timed
-    one; when the warm-up already took SLOWER x `best`, its time stands and no second step
-    runs (on a CPU without bf16 hardware a bf16 step can take minutes)."""
+class _TooSlow(Exception):
+    """Raised inside a step that ran past its deadline."""
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float | None):
+    """Within it, the first layer to save or use a tensor for its backward after `seconds`
+    raises _TooSlow (the hooks run in every layer's forward and backward, on the host)."""
+    if seconds is None:
+        yield
+        return
+    end = time.perf_counter() + seconds
+
+    def check(tensor: torch.Tensor) -> torch.Tensor:
+        if time.perf_counter() > end:
+            raise _TooSlow
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(check, check):
+        yield
+
+
+def _time_step(trainer: Trainer, best: tuple[float, float] | None) -> dict[str, Any]:
+    """A warm-up step (kernel choice, allocator, autotuning), then the timed one, each stopped
+    once it has run SLOWER x the `best` (warm-up, timed) seconds so far."""
     cuda = trainer.device.type == "cuda"
     for model in trainer.models.values():
         model.train()
-    started = time.perf_counter()
-    trainer.train_step(trainer.step)
-    if cuda:
-        torch.cuda.synchronize(trainer.device)
-    warm = time.perf_counter() - started
-    if best is not None and warm > SLOWER * best:
-        return warm, False
-    start = time.perf_counter()
-    trainer.train_step(trainer.step)
-    if cuda:
-        torch.cuda.synchronize(trainer.device)
-    return time.perf_counter() - start, True
+
+    def step(limit: float | None) -> float:
+        start = time.perf_counter()
+        with _deadline(limit):
+            trainer.train_step(trainer.step)
+            if cuda:
+                torch.cuda.synchronize(trainer.device)
+        return time.perf_counter() - start
+
+    began = time.perf_counter()
+    try:
+        warm = step(None if best is None else SLOWER * best[0])
+    except _TooSlow:
+        return {"warm_up_seconds": round(time.perf_counter() - began, 4), "timed": False}
+    began = time.perf_counter()
+    try:
+        seconds = step(None if best is None else SLOWER * best[1])
+    except _TooSlow:
+        seconds = time.perf_counter() - began
+        return {
+            "warm_up_seconds": round(warm, 4),
+            "step_seconds": round(seconds, 4),
+            "timed": False,
+        }
+    return {"warm_up_seconds": round(warm, 4), "step_seconds": round(seconds, 4), "timed": True}
 
 
 def _timed(trainer: Trainer, settings: list[tuple[bool, bool]]) -> list[dict[str, Any]]:
     """Seconds of one training step with each (bf16, channels_last); the run's state, random
-    streams included, is put back after each, so the run goes on as if nothing had run."""
+    streams included, is put back after each, so the run goes on as if nothing had run. A
+    stopped candidate's entry has timed False and the seconds it ran before the stop."""
     start = copy.deepcopy(trainer.state_dict())
     timings: list[dict[str, Any]] = []
     for amp, layout in settings:
         trainer.load_state(start)
         trainer.amp = amp
         _set_layout(trainer, layout)
-        best = min((t["step_seconds"] for t in timings if t["timed"]), default=None)
-        seconds, timed = _time_step(trainer, best)
-        timings.append(
-            {"amp": amp, "channels_last": layout, "step_seconds": round(seconds, 4), "timed": timed}
-        )
+        done = [t for t in timings if t["timed"]]
+        best = None
+        if done:
+            best = (min(t["warm_up_seconds"] for t in done), min(t["step_seconds"] for t in done))
+        timings.append({"amp": amp, "channels_last": layout, **_time_step(trainer, best)})
     trainer.load_state(start)
     return timings
 
@@ -145,8 +188,8 @@ def choose(trainer: Trainer, earlier: dict[str, Any] | None = None) -> dict[str,
         best = min((t for t in timings if t["timed"]), key=lambda t: t["step_seconds"])
         options = [(best["amp"], best["channels_last"])]
         record["decided_by"] = (
-            "timed probe: one warm-up and one timed training step per candidate (none after a "
-            f"warm-up {SLOWER:g}x the best), the fastest"
+            "timed probe: one warm-up and one timed training step per candidate (each stopped "
+            f"once it ran {SLOWER:g}x the fastest of its kind so far), the fastest"
         )
         record.update(step_seconds=best["step_seconds"], candidates=timings)
     trainer.amp = options[0][0]
