@@ -19,6 +19,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import ValidationError
 
+from service import priority
 from service.admission import WorkEstimate
 from service.batcher import Batcher, work_per_row
 from service.manifest import MANIFEST_FILE, Manifest, sha256_of
@@ -121,10 +122,12 @@ def load_model(folder: Path, settings: Settings, choice: ProviderChoice) -> Mode
     manifest = None
     try:
         manifest = _read_manifest(folder)
-        runners = {
-            role: _load_runner(folder, manifest, role, settings, choice)
-            for role in manifest.roles()
-        }
+        runners = {}
+        for role in manifest.roles():
+            args = (folder, manifest, role, settings, choice)
+            # A translation session's intra-op threads run at bulk priority (priority.py).
+            bulk = manifest.kind == "translation"
+            runners[role] = priority.lowered(_load_runner, *args) if bulk else _load_runner(*args)
     except LoadError as exc:
         log.error("model %s failed: %s", name, exc)
         return Model(

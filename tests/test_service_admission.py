@@ -13,15 +13,20 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
+from onnx_models import make_models_dir, make_translation
 from PIL import Image
 
+from service import priority, repository
 from service.admission import Overloaded, WorkEstimate
 from service.batcher import Batcher, DeadlinePassed, TooLarge
 from service.memory import MemoryBudget, peak_bytes_of
 from service.priority import BULK_NICE
+from service.runtime import ProviderChoice, make_session
+from service.settings import Settings
 
 pytestmark = pytest.mark.anyio
 
@@ -259,3 +264,46 @@ async def test_translation_runs_below_the_priority_of_generator_runs(app_client)
         assert (await c.post("/generate", json={"model": "uncond"})).status_code == 200
     base = os.getpriority(os.PRIO_PROCESS, 0)
     assert seen == {"trans": base + BULK_NICE, "uncond": base}
+
+
+def _thread_nice() -> dict[int, int]:
+    """Every thread of this process: its nice value."""
+    tids = [int(t.name) for t in Path("/proc/self/task").iterdir()]
+    return {tid: os.getpriority(os.PRIO_PROCESS, tid) for tid in tids}
+
+
+def test_onnx_runtime_threads_keep_the_priority_of_the_thread_that_made_the_session(
+    tmp_path: Path,
+) -> None:
+    """What `priority.lowered` is for: a session's intra-op threads start with it."""
+    model = make_translation(tmp_path / "trans") / "a2b.onnx"
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    before = _thread_nice()
+    normal = make_session(model, ProviderChoice("cpu"), 3, 1)
+    with_normal = _thread_nice()
+    lowered = priority.lowered(make_session, model, ProviderChoice("cpu"), 3, 1)
+    with_lowered = _thread_nice()
+    new_normal = set(with_normal) - set(before)
+    new_lowered = set(with_lowered) - set(with_normal)
+    # 3 threads: the caller and 2 more (and the lowered call's own thread, maybe still exiting)
+    assert len(new_normal) == 2 and len(new_lowered) >= 2
+    assert {with_normal[t] for t in new_normal} == {base}
+    assert {with_lowered[t] for t in new_lowered} == {base + BULK_NICE}
+    del normal, lowered
+
+
+def test_translation_sessions_are_made_at_bulk_priority(tmp_path: Path, monkeypatch) -> None:
+    made: dict[str, int] = {}
+
+    def recording(path: Path, *args, **kwargs):
+        made[path.stem] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        return make_session(path, *args, **kwargs)
+
+    monkeypatch.setattr(repository, "make_session", recording)
+    settings = Settings(provider="cpu", intra_op_threads=1)
+    models = make_models_dir(tmp_path / "models")
+    for name in ("trans", "uncond"):
+        assert repository.load_model(models / name, settings, ProviderChoice("cpu")).ready
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    assert made == {"a2b": base + BULK_NICE, "b2a": base + BULK_NICE, "generator": base}
+
