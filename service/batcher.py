@@ -126,7 +126,7 @@ class Batcher:
         """
         rows = len(next(iter(inputs.values())))
         per_row = work_per_row(inputs)
-        self._admit(rows, per_row, timeout_s)
+        self.admit(rows, per_row, timeout_s)
         loop = asyncio.get_running_loop()
         key = _shape_key(inputs)
         items = []
@@ -150,8 +150,9 @@ class Batcher:
             return futures[0].result()
         return np.concatenate([fut.result() for fut in futures])
 
-    def _admit(self, rows: int, per_row: int, timeout_s: float | None) -> None:
-        """Refuse at once what cannot fit: the queue, the memory budget, the deadline."""
+    def admit(self, rows: int, per_row: int, timeout_s: float | None) -> None:
+        """Refuse at once what cannot fit: the queue, the memory budget, the deadline (raises
+        Overloaded or TooLarge). `submit` calls it; a route may call it sooner."""
         if self._rows + rows > self.queue_size:
             raise Overloaded(
                 f"{self._rows} rows already waiting", self.estimate.seconds_before_done(0)

@@ -151,14 +151,40 @@ def _too_many_pixels(max_pixels: int, width: int = 0, height: int = 0) -> TooMan
     return TooManyPixels(f"image {size}is over the {max_pixels} pixel cap")
 
 
+def _capped(width: int, height: int, max_side: int) -> tuple[int, int]:
+    """Width and height scaled down (aspect kept) so the longest side is at most `max_side`."""
+    if max(width, height) <= max_side:
+        return width, height
+    scale = max_side / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
 def cap_side(rgb: np.ndarray, max_side: int) -> np.ndarray:
     """Scale down (aspect kept) so the longest side is at most `max_side`."""
     h, w = rgb.shape[:2]
-    if max(h, w) <= max_side:
+    size = _capped(w, h, max_side)
+    if size == (w, h):
         return rgb
-    scale = max_side / max(h, w)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
     return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.LANCZOS))
+
+
+def planned_pixels(data: bytes, max_side: int, multiple_of: int) -> int | None:
+    """The pixels of the network input an upload will become, from its header alone (Pillow
+    reads the size without decoding): what admission weighs before a photo is decoded. None
+    when the header cannot be read; decoding then says why."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            width, height = _capped(*img.size, max_side)
+    except (
+        UnidentifiedImageError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+        OSError,
+        SyntaxError,
+        ValueError,
+    ):
+        return None
+    return -(-height // multiple_of) * multiple_of * (-(-width // multiple_of) * multiple_of)
 
 
 def to_network(rgb: np.ndarray, multiple_of: int) -> np.ndarray:

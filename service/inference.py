@@ -49,14 +49,10 @@ async def infer(
             gone = "the client disconnected before the answer"
             raise ApiError(499, "client_closed", gone) from None
         raise  # this request itself was cancelled (the server is stopping)
-    except Overloaded as exc:
-        raise ApiError(
-            503, "overloaded", f"{runner.key} is busy: {exc}", {"Retry-After": exc.retry_after}
-        ) from exc
+    except (Overloaded, TooLarge) as exc:
+        raise refusal(runner, exc) from exc
     except DeadlinePassed as exc:
         raise ApiError(503, "timeout", str(exc), {"Retry-After": "1"}) from exc
-    except TooLarge as exc:
-        raise ApiError(413, "image_too_large", str(exc)) from exc
     except Exception as exc:  # the batch this request was in failed in ONNX Runtime
         raise ApiError(
             500,
@@ -65,3 +61,22 @@ async def infer(
         ) from exc
     finally:
         hangup.cancel()
+
+
+def admit_early(runner: Runner, rows: int, work_per_row: int, timeout_s: float) -> None:
+    """Raise the answer the batcher would refuse this work with, before the input is made
+    (a photo decoded): the batcher checks again when it is submitted."""
+    assert runner.batcher is not None
+    try:
+        runner.batcher.admit(rows, work_per_row, timeout_s)
+    except (Overloaded, TooLarge) as exc:
+        raise refusal(runner, exc) from exc
+
+
+def refusal(runner: Runner, exc: Overloaded | TooLarge) -> ApiError:
+    """The answer to work refused before it queued: over the memory budget, or overloaded."""
+    if isinstance(exc, TooLarge):
+        return ApiError(413, "image_too_large", str(exc))
+    return ApiError(
+        503, "overloaded", f"{runner.key} is busy: {exc}", {"Retry-After": exc.retry_after}
+    )

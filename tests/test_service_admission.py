@@ -20,7 +20,7 @@ import pytest
 from onnx_models import make_models_dir, make_translation
 from PIL import Image
 
-from service import priority, repository
+from service import imaging, priority, repository
 from service.admission import Overloaded, WorkEstimate
 from service.batcher import Batcher, DeadlinePassed, TooLarge
 from service.memory import MemoryBudget, peak_bytes_of
@@ -307,3 +307,52 @@ def test_translation_sessions_are_made_at_bulk_priority(tmp_path: Path, monkeypa
     base = os.getpriority(os.PRIO_PROCESS, 0)
     assert made == {"a2b": base + BULK_NICE, "b2a": base + BULK_NICE, "generator": base}
 
+
+async def test_an_upload_is_refused_by_its_header_before_it_is_decoded(
+    app_client, monkeypatch
+) -> None:
+    """A busy session: even an upload whose body is broken gets 503, never decoded."""
+    decoded = []
+    real = imaging.prepare_upload
+    monkeypatch.setattr(imaging, "prepare_upload", lambda *a: decoded.append(1) or real(*a))
+    whole = _jpeg(64)
+    broken = whole[: whole.index(b"\xff\xda") + 16]  # its header (and size) whole, no pixels
+    async with app_client(max_side=64, request_timeout_s=2.0) as c:
+        runner = c._transport.app.state.services.repository.models["trans"].runners["a2b"]
+        assert (await c.post("/translate", files={"file": ("x.jpg", broken)})).status_code == 400
+        assert decoded == [1]
+        runner.estimate.unit_s, runner.estimate.queued = 1e-3, 10_000  # 10 s of work held
+        r = await c.post("/translate", files={"file": ("x.jpg", broken)})
+        runner.estimate.queued = 0
+    assert r.status_code == 503 and r.json()["error"]["code"] == "overloaded"
+    assert int(r.headers["retry-after"]) >= 8
+    assert decoded == [1]
+
+
+@pytest.mark.parametrize(("width", "height"), [(64, 64), (50, 37), (300, 20), (90, 300)])
+def test_the_planned_pixels_are_those_of_the_decoded_input(width: int, height: int) -> None:
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), (90, 20, 200)).save(buf, format="PNG")
+    x, _, _ = imaging.prepare_upload(buf.getvalue(), 10**6, 128, 4)
+    assert imaging.planned_pixels(buf.getvalue(), 128, 4) == x.shape[2] * x.shape[3]
+
+
+def test_no_planned_pixels_for_what_is_not_an_image() -> None:
+    assert imaging.planned_pixels(b"", 128, 4) is None
+    assert imaging.planned_pixels(b"GIF89a not really", 128, 4) is None
+
+
+def test_the_first_estimate_of_a_translation_is_measured_on_its_largest_photo(
+    tmp_path: Path, monkeypatch
+) -> None:
+    probes: list[tuple[int, ...]] = []
+    real = repository._measured_cost
+    monkeypatch.setattr(
+        repository,
+        "_measured_cost",
+        lambda runner, probe: probes.append(probe["image"].shape) or real(runner, probe),
+    )
+    settings = Settings(provider="cpu", intra_op_threads=1, max_side=98, max_batch_pixels=98**2)
+    model = make_translation(tmp_path / "trans")
+    assert repository.load_model(model, settings, ProviderChoice("cpu")).ready
+    assert probes == [(1, 3, 100, 100)] * 2  # max_side up to the model's multiple of 4
