@@ -40,6 +40,10 @@ from service.settings import Settings
 log = logging.getLogger("ganserve.repository")
 
 PROBE_SIDE = 256  # translation: the thread count is chosen on a photo of about this side
+# Translation runs yield the cores to /generate and decoding (service/priority.py), so during
+# a burst they run slower than their probe measured at load (docs/reliability.md): admission
+# takes on only what its estimate says finishes within half the request timeout.
+TRANSLATION_HEADROOM = 0.5
 
 
 class LoadError(Exception):
@@ -195,20 +199,29 @@ def _load_runner(
     )
     _warm_up(runner, manifest, settings.max_batch)
     try:
-        runner.estimate = _measured_cost(runner, _probe(manifest, settings, settings.max_side))
+        runner.estimate = _measured_cost(
+            runner,
+            _probe(manifest, settings, settings.max_side),
+            1.0 if generator else TRANSLATION_HEADROOM,
+        )
     except Exception as exc:
         raise LoadError(f"{role}: timing run failed: {_short(exc)}") from exc
     return runner
 
 
-def _measured_cost(runner: Runner, probe: dict[str, np.ndarray]) -> WorkEstimate:
+def _measured_cost(runner: Runner, probe: dict[str, np.ndarray], headroom: float) -> WorkEstimate:
     """Admission's first estimate: the time and peak memory of one probe run per unit of
     work (the batcher's runs correct it from then on)."""
     units = len(next(iter(probe.values()))) * work_per_row(probe)
     start = time.perf_counter()
     _, peak = peak_bytes_of(lambda: runner.run(probe))
-    estimate = WorkEstimate(unit_bytes=None if peak is None else -(-peak // units))
-    estimate.observe(units, time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    estimate = WorkEstimate(
+        unit_bytes=None if peak is None else -(-peak // units),
+        headroom=headroom,
+    )
+    estimate.observe(units, seconds)
+    log.info("%s: %.3f s for %d units of work on the probe", runner.key, seconds, units)
     return estimate
 
 

@@ -350,9 +350,22 @@ def test_the_first_estimate_of_a_translation_is_measured_on_its_largest_photo(
     monkeypatch.setattr(
         repository,
         "_measured_cost",
-        lambda runner, probe: probes.append(probe["image"].shape) or real(runner, probe),
+        lambda runner, probe, *rest: (
+            probes.append(probe["image"].shape) or real(runner, probe, *rest)
+        ),
     )
     settings = Settings(provider="cpu", intra_op_threads=1, max_side=98, max_batch_pixels=98**2)
-    model = make_translation(tmp_path / "trans")
-    assert repository.load_model(model, settings, ProviderChoice("cpu")).ready
+    model = repository.load_model(
+        make_translation(tmp_path / "trans"), settings, ProviderChoice("cpu")
+    )
     assert probes == [(1, 3, 100, 100)] * 2  # max_side up to the model's multiple of 4
+    assert model.runners["a2b"].estimate.headroom == repository.TRANSLATION_HEADROOM < 1
+
+
+def test_admission_keeps_the_estimates_headroom() -> None:
+    """With headroom 0.5 and a 10 s timeout, work estimated to finish after 5 s is refused."""
+    estimate = WorkEstimate(unit_s=1.0, queued=2, headroom=0.5)
+    estimate.admit(3, 10.0, "t")  # done in about 5 s
+    with pytest.raises(Overloaded) as refused:
+        estimate.admit(4, 10.0, "t")
+    assert refused.value.retry_after_s == pytest.approx(1.0)
