@@ -8,7 +8,10 @@ or after the first byte of its next request; and when a new connection finds `ma
 open, the ones still waiting for their headers make room for it (the oldest first), so
 thousands of stalled clients do not get every complete request refused `503`. Bodies have
 their own timeout (`BodyTimeoutMiddleware`), idle time between requests is uvicorn's
-`timeout_keep_alive`.
+`timeout_keep_alive`. On shutdown, uvicorn closes at once every connection with no request
+under way, which drops a request whose bytes were still arriving on a connection already
+accepted; this protocol lets such a request finish its headers (within
+`SHUTDOWN_HEADER_GRACE_S`), answers it and then closes.
 """
 
 from __future__ import annotations
@@ -24,6 +27,10 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 log = logging.getLogger("service.http")
 
+# How long a connection that was accepted before shutdown, but has not sent whole headers
+# yet, may still take to send them: a client that connected means to send a request.
+SHUTDOWN_HEADER_GRACE_S = 2.0
+
 
 class HeaderTimeoutProtocol(HttpToolsProtocol):
     """An httptools connection whose request headers must arrive within `header_timeout_s`."""
@@ -32,6 +39,7 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self.header_timeout_s = header_timeout_s
         self._header_timer: asyncio.TimerHandle | None = None
+        self._shutting_down = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -51,6 +59,21 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._disarm()
         super().on_headers_complete()
+        if self._shutting_down and self.cycle is not None:
+            self.cycle.keep_alive = False  # answered with `Connection: close`, then closed
+
+    def shutdown(self) -> None:
+        """uvicorn's graceful shutdown, except that a request still sending its headers (on a
+        new connection, or the next one on a kept-alive connection) is let in and answered.
+        An idle keep-alive connection is closed at once, as uvicorn does."""
+        if not self._awaiting_headers():
+            super().shutdown()
+            return
+        self._shutting_down = True
+        remaining = self._header_timer.when() - self.loop.time()
+        self._disarm()
+        grace = max(0.0, min(remaining, SHUTDOWN_HEADER_GRACE_S))
+        self._header_timer = self.loop.call_later(grace, self._headers_stalled)
 
     def _arm(self) -> None:
         self._header_timer = self.loop.call_later(self.header_timeout_s, self._headers_stalled)
@@ -80,7 +103,10 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
 
     def _headers_stalled(self) -> None:
         self._header_timer = None
-        self._drop(f"request headers incomplete after {self.header_timeout_s:g} s")
+        if self._shutting_down:
+            self._drop("request headers incomplete at shutdown")
+        else:
+            self._drop(f"request headers incomplete after {self.header_timeout_s:g} s")
 
     def _drop(self, why: str) -> None:
         """Close now, and leave uvicorn's count of open connections at once."""

@@ -141,6 +141,58 @@ async def test_overload_gets_fast_503s_and_the_service_recovers(server: LiveServ
     assert 'ganserve_queue_depth{model="slow"} 0.0' in metrics
 
 
+def test_a_request_still_arriving_at_sigterm_is_answered(tmp_path: Path) -> None:
+    """Connections accepted before SIGTERM whose request had not arrived (nothing sent yet,
+    or half the headers) are let finish it, answered 200 with `Connection: close`, and
+    closed; an idle kept-alive connection is closed at once, as uvicorn does."""
+    make_slow_unconditional(tmp_path / "models" / "slow")
+    body = json.dumps({"model": "slow", "n": 2, "seed": 3}).encode()
+    request = (
+        "POST /generate HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    with live_server(tmp_path / "models", tmp_path / "server.log", **SETTINGS) as server:
+        silent = socket.create_connection(("127.0.0.1", server.port), timeout=20)
+        half = socket.create_connection(("127.0.0.1", server.port), timeout=20)
+        half.sendall(request[:30])
+        idle = socket.create_connection(("127.0.0.1", server.port), timeout=20)
+        idle.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert _read_response(idle).startswith(b"HTTP/1.1 200")
+        time.sleep(0.3)  # every connection accepted by the server, not just the kernel
+        server.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        silent.sendall(request)
+        half.sendall(request[30:])
+        answers = [_read_all(sock) for sock in (silent, half)]
+        idle_after = _read_all(idle)
+        for sock in (silent, half, idle):
+            sock.close()
+        code = server.proc.wait(20)
+    for answer in answers:
+        head, _, payload = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200"), answer[:200]
+        assert b"connection: close" in head.lower()
+        assert len(json.loads(payload)["images"]) == 2
+    assert idle_after == b""
+    assert code in (0, -signal.SIGTERM)
+
+
+def _read_response(sock: socket.socket) -> bytes:
+    """One whole response on a kept-alive connection (its head, then Content-Length bytes)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":")[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
 def _partial_request(port: int, seed: int) -> tuple[socket.socket, bytes]:
     """A connection whose request is in flight: headers and half the body sent."""
     body = json.dumps({"model": "slow", "n": 4, "seed": seed}).encode()
