@@ -8,6 +8,8 @@ waits for any more is cancelled.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 
 import numpy as np
 from fastapi import Request
@@ -63,14 +65,22 @@ async def infer(
         hangup.cancel()
 
 
-def admit_early(runner: Runner, rows: int, work_per_row: int, timeout_s: float) -> None:
-    """Raise the answer the batcher would refuse this work with, before the input is made
-    (a photo decoded): the batcher checks again when it is submitted."""
+@contextlib.contextmanager
+def admitted(runner: Runner, rows: int, work_per_row: int, timeout_s: float) -> Iterator[None]:
+    """Refuse what the batcher would refuse, before the input is made (a photo decoded), and
+    count the work as queued while it is made: uploads arriving together are weighed against
+    each other, where an idle session would take each of them. The batcher admits and counts
+    it again when it is submitted."""
     assert runner.batcher is not None
     try:
         runner.batcher.admit(rows, work_per_row, timeout_s)
     except (Overloaded, TooLarge) as exc:
         raise refusal(runner, exc) from exc
+    runner.batcher.estimate.queued += rows * work_per_row
+    try:
+        yield
+    finally:
+        runner.batcher.estimate.queued -= rows * work_per_row
 
 
 def refusal(runner: Runner, exc: Overloaded | TooLarge) -> ApiError:

@@ -369,3 +369,29 @@ def test_admission_keeps_the_estimates_headroom() -> None:
     with pytest.raises(Overloaded) as refused:
         estimate.admit(4, 10.0, "t")
     assert refused.value.retry_after_s == pytest.approx(1.0)
+
+
+async def test_uploads_arriving_together_at_an_idle_session_are_weighed_before_decoding(
+    app_client, monkeypatch
+) -> None:
+    """An idle session takes any request, but not all of a burst: each upload's planned work
+    counts while it is decoded, so the others are refused by their headers, undecoded."""
+    decoded = []
+    real = imaging.prepare_upload
+
+    def slow(*args):
+        decoded.append(1)
+        time.sleep(0.2)  # decoding a large photo
+        return real(*args)
+
+    monkeypatch.setattr(imaging, "prepare_upload", slow)
+    async with app_client(max_side=64, request_timeout_s=2.0) as c:
+        runner = c._transport.app.state.services.repository.models["trans"].runners["a2b"]
+        runner.estimate.unit_s = 1.0 / (64 * 64)  # 1 s a photo: one fits the 1 s headroom
+        answers = await asyncio.gather(
+            *(c.post("/translate", files={"file": ("x.jpg", _jpeg(64))}) for _ in range(8))
+        )
+    codes = sorted(r.status_code for r in answers)
+    assert codes == [200] + [503] * 7, codes
+    assert len(decoded) == 1
+    assert runner.estimate.queued == 0

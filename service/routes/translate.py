@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
@@ -9,7 +10,7 @@ from fastapi.responses import Response
 
 from service import imaging
 from service.errors import ApiError
-from service.inference import admit_early, infer
+from service.inference import admitted, infer
 from service.manifest import NAME_PATTERN
 from service.repository import Model
 from service.routes.common import pick_model, services
@@ -75,14 +76,18 @@ async def translate(
     runner = chosen.runners[direction]
     # Refused by its size in the header, before the work and memory of decoding it.
     pixels = imaging.planned_pixels(data, settings.max_side, multiple_of)
-    if pixels is not None:
-        admit_early(runner, 1, pixels, settings.request_timeout_s)
-    try:
-        x, height, width = await svc.in_pool(
-            imaging.prepare_upload, data, settings.max_pixels, settings.max_side, multiple_of
-        )
-    except imaging.ImageError as exc:
-        raise image_api_error(exc) from exc
+    weighed = (
+        admitted(runner, 1, pixels, settings.request_timeout_s)
+        if pixels is not None
+        else contextlib.nullcontext()
+    )
+    with weighed:
+        try:
+            x, height, width = await svc.in_pool(
+                imaging.prepare_upload, data, settings.max_pixels, settings.max_side, multiple_of
+            )
+        except imaging.ImageError as exc:
+            raise image_api_error(exc) from exc
     out = await infer(request, runner, {"image": x}, settings.request_timeout_s)
     png = await svc.in_pool(imaging.from_network, out, height, width)
     svc.metrics.images.labels(runner.key, "/translate").inc()
