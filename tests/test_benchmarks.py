@@ -97,6 +97,7 @@ def test_big_uploads_benchmark_runs_end_to_end(tiny_models: Path, tmp_path: Path
     args = ["--bursts", "3", "--settle-s", "0.5", "--generate-model", "tiny-dcgan"]
     run("big_uploads.py", *args, "--models", str(tiny_models), "--out", str(tmp_path))
     report = json.loads((tmp_path / "big_uploads.json").read_text())
+    assert report["rss_mib_after_one_upload"] >= report["rss_mib_at_ready"] > 0
     [burst] = report["runs"]
     assert sum(burst["statuses"].values()) == 3 and "200" in burst["statuses"]
     assert set(burst["statuses"]) <= {"200", "503 overloaded"}
