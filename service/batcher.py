@@ -24,11 +24,12 @@ run in the pool, so HTTP work and inference overlap.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
@@ -166,44 +167,45 @@ class Batcher:
         if timeout_s is not None:
             self.estimate.admit(rows * per_row, timeout_s, self.name)
 
-    async def _answered(self, items: list[_Item], timeout_s: float | None) -> None:
-        """Until every chunk is done; at the deadline, dropped if none of them started."""
-        if len(items) == 1:
-            await self._answered_alone(items[0], timeout_s)
-            return
-        futures = [it.future for it in items]
-        _, waiting = await asyncio.wait(futures, timeout=timeout_s)
-        if not waiting:
-            return
-        if not any(it.started for it in items):
-            for fut in futures:
-                fut.cancel()  # the worker drops them before they reach the session
-            raise DeadlinePassed(f"{self.name} did not start this within {timeout_s:g} s")
-        await asyncio.wait(futures)  # its work is running: answered when it is done
+    @contextlib.contextmanager
+    def reserved(self, rows: int, per_row: int, timeout_s: float | None) -> Iterator[None]:
+        """Admit work before its input is made (a photo decoded) and count it as queued while
+        it is made, so inputs made together are weighed against each other where an idle
+        session would take each of them; `submit` admits and counts it again."""
+        self.admit(rows, per_row, timeout_s)
+        self.estimate.queued += rows * per_row
+        try:
+            yield
+        finally:
+            self.estimate.queued -= rows * per_row
 
-    async def _answered_alone(self, item: _Item, timeout_s: float | None) -> None:
-        """The same for one chunk, the common case, with a timer instead of `asyncio.wait`
-        (its waiter future, callbacks and timeout cost more than the rest of `submit`)."""
+    async def _answered(self, items: list[_Item], timeout_s: float | None) -> None:
+        """Until every chunk is done; at the deadline, dropped if none of them started. A
+        timer, not `asyncio.wait`: its waiter future, callbacks and timeout cost more than
+        the rest of `submit`."""
         expired = False
 
         def expire() -> None:
             nonlocal expired
-            if not item.started:
+            if not any(it.started for it in items):
                 expired = True
-                item.future.cancel()  # the worker drops it before it reaches the session
+                for it in items:
+                    it.future.cancel()  # the worker drops them before they reach the session
 
         loop = asyncio.get_running_loop()
         timer = None if timeout_s is None else loop.call_later(timeout_s, expire)
         try:
-            await item.future
-        except asyncio.CancelledError:
-            if expired:
-                raise DeadlinePassed(
-                    f"{self.name} did not start this within {timeout_s:g} s"
-                ) from None
-            raise
-        except Exception:  # the run failed: submit raises it from the future
-            pass
+            for it in items:
+                try:
+                    await it.future
+                except asyncio.CancelledError:
+                    if expired:
+                        raise DeadlinePassed(
+                            f"{self.name} did not start this within {timeout_s:g} s"
+                        ) from None
+                    raise
+                except Exception:  # the run failed: submit raises it from the future
+                    pass
         finally:
             if timer is not None:
                 timer.cancel()

@@ -67,20 +67,14 @@ async def infer(
 
 @contextlib.contextmanager
 def admitted(runner: Runner, rows: int, work_per_row: int, timeout_s: float) -> Iterator[None]:
-    """Refuse what the batcher would refuse, before the input is made (a photo decoded), and
-    count the work as queued while it is made: uploads arriving together are weighed against
-    each other, where an idle session would take each of them. The batcher admits and counts
-    it again when it is submitted."""
+    """The batcher's reservation for work whose input is still being made (a photo decoded),
+    its refusals answered as the error contract says."""
     assert runner.batcher is not None
     try:
-        runner.batcher.admit(rows, work_per_row, timeout_s)
+        with runner.batcher.reserved(rows, work_per_row, timeout_s):
+            yield
     except (Overloaded, TooLarge) as exc:
         raise refusal(runner, exc) from exc
-    runner.batcher.estimate.queued += rows * work_per_row
-    try:
-        yield
-    finally:
-        runner.batcher.estimate.queued -= rows * work_per_row
 
 
 def refusal(runner: Runner, exc: Overloaded | TooLarge) -> ApiError:
