@@ -68,9 +68,9 @@ def test_serve_benchmark_runs_end_to_end(tiny_models: Path, tmp_path: Path) -> N
     assert all(r["mean_batch"] == 1 for r in off.values())  # GANSERVE_MAX_BATCH=1 took effect
     assert report["soak"]["rss_start_mib"] > 0 and report["idle"]["requests"] > 0
     assert report["idle"]["floor"]["statuses"] == {"200": report["idle"]["floor"]["requests"]}
-    assert [t["pass"] in (True, False) for t in report["targets"]] == [True] * 5
+    assert [t["pass"] in (True, False) for t in report["targets"]] == [True] * 6
     table = (tmp_path / "serve.md").read_text()
-    assert table.count("| PASS |") + table.count("| MISS |") == 5
+    assert table.count("| PASS |") + table.count("| MISS |") == 6
 
 
 def test_peers_benchmark_runs_ganserve_end_to_end(tiny_models: Path, tmp_path: Path) -> None:
