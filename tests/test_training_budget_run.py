@@ -15,11 +15,12 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-from training_fixtures import tiny_photos, tiny_values
+from training_fixtures import assert_same_state, tiny_photos, tiny_values
 
-from training import budget_run, checkpoint, compact_photos, config
+from training import budget_run, checkpoint, cli, compact_photos, config
 from training.data import PhotoFolder, split_files
 from training.loops import trainer_for
+from training.loops.budget import Budget
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_GPU_RECIPE = [
@@ -142,6 +143,42 @@ def test_max_seconds_stops_with_a_checkpoint_that_resumes(tmp_path: Path) -> Non
     assert 0 < trainer.step < 100000
     state = checkpoint.load(checkpoint.find(cfg.run_dir))
     assert state["step"] == trainer.step
+
+
+def test_max_seconds_stops_before_a_step_that_would_not_fit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a clock the test moves, 0.3 s a step and 0.1 s a checkpoint after each, a 1 s
+    budget: two steps (0.8 s), then a stop, since a third with the closing checkpoint would
+    end at 1.3 s (checked only between steps, the budget let it run, to 1.3 s); the run then
+    resumes to where an uncut one ends, bit for bit."""
+    now = [0.0]
+    monkeypatch.setattr(Budget, "clock", staticmethod(lambda: now[0]))
+    options = {"steps": 5, "checkpoint_every": 1}
+    cut = config.build(tiny_values("dcgan", tmp_path, name="cut", max_seconds=1.0, **options))
+    trainer = trainer_for(cut)
+    step, save = trainer.train_step, trainer.save
+
+    def timed_step(s: int) -> dict:
+        now[0] += 0.3
+        return step(s)
+
+    def timed_save() -> None:
+        now[0] += 0.1
+        save()
+
+    trainer.train_step, trainer.save = timed_step, timed_save
+    trainer.run()
+    assert trainer.step == 2 and now[0] <= 1.0
+    assert checkpoint.load(checkpoint.find(cut.run_dir))["step"] == 2
+    assert cli.main(["resume", str(cut.run_dir)]) == 0  # this clock stands still now
+
+    whole = config.build(tiny_values("dcgan", tmp_path, name="whole", **options))
+    trainer_for(whole).run()
+    assert_same_state(
+        checkpoint.load(checkpoint.find(whole.run_dir)),
+        checkpoint.load(checkpoint.find(cut.run_dir)),
+    )
 
 
 def test_preloaded_photos_give_the_same_crops(tmp_path: Path) -> None:

@@ -131,7 +131,9 @@ class Config:
     )
     threads: int = _opt(0, "torch CPU threads (0 = torch's default)")
     max_seconds: float = _opt(
-        0.0, "stop this call after N seconds of training, with a checkpoint (0 = no limit)"
+        0.0,
+        "stop this call, with a checkpoint, before a step that would end past N seconds of "
+        "training (0 = no limit)",
     )
     preload: bool = _opt(
         False,

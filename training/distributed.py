@@ -38,6 +38,11 @@ def teardown() -> None:
         dist.destroy_process_group()
 
 
+def any_rank(flag: bool, world: World) -> bool:
+    """True on every rank when it is true on one: for a decision the ranks take together."""
+    return mean(float(flag), world) > 0 if world.size > 1 else flag
+
+
 def mean(value: float, world: World) -> float:
     """A loss averaged over ranks, for logging."""
     if world.size == 1:

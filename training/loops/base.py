@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from training import checkpoint, distributed, precision
 from training.config import Config
 from training.ema import EMA
 from training.imaging import save_png
+from training.loops.budget import Budget
 from training.revision import git_revision
 
 
@@ -198,15 +198,20 @@ class Trainer:
             dynamic_ncols=True,
             desc=cfg.name,
         )
-        started = time.perf_counter()
+        budget = Budget(cfg.max_seconds)
         base_elapsed = self.elapsed
         watched: dict[str, str] = {}  # the monitor's latest figures, shown in the bar
         try:
             while self.step < cfg.steps:
-                if cfg.max_seconds and time.perf_counter() - started >= cfg.max_seconds:
-                    self.save()  # out of time: stop where a resume can pick up
+                if cfg.max_seconds and distributed.any_rank(
+                    not budget.room_for_a_step(), self.world
+                ):
+                    budget.save(self.save)  # out of time: stop where a resume can pick up
                     if main:
-                        print(f"max_seconds={cfg.max_seconds} reached at step {self.step}")
+                        print(
+                            f"max_seconds={cfg.max_seconds}: stopped at step {self.step} after "
+                            f"{budget.used():.1f} s, the next step not fitting in the time left"
+                        )
                     break
                 for m in self.models.values():
                     m.train()
@@ -223,7 +228,7 @@ class Trainer:
                 for s in self.scheds.values():
                     s.step()
                 self.step += 1
-                self.elapsed = base_elapsed + time.perf_counter() - started
+                self.elapsed = base_elapsed + budget.used()
                 bar.update(1)
                 bar.set_postfix(
                     {**{k: f"{v:.3f}" for k, v in losses.items()}, **watched}, refresh=False
@@ -245,7 +250,8 @@ class Trainer:
                 if cfg.sample_every and self.step % cfg.sample_every == 0:
                     self.write_samples()
                 if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
-                    self.save()
+                    budget.save(self.save)
+                budget.stepped()
         finally:
             bar.close()
             if log:
