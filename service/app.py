@@ -23,6 +23,7 @@ from service.middleware import (
     SecurityHeadersMiddleware,
 )
 from service.repository import Repository
+from service.route_shortcut import RouteShortcut
 from service.routes import generate, health, models, page, translate, v2
 from service.routes import metrics as metrics_route
 from service.routes.common import Services
@@ -85,6 +86,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     page.mount_static(app)
 
     # Added innermost first: CORS answers preflights before the key is checked.
+    if not settings.otel:  # FastAPI's telemetry names a request's route in the router
+        app.add_middleware(
+            RouteShortcut, routes=generate.router.routes, handlers=app.exception_handlers
+        )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes + MULTIPART_SLACK)
     app.add_middleware(BodyTimeoutMiddleware, timeout_s=settings.body_timeout_s)
     if settings.api_key:
