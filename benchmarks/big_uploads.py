@@ -216,7 +216,8 @@ def main(argv: list[str] | None = None) -> dict:
     cmd += ["--models", str(args.models)]
     command = " ".join(["python benchmarks/big_uploads.py", *(argv or sys.argv[1:])])
     report: dict = {**reports.opening(command, machine()), "runs": []}
-    with server(cmd, {"GANSERVE_PROVIDER": "cpu"}, port, "/readyz") as pid:
+    env = {"GANSERVE_PROVIDER": "cpu", "GANSERVE_WORKERS": "1"}  # the budget is per worker
+    with server(cmd, env, port, "/readyz") as pid:
         url = f"http://127.0.0.1:{port}"
         report["rss_mib_at_ready"] = round(rss_mib(pid), 1)
         asyncio.run(warm_up(url, photo))

@@ -262,7 +262,8 @@ def main(argv: list[str] | None = None) -> dict:
             "/generate": raw["generator"][64]["images_per_s"],
             "/translate": max(r["images_per_s"] for r in raw["translator"].values()),
         }
-        base_env = {"GANSERVE_PROVIDER": args.provider}  # otherwise the production defaults
+        # One worker (its memory and batches are what is measured), else the production defaults.
+        base_env = {"GANSERVE_PROVIDER": args.provider, "GANSERVE_WORKERS": "1"}
         service_cmd = [
             sys.executable,
             "-m",

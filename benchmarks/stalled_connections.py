@@ -142,7 +142,8 @@ def main(argv: list[str] | None = None) -> dict:
         },
         "rounds": {},
     }
-    with server([*cmd, "--models", str(args.models)], {}, port, "/readyz") as pid:
+    one = {"GANSERVE_WORKERS": "1"}  # max_connections and the memory measured are per worker
+    with server([*cmd, "--models", str(args.models)], one, port, "/readyz") as pid:
         for name, sent in ROUNDS.items():
             run = asyncio.run(
                 stall_round(port, pid, sent, args.connections, args.held_at_s, args.give_up_s)

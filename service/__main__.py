@@ -1,4 +1,4 @@
-"""`python -m service [--host H] [--port P] [--models DIR] [--workers N]`: the entry point the
+"""`python -m service [--host H] [--port P] [--models DIR] [--workers N|auto]`: the entry point the
 image runs."""
 
 from __future__ import annotations
@@ -16,12 +16,20 @@ from service.app import create_app
 from service.settings import Settings
 
 
+def worker_count(value: str) -> int | str:
+    return value if value == "auto" else int(value)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m service", description=__doc__)
     parser.add_argument("--host", help="bind address (GANSERVE_HOST)")
     parser.add_argument("--port", type=int, help="port (GANSERVE_PORT)")
     parser.add_argument("--models", help="models folder (GANSERVE_MODELS_DIR)")
-    parser.add_argument("--workers", type=int, help="processes serving the port (GANSERVE_WORKERS)")
+    parser.add_argument(
+        "--workers",
+        type=worker_count,
+        help="processes serving the port, or auto (GANSERVE_WORKERS)",
+    )
     args = parser.parse_args(argv)
     overrides = {
         "host": args.host,
@@ -34,6 +42,11 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("ganserve").info(
+        "%d worker process(es), %d intra-op thread(s) each",
+        settings.workers,
+        settings.intra_op_threads,
     )
     options = {
         "host": settings.host,
@@ -51,10 +64,13 @@ def main(argv: list[str] | None = None) -> None:
         return
     # Each worker builds its app from the environment: the overrides and the shared folder
     # go there. On SIGTERM the supervisor stops every worker, each draining its requests.
+    # `auto` is settled here, once: every worker is told the count the supervisor starts.
+    overrides["workers"] = settings.workers
     os.environ.update({f"GANSERVE_{k.upper()}": str(v) for k, v in overrides.items()})
     with tempfile.TemporaryDirectory(prefix="ganserve-workers-") as folder:
         os.environ.update(workers.prepare(Path(folder)))
-        uvicorn.run("service.app:create_app", factory=True, workers=settings.workers, **options)
+        app = "service.app:create_app"
+        workers.serve(uvicorn.Config(app, factory=True, workers=settings.workers, **options))
 
 
 if __name__ == "__main__":

@@ -57,6 +57,13 @@ def cuda_driver_present() -> bool:
     return True
 
 
+def tries_cuda(setting: str) -> bool:
+    """Whether sessions will be asked to run on CUDA: demanded, or `auto` where it can load."""
+    if setting == "auto":
+        return CUDA in ort.get_available_providers() and cuda_driver_present()
+    return setting == "cuda"
+
+
 @dataclass
 class ProviderChoice:
     """Which providers to ask ORT for; what a session really uses is read back afterwards."""
@@ -66,11 +73,7 @@ class ProviderChoice:
     def __post_init__(self) -> None:
         # In `auto` mode, skip CUDA where it cannot possibly load (no driver), and stop asking
         # once it failed to load for one session: every failed attempt logs a screenful.
-        self._try_cuda = self.setting == "cuda" or (
-            self.setting == "auto"
-            and CUDA in ort.get_available_providers()
-            and cuda_driver_present()
-        )
+        self._try_cuda = tries_cuda(self.setting)
         if self.setting == "auto" and not self._try_cuda:
             log.info("provider=auto: no CUDA build or NVIDIA driver here, serving on CPU")
 

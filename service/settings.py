@@ -6,22 +6,23 @@ Every field is listed with its default in docs/architecture.md (Settings).
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from service import imaging
+from service import capacity, imaging, runtime
 
 
-def _default_threads() -> int:
-    """Cores this process may run on (its CPU affinity, which `docker --cpuset-cpus` sets)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+def auto_workers(provider: str, memory_budget_mb: int) -> int:
+    """`workers=auto`: one process per usable core, each within its memory budget; one on
+    CUDA, where every worker would hold its own copy of the models and its own GPU arena
+    and the GPU, not the event loop, is what the requests wait for."""
+    if runtime.tries_cuda(provider):
+        return 1
+    fits = capacity.memory() // (memory_budget_mb * 1024 * 1024)
+    return max(1, min(capacity.cores(), fits))
 
 
 class Settings(BaseSettings):
@@ -29,10 +30,12 @@ class Settings(BaseSettings):
 
     host: str = "0.0.0.0"
     port: int = Field(default=8000, ge=0, le=65535)
-    workers: int = Field(default=1, ge=1, description="processes serving the port")
+    workers: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
+        default="auto", description="processes serving the port; auto: see auto_workers"
+    )
     models_dir: Path = Path("models")
     provider: Literal["auto", "cuda", "cpu"] = "auto"
-    intra_op_threads: int = Field(default_factory=_default_threads, ge=1)
+    intra_op_threads: int = Field(default_factory=capacity.cores, ge=1)
     inter_op_threads: int = Field(default=1, ge=1)
     max_batch: int = Field(default=64, ge=1, description="rows per session.run")
     max_delay_ms: float = Field(default=3.0, ge=0, description="wait this long for company")
@@ -89,9 +92,12 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _cores_shared_by_workers(self) -> Settings:
-        """Unless set, each worker's sessions get an equal share of the cores."""
+        """`auto` made a count; unless set, each worker's sessions get an equal share of the
+        cores, so that workers x threads do not outnumber them."""
+        if self.workers == "auto":
+            self.workers = auto_workers(self.provider, self.memory_budget_mb)
         if "intra_op_threads" not in self.model_fields_set:
-            self.intra_op_threads = max(1, _default_threads() // self.workers)
+            self.intra_op_threads = max(1, capacity.cores() // self.workers)
         return self
 
     @model_validator(mode="after")

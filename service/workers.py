@@ -21,12 +21,15 @@ import contextlib
 import fcntl
 import json
 import os
+import signal
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from prometheus_client import multiprocess
+from uvicorn import Config
+from uvicorn.supervisors import Multiprocess
 
 ENV = "GANSERVE_WORKERS_DIR"
 POLL_S = 0.1  # how often a worker looks at the reload counter
@@ -135,3 +138,28 @@ class Board:
         tmp = path.with_name(f".{path.name}.{os.getpid()}")
         tmp.write_text(text)
         tmp.replace(path)
+
+
+class Supervisor(Multiprocess):
+    """uvicorn's supervisor, stopping at once on SIGTERM and refusing new connections then.
+
+    uvicorn's own notices a signal at its next half-second poll, and its copy of the listening
+    socket stays open until every worker has drained: connections made meanwhile wait in the
+    backlog, never answered. Here SIGTERM reaches the workers at once, and the supervisor
+    closes its copy as the workers close theirs, so a new connection is refused (a proxy or
+    client retries elsewhere) while the requests already accepted finish.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        signal.signal(signal.SIGTERM, lambda sig, frame: self.should_exit.set())
+
+    def terminate_all(self) -> None:
+        for sock in self.sockets:
+            sock.close()
+        super().terminate_all()
+
+
+def serve(config: Config) -> None:
+    """`config.workers` processes on one listening socket, until SIGTERM has drained them."""
+    Supervisor(config, sockets=[config.bind_socket()]).run()

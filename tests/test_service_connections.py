@@ -28,6 +28,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         header_timeout_s=str(HEADER_TIMEOUT_S),
         keep_alive_s=str(KEEP_ALIVE_S),
         max_connections=str(MAX_CONNECTIONS),
+        workers="1",  # max_connections is per process: one, so that the tests reach it
     ) as s:
         yield s
 

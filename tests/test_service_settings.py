@@ -6,8 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
+import uvicorn
 
 import service.__main__ as entry
+from service import settings
 from service.settings import Settings
 
 
@@ -38,6 +40,7 @@ def test_environment_with_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_command_line_overrides_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     seen = {}
     monkeypatch.setenv("GANSERVE_PORT", "9000")
+    monkeypatch.setenv("GANSERVE_WORKERS", "1")  # one process: uvicorn gets the app itself
     monkeypatch.setattr(entry.uvicorn, "run", lambda app, **kw: seen.update(kw, app=app))
     entry.main(["--host", "127.0.0.1", "--models", "elsewhere"])
     assert (seen["host"], seen["port"]) == ("127.0.0.1", 9000)
@@ -48,6 +51,7 @@ def test_access_log_is_off_unless_asked_for(monkeypatch: pytest.MonkeyPatch) -> 
     seen = {}
     monkeypatch.setattr(entry.uvicorn, "run", lambda app, **kw: seen.update(kw, app=app))
     monkeypatch.delenv("GANSERVE_ACCESS_LOG", raising=False)
+    monkeypatch.setenv("GANSERVE_WORKERS", "1")
     entry.main([])
     assert seen["access_log"] is False
     monkeypatch.setenv("GANSERVE_ACCESS_LOG", "true")
@@ -57,7 +61,7 @@ def test_access_log_is_off_unless_asked_for(monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_workers_share_the_cores_unless_threads_are_set(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GANSERVE_INTRA_OP_THREADS", raising=False)
-    cores = Settings().intra_op_threads
+    cores = Settings(workers=1).intra_op_threads
     assert Settings(workers=2).intra_op_threads == max(1, cores // 2)
     assert Settings(workers=2, intra_op_threads=3).intra_op_threads == 3
     with pytest.raises(ValueError):
@@ -71,12 +75,13 @@ def test_several_workers_run_from_the_environment_with_a_shared_folder(
     through the environment."""
     seen = {}
 
-    def run(app: object, **kw: object) -> None:
+    def serve(config: uvicorn.Config) -> None:
         folder = Path(os.environ["GANSERVE_WORKERS_DIR"])
-        seen.update(kw, app=app, reload=(folder / "reload").read_text())
+        seen.update(app=config.app, factory=config.factory, workers=config.workers)
+        seen.update(reload=(folder / "reload").read_text())
         seen["metrics_dir"] = os.environ["PROMETHEUS_MULTIPROC_DIR"]
 
-    monkeypatch.setattr(entry.uvicorn, "run", run)
+    monkeypatch.setattr(entry.workers, "serve", serve)
     # main() writes to the environment: a copy, so that nothing leaks into later tests.
     names = ("GANSERVE_MODELS_DIR", "GANSERVE_WORKERS", "GANSERVE_WORKERS_DIR")
     environ = {k: v for k, v in os.environ.items() if k not in names}
@@ -87,3 +92,7 @@ def test_several_workers_run_from_the_environment_with_a_shared_folder(
     assert os.environ["GANSERVE_MODELS_DIR"] == "elsewhere" and seen["reload"] == "0"
     assert seen["metrics_dir"].startswith(os.environ["GANSERVE_WORKERS_DIR"])
     assert not Path(os.environ["GANSERVE_WORKERS_DIR"]).exists()  # removed on exit
+    # `auto` is settled once, by the supervisor: every worker is told the same count.
+    monkeypatch.setattr(settings, "auto_workers", lambda provider, memory_budget_mb: 3)
+    entry.main(["--workers", "auto"])
+    assert seen["workers"] == 3 and os.environ["GANSERVE_WORKERS"] == "3"

@@ -3,6 +3,8 @@ reloads and readiness across workers, per-worker state, and SIGTERM draining the
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
 import os
 import re
@@ -10,7 +12,6 @@ import signal
 import socket
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -45,45 +46,93 @@ def worker_pids(server: LiveServer) -> set[int]:
     return {w["pid"] for w in fresh_get(server, "/models").json()["workers"]}
 
 
+def owner(sock: socket.socket, pids: set[int], timeout: float = 10) -> int:
+    """The worker that accepted this connection: the one holding the server's end of it
+    (found by its inode in /proc/net/tcp, once a worker has accepted it)."""
+    server_port = sock.getpeername()[1]
+    client_port = sock.getsockname()[1]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+            fields = line.split()
+            local, remote, inode = fields[1], fields[2], fields[9]
+            ports = (int(local.split(":")[1], 16), int(remote.split(":")[1], 16))
+            if ports == (server_port, client_port) and inode != "0":
+                for pid in pids:
+                    for fd in Path(f"/proc/{pid}/fd").iterdir():
+                        with contextlib.suppress(OSError):
+                            if os.readlink(fd) == f"socket:[{inode}]":
+                                return pid
+        time.sleep(0.02)
+    raise AssertionError("no worker accepted the connection")
+
+
+def connection_to(server: LiveServer, pid: int, pids: set[int]) -> http.client.HTTPConnection:
+    """A kept-alive connection that worker `pid` serves (new ones until one lands there)."""
+    for _ in range(200):
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        conn.connect()
+        if owner(conn.sock, pids) == pid:
+            return conn
+        conn.close()
+    raise AssertionError(f"worker {pid} accepted none of 200 connections")
+
+
+def one_on_each(server: LiveServer) -> tuple[http.client.HTTPConnection, ...]:
+    """A kept-alive connection to each of the two workers."""
+    pids = worker_pids(server)
+    return tuple(connection_to(server, pid, pids) for pid in sorted(pids))
+
+
+def ask(conn: http.client.HTTPConnection, method: str, path: str, body: object = None) -> tuple:
+    """Status and text of one request on `conn`, which stays open."""
+    data = None if body is None else json.dumps(body).encode()
+    conn.request(method, path, body=data, headers={"content-type": "application/json"})
+    answer = conn.getresponse()
+    return answer.status, answer.read().decode()
+
+
 def generate_count(metrics: str) -> float:
     pattern = r'ganserve_requests_total\{[^}]*route="/generate"[^}]*status="200"[^}]*\} (\S+)'
     return sum(float(v) for v in re.findall(pattern, metrics))
 
 
-def test_models_reports_each_worker_and_every_scrape_counts_all_requests(
+def scraped_count(conn: http.client.HTTPConnection, expected: float) -> float:
+    """The /generate count a scrape on `conn` shows, once it is `expected` (or after 2 s)."""
+    deadline = time.monotonic() + 2
+    while (count := generate_count(ask(conn, "GET", "/metrics")[1])) != expected:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    return count
+
+
+def test_models_reports_each_worker_and_a_scrape_counts_the_other_workers_requests(
     two_workers: LiveServer,
 ) -> None:
     workers = fresh_get(two_workers, "/models").json()["workers"]
     assert len(workers) == 2 and len({w["pid"] for w in workers}) == 2
     assert all(w["ready"] and w["models"]["uncond"] == "ready" for w in workers)
-    before = generate_count(fresh_get(two_workers, "/metrics").text)
-
-    def generate(_: int) -> int:
-        with httpx.Client(base_url=two_workers.url, timeout=30) as c:
-            return [c.post("/generate", json={"n": 1}).status_code for _ in range(5)].count(200)
-
-    with ThreadPoolExecutor(8) as pool:
-        answered = sum(pool.map(generate, range(8)))
-    assert answered == 40
-    # Each scrape may land on either worker; every one sees both workers' requests.
-    counts = {generate_count(fresh_get(two_workers, "/metrics").text) for _ in range(8)}
-    assert counts == {before + 40}
+    to_one, to_other = one_on_each(two_workers)
+    before = generate_count(ask(to_other, "GET", "/metrics")[1])
+    answers = [ask(to_one, "POST", "/generate", {"n": 1})[0] for _ in range(20)]
+    assert answers == [200] * 20
+    # The other worker served none of them, yet its scrape counts all 20 (the last one is
+    # counted just after its answer is sent).
+    assert scraped_count(to_other, before + 20) == before + 20
+    assert scraped_count(to_one, before + 20) == before + 20
 
 
 def test_a_reload_on_one_worker_reaches_the_other(two_workers: LiveServer) -> None:
+    to_one, to_other = one_on_each(two_workers)
+    assert ask(to_other, "POST", "/generate", {"model": "fresh"})[0] == 404
     make_unconditional(two_workers.log.parent / "models" / "fresh", seed=5)
-    report = httpx.post(two_workers.url + "/admin/reload", timeout=60).json()
-    assert report["results"]["fresh"] == "loaded"
+    status, text = ask(to_one, "POST", "/admin/reload")
+    report = json.loads(text)
+    assert status == 200 and report["results"]["fresh"] == "loaded"
     assert len(report["workers"]) == 2
     assert all(w["models"].get("fresh") == "ready" for w in report["workers"])
-    for _ in range(8):  # any worker serves it now
-        answer = httpx.post(
-            two_workers.url + "/generate",
-            json={"model": "fresh"},
-            headers={"connection": "close"},
-            timeout=30,
-        )
-        assert answer.status_code == 200
+    assert ask(to_other, "POST", "/generate", {"model": "fresh"})[0] == 200  # not reloaded there
 
 
 def test_readyz_fails_while_a_worker_is_down_and_recovers(two_workers: LiveServer) -> None:
@@ -139,13 +188,14 @@ def drains(two_workers: LiveServer) -> None:
         f"POST /generate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
     ).encode()
-    socks = []
-    for _ in range(8):
+    pids = worker_pids(two_workers)
+    socks, owners = [], set()
+    while len(socks) < 8 or owners != pids:  # half-sent requests on every worker
         s = socket.create_connection(("127.0.0.1", two_workers.port), timeout=30)
         s.sendall(head + body[:3])
         socks.append(s)
-    time.sleep(0.5)  # every worker has accepted its connections
-    pids = worker_pids(two_workers)
+        owners.add(owner(s, pids))
+        assert len(socks) < 100, f"only workers {owners} accepted connections"
     two_workers.proc.send_signal(signal.SIGTERM)
     time.sleep(0.5)
     answers = []
@@ -153,6 +203,6 @@ def drains(two_workers: LiveServer) -> None:
         s.sendall(body[3:])
         answers.append(s.recv(65536).split(b"\r\n", 1)[0])
         s.close()
-    assert answers == [b"HTTP/1.1 200 OK"] * 8
+    assert answers == [b"HTTP/1.1 200 OK"] * len(socks)
     assert two_workers.proc.wait(30) == 0
     assert not any(Path(f"/proc/{p}").exists() for p in pids)

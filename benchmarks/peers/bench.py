@@ -400,7 +400,7 @@ def markdown(report: dict) -> str:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=Path, default=ROOT / "models", help="models folder")
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="ganserve's")
+    parser.add_argument("--workers", nargs="+", default=["1", "2"], help="ganserve's: counts, auto")
     parser.add_argument("--old", type=Path, help="an older ganserve checkout to run beside")
     parser.add_argument("--peers", nargs="*", default=list(venvs.PEERS), choices=venvs.PEERS)
     parser.add_argument("--venvs", type=Path, default=Path("/work/peer-venvs"))
