@@ -177,7 +177,8 @@ def test_readyz_fails_when_another_worker_says_it_is_not_ready(
 
 
 def test_sigterm_drains_every_worker(tmp_path: Path) -> None:
-    """Requests half sent when SIGTERM arrives are all answered, on whichever worker."""
+    """Requests half sent when SIGTERM arrives are all answered, on whichever worker, and
+    new connections are refused meanwhile."""
     with serve_two(tmp_path) as server:
         drains(server)
 
@@ -198,6 +199,9 @@ def drains(two_workers: LiveServer) -> None:
         assert len(socks) < 100, f"only workers {owners} accepted connections"
     two_workers.proc.send_signal(signal.SIGTERM)
     time.sleep(0.5)
+    # Draining, nobody listens: a new connection is refused, not left in the backlog.
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", two_workers.port), timeout=5)
     answers = []
     for s in socks:
         s.sendall(body[3:])
