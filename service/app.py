@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import multiprocess
 
-from service import errors, imaging, memory, openapi, priority, workers
+from service import errors, imaging, openapi, priority, workers
 from service.metrics import Metrics
 from service.middleware import (
     ApiKeyMiddleware,
@@ -42,7 +42,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         imaging.limit_pixels(settings.max_pixels)
-        memory.map_large_buffers()
         inference_pool = ThreadPoolExecutor(16, thread_name_prefix="ganserve-infer")
         # Photos: decoding, encoding and translation runs, below the loop and the generators.
         cpu_pool = priority.bulk_pool(max(2, settings.intra_op_threads), "ganserve-cpu")

@@ -117,6 +117,11 @@ class Batcher:
     def depth(self) -> int:
         return self._rows
 
+    @property
+    def idle(self) -> bool:
+        """Nothing queued, reserved or running."""
+        return not self._queue and self.estimate.queued == 0 and self.estimate.running == 0
+
     async def submit(self, inputs: Inputs, timeout_s: float | None = None) -> np.ndarray:
         """Run `inputs` (arrays sharing their first axis) and return the first output's rows.
 

@@ -3,8 +3,11 @@ process-wide budget that runs reserve their estimated peak from.
 
 ONNX Runtime's CPU arena keeps the largest run's buffers for the life of the session: a burst
 of 1024x1024 photos left the process at its peak for good. Translation sessions therefore run
-without the arena, and glibc is asked to return the freed pages after each of their runs
-(docs/reliability.md has the measurements).
+without the arena, and glibc is asked to return the freed pages once a photo's answer is
+written and its session holds no more work (docs/reliability.md has the measurements). Not
+after every run, and large buffers not mapped on their own (`M_MMAP_THRESHOLD`): either way
+the next run faults every page of its buffers in again, which made a 256x256 CycleGAN run
+1.4-2x slower on this machine (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -57,15 +60,10 @@ def peak_bytes_of(fn: Callable[[], T]) -> tuple[T, int | None]:
     return result, None if peak is None else max(0, peak - before)
 
 
-M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
-MMAP_THRESHOLD = 1 << 20
-
-
 def _glibc() -> ctypes.CDLL | None:
     try:
         libc = ctypes.CDLL("libc.so.6")
         libc.malloc_trim.argtypes = [ctypes.c_size_t]
-        libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     except (OSError, AttributeError):  # not glibc: its allocator decides alone
         return None
     return libc
@@ -75,29 +73,9 @@ _LIBC = _glibc()
 
 
 def give_back_freed() -> None:
+    """Freed heap pages handed back to the OS (about 1 ms after a large run)."""
     if _LIBC is not None:
         _LIBC.malloc_trim(0)
-
-
-def map_large_buffers() -> None:
-    """Buffers of 1 MiB and more (decoded photos, network inputs and outputs) in their own
-    mappings, returned to the OS when freed. glibc otherwise raises this threshold to the
-    largest buffer freed so far, after which 12 MiB photo arrays come from the heap and stay
-    (measured: 60 MiB still held a minute after one 1024x1024 upload)."""
-    if _LIBC is not None:
-        _LIBC.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
-
-
-def giving_back_freed(run: Callable[[T], object]) -> Callable[[T], object]:
-    """`run`, then the freed heap handed back to the OS (about 1 ms after a large run)."""
-
-    def wrapped(inputs: T) -> object:
-        try:
-            return run(inputs)
-        finally:
-            give_back_freed()
-
-    return wrapped
 
 
 class MemoryBudget:

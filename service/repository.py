@@ -23,7 +23,7 @@ from service import priority
 from service.admission import WorkEstimate
 from service.batcher import Batcher, work_per_row
 from service.manifest import MANIFEST_FILE, Manifest, sha256_of
-from service.memory import MemoryBudget, peak_bytes_of, resident_bytes
+from service.memory import MemoryBudget, give_back_freed, peak_bytes_of, resident_bytes
 from service.metrics import Metrics
 from service.runtime import (
     CUDA,
@@ -194,10 +194,10 @@ def _load_runner(
             raise LoadError(f"{role}: timing run failed: {_short(exc)}") from exc
     buckets = batch_buckets(settings.max_batch) if provider == CUDA and generator else ()
     key = session_key(manifest.name, role, manifest)
-    runner = Runner(
-        key, session, provider, buckets=buckets, threads=threads, gives_back_memory=not generator
-    )
+    runner = Runner(key, session, provider, buckets=buckets, threads=threads)
     _warm_up(runner, manifest, settings.max_batch)
+    if not generator:
+        give_back_freed()  # the probe's peak is measured from memory the OS holds back
     try:
         runner.estimate = _measured_cost(
             runner,
@@ -206,6 +206,8 @@ def _load_runner(
         )
     except Exception as exc:
         raise LoadError(f"{role}: timing run failed: {_short(exc)}") from exc
+    if not generator:
+        give_back_freed()
     return runner
 
 
@@ -336,9 +338,11 @@ class Repository:
             return f"failed: {new.reason}"
         translation = new.kind == "translation"  # its rows' work is their pixels
         for runner in new.runners.values():
+            # On CPU photos cost more per pixel in one run than apart (docs/benchmarks.md).
+            one_photo = translation and runner.provider != CUDA
             runner.batcher = Batcher(
                 runner.run,
-                max_batch=self.settings.max_batch,
+                max_batch=1 if one_photo else self.settings.max_batch,
                 max_delay_s=self.settings.max_delay_ms / 1000,
                 queue_size=self.settings.queue_size,
                 executor=self._translation_executor if translation else self._executor,

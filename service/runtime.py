@@ -15,7 +15,6 @@ import onnxruntime as ort
 
 from service.admission import WorkEstimate
 from service.manifest import Manifest
-from service.memory import giving_back_freed
 
 if TYPE_CHECKING:
     from service.batcher import Batcher
@@ -218,14 +217,10 @@ class Runner:
     # costs a cuDNN algorithm search, so batches are padded to a few warmed-up sizes.
     buckets: tuple[int, ...] = ()
     threads: int = 1  # ONNX Runtime intra-op threads of this session
-    # Translation: no ORT arena, and freed memory handed back after each run (service/memory.py).
-    gives_back_memory: bool = False
     estimate: WorkEstimate = field(default_factory=WorkEstimate)  # cost per unit of work
 
     def __post_init__(self) -> None:
         self._output = [output_name(self.session)]
-        if self.gives_back_memory:
-            self.run = giving_back_freed(self.run)  # type: ignore[method-assign]
 
     def run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         """The first output for `inputs`, padded with zero rows up to a bucket and cut back."""

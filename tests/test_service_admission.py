@@ -25,6 +25,7 @@ from service.admission import Overloaded, WorkEstimate
 from service.batcher import Batcher, DeadlinePassed, TooLarge
 from service.memory import MemoryBudget, peak_bytes_of
 from service.priority import BULK_NICE
+from service.routes import translate
 from service.runtime import ProviderChoice, make_session
 from service.settings import Settings
 
@@ -225,6 +226,26 @@ async def test_a_burst_of_uploads_is_split_or_refused_never_timed_out(app_client
     assert all(int(a[2]) >= 1 for a in refused)
     assert max(run.pixels) <= budget and sum(run.pixels) == len(ok) * 64 * 64
     assert min(a[3] for a in refused) < min(a[3] for a in ok)  # refused before any answer
+
+
+async def test_photos_on_cpu_run_one_a_run_and_memory_goes_back_once_the_burst_is_done(
+    app_client, monkeypatch
+) -> None:
+    """Photos of one size, sent together, are not merged on CPU (a photo costs more per pixel
+    in company), and freed memory is handed back once, after the last answer, not between
+    runs (the next run would fault its buffers back in)."""
+    trims: list[int] = []
+    async with app_client() as c:
+        runner = c._transport.app.state.services.repository.models["trans"].runners["a2b"]
+        run = SlowRun(0.2)
+        runner.batcher._run = run
+        monkeypatch.setattr(translate, "give_back_freed", lambda: trims.append(len(run.pixels)))
+        answers = await asyncio.gather(
+            *(c.post("/translate", files={"file": ("x.jpg", _jpeg(32))}) for _ in range(4))
+        )
+    assert [r.status_code for r in answers] == [200] * 4
+    assert run.pixels == [32 * 32] * 4
+    assert trims == [4]
 
 
 async def test_metrics_show_resident_memory_the_budget_and_each_session_estimate(
