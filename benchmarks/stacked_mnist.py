@@ -8,11 +8,13 @@ Trains a DCGAN on `data=stacked:D.npz` with the training package (three random t
 digits of D, the first 9,000, as the R, G and B channels; training/stacked.py), exports it to
 ONNX with `python -m training export`, draws `--n` samples from seeds 0..n-1 with ONNX Runtime
 as the service would, resizes each channel to the judge's 28x28 and classifies it with the
-judge (judges/mnist). A sample's mode is its triple of predicted digits; the benchmark reports
-how many of the 1,000 modes have at least one sample and KL(q || uniform) of the mode
-histogram q. The same count on as many triples of the judge's held-out digits (taking the
-training data's 28 -> 32 -> 28 path) is the reference: what a perfect generator would score
-with this judge and this many samples.
+judge (judges/mnist), and again with a second judge of another kind (judges/mnist-strided), as
+MNIST evaluation does: a generator trained against one network can fool that kind of network
+more than another. A sample's mode is its triple of predicted digits; the benchmark reports,
+by each judge, how many of the 1,000 modes have at least one sample and KL(q || uniform) of
+the mode histogram q. The same count on as many triples of the judge's held-out digits
+(taking the training data's 28 -> 32 -> 28 path) is the reference: what a perfect generator
+would score with that judge and this many samples.
 
 Writes RESULTS.json (every figure, the command, the recipe) and RESULTS.md (the table beside
 the published figures) and RESULTS.png (64 samples).
@@ -87,42 +89,76 @@ def real_reference(judge: Judge, data: Path, n: int, size: int, train_count: int
     return _score(judge, images)
 
 
+def counted(judge_dir: str, images: np.ndarray, data: Path, size: int, train_count: int) -> dict:
+    """The generated images' modes by one judge, beside the held-out reference by the same."""
+    judge = Judge.load(judge_dir)
+    h, w = judge.info["input"]["shape"][2:]
+    return {
+        "judge": {
+            "path": Path(judge_dir).as_posix(),
+            "name": judge.name,
+            "sha256": judge.info["sha256"],
+            "heldout_accuracy": judge.info.get("heldout_accuracy"),
+        },
+        "generated": _score(judge, resize_batch(images, h, w)),
+        "real_reference": real_reference(judge, data, len(images), size, train_count),
+    }
+
+
+def worse_first(r: dict) -> list[dict]:
+    """Each judge's count, the smaller share of its modes (then the higher KL) first."""
+
+    def key(c: dict) -> tuple[float, float]:
+        g = c["generated"]
+        return g["modes"] / g["num_modes"], -g["kl_from_uniform"]
+
+    return sorted(r["judges"], key=key)
+
+
 def markdown(r: dict) -> str:
-    ours = r["generated"]
-    ref = r["real_reference"]
+    counts = worse_first(r)
+    by = ", ".join(f"`{c['judge']['path']}` ({c['judge']['heldout_accuracy']})" for c in counts)
     lines = [
         "# Stacked MNIST: modes of 1,000",
         "",
         f"{r['samples']:,} samples (seeds 0..{r['samples'] - 1}) of the exported ONNX "
-        f"generator; each channel classified by `{r['judge']['path']}` "
-        f"(held-out accuracy {r['judge']['heldout_accuracy']}). Trained "
-        f"{r['training']['steps']:,} steps in {r['training']['wall_seconds']:.0f} s on "
-        f"{r['device']}.",
+        f"generator; each channel classified by each judge (held-out accuracy): {by}, the "
+        f"worse count first. Trained {r['training']['steps']:,} steps in "
+        f"{r['training']['wall_seconds']:.0f} s on {r['device']}.",
         "",
         "| method | source | modes (of 1,000) | KL(modes ‖ uniform) |",
         "| --- | --- | --- | --- |",
     ]
     for method, source, modes, kl in PUBLISHED:
         lines.append(f"| {method} | {source}, published | {modes:g} | {kl if kl else '—'} |")
-    lines += [
-        f"| **this project: DCGAN, hinge + SN, EMA** | measured | **{ours['modes']}** | "
-        f"**{ours['kl_from_uniform']:.3f}** |",
-        f"| real triples (held-out digits) | reference, same judge and count | "
-        f"{ref['modes']} | {ref['kl_from_uniform']:.3f} |",
-        "",
-        f"Per-channel class KL from uniform (generated): {ours['channel_class_kl']}; "
-        f"real: {ref['channel_class_kl']}.",
-        "",
-        f"Command: `{r['command']}`",
-        "",
-    ]
+    for c in counts:
+        ours, ref, path = c["generated"], c["real_reference"], c["judge"]["path"]
+        lines += [
+            f"| **this project: DCGAN, hinge + SN, EMA**, by `{path}` | measured | "
+            f"**{ours['modes']}** | **{ours['kl_from_uniform']:.3f}** |",
+            f"| real triples (held-out digits), by `{path}` | reference, same judge and count | "
+            f"{ref['modes']} | {ref['kl_from_uniform']:.3f} |",
+        ]
+    lines.append("")
+    for c in counts:
+        lines.append(
+            f"Per-channel class KL from uniform by `{c['judge']['path']}`, generated: "
+            f"{c['generated']['channel_class_kl']}; real: "
+            f"{c['real_reference']['channel_class_kl']}."
+        )
+    lines += ["", f"Command: `{r['command']}`", ""]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--data", required=True, help="MNIST-style npz (images uint8, labels)")
-    p.add_argument("--judge", default="judges/mnist", help="judge folder")
+    p.add_argument("--judge", default="judges/mnist", help="judge folder (also the monitor's)")
+    p.add_argument(
+        "--second-judge",
+        default="judges/mnist-strided",
+        help="a judge of another kind that counts too ('' for none)",
+    )
     p.add_argument("--steps", type=int, default=8000)
     p.add_argument("--decay-steps", type=int, default=3000)
     p.add_argument("--n", type=int, default=26_000, help="samples to count modes on")
@@ -162,13 +198,13 @@ def main(argv: list[str] | None = None) -> int:
     if cli.main(["export", str(cfg.run_dir), "--out", str(model_dir)]) != 0:
         return 1
 
-    judge = Judge.load(args.judge)
-    h, w = judge.info["input"]["shape"][2:]
     manifest = Manifest.load(model_dir)
     images = generate(model_dir, manifest, list(range(args.n)), None)
     save_png(grid(images[:64], 8), Path(args.out + ".png"))
-    generated = _score(judge, resize_batch(images, h, w))
-    reference = real_reference(judge, Path(args.data), args.n, cfg.image_size, args.train_count)
+    counts = [
+        counted(j, images, Path(args.data), cfg.image_size, args.train_count)
+        for j in filter(None, [args.judge, args.second_judge])
+    ]
     monitor = [
         {k.removeprefix("monitor/"): v for k, v in json.loads(line).items()}
         for line in (cfg.run_dir / "metrics.jsonl").read_text().splitlines()
@@ -181,17 +217,10 @@ def main(argv: list[str] | None = None) -> int:
         "data": f"stacked:{Path(args.data).name}[0:{args.train_count}], "
         f"fixed table of {TRIPLES:,} triples (training/stacked.py)",
         "samples": args.n,
-        "judge": {
-            "path": Path(args.judge).as_posix(),
-            "name": judge.name,
-            "sha256": judge.info["sha256"],
-            "heldout_accuracy": judge.info.get("heldout_accuracy"),
-        },
         "recipe": cfg.to_dict(),
         "training": {"steps": cfg.steps, "wall_seconds": round(wall, 1)},
         "device": f"cpu ({platform.machine()}), {args.threads} torch threads",
-        "generated": generated,
-        "real_reference": reference,
+        "judges": counts,  # the first is the monitor's
         "monitor": monitor,
         "published": [{"method": m, "source": s, "modes": n, "kl": k} for m, s, n, k in PUBLISHED],
     }

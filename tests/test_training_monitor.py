@@ -129,7 +129,8 @@ def test_a_stacked_run_logs_modes(judge, tmp_path) -> None:
 
 
 def test_the_stacked_mnist_benchmark_runs_end_to_end(judge, tmp_path) -> None:
-    """Tiny setting: a 3-class judge has 27 modes; the real reference covers them all."""
+    """Tiny setting: a 3-class judge has 27 modes; the real reference covers them all. A
+    second judge, of one class, finds its 1 mode of 1, the better count: shown second."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(
@@ -140,14 +141,22 @@ def test_the_stacked_mnist_benchmark_runs_end_to_end(judge, tmp_path) -> None:
     data = tiny_npz(tmp_path / "d.npz", n=64)
     out = tmp_path / "results" / "stacked"
     tiny = ["ngf=4", "ndf=4", "z_dim=8", "image_size=16", "batch_size=4", "monitor_n=30"]
+    one_class = tiny_judge(tmp_path / "one-class", tiny_npz(tmp_path / "one.npz", classes=1))
     args = ["--data", str(data), "--judge", str(judge), "--steps", "4", "--decay-steps", "0"]
+    args += ["--second-judge", str(one_class)]
     args += ["--n", "300", "--train-count", "48", "--runs", str(tmp_path / "runs")]
     args += ["--threads", "1", "--monitor-every", "2", "--out", str(out)]
     assert bench.main(args + [x for kv in tiny for x in ("--set", kv)]) == 0
     result = json.loads(out.with_suffix(".json").read_text())
-    assert result["samples"] == 300 and result["generated"]["num_modes"] == 27
-    assert 1 <= result["generated"]["modes"] <= 27
-    assert result["real_reference"]["modes"] == 27  # 300 random triples of 16 held-out digits
+    first, second = result["judges"]
+    assert first["judge"]["path"] == judge.as_posix()
+    assert result["samples"] == 300 and first["generated"]["num_modes"] == 27
+    assert 1 <= first["generated"]["modes"] <= 27
+    assert first["real_reference"]["modes"] == 27  # 300 random triples of 16 held-out digits
+    assert second["judge"]["path"] == one_class.as_posix()
+    assert second["generated"]["num_modes"] == second["generated"]["modes"] == 1
     assert [m["step"] for m in result["monitor"]] == [2, 4]
-    assert "| PacDCGAN |" in out.with_suffix(".md").read_text()
+    table = out.with_suffix(".md").read_text()
+    assert "| PacDCGAN |" in table
+    assert table.index(f"by `{judge.as_posix()}`") < table.index(f"by `{one_class.as_posix()}`")
     assert out.with_suffix(".png").is_file()
