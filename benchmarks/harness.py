@@ -85,6 +85,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def worker_pids(pid: int) -> list[int]:
+    """The processes that serve: the workers under uvicorn's supervisor, else the server."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    spawned = [int(c) for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+    return spawned or [pid]
+
+
 def rss_mib(pid: int) -> float:
     with open(f"/proc/{pid}/status") as f:
         for line in f:

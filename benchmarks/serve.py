@@ -132,7 +132,7 @@ def run_workloads(
     for w in WORKLOADS:
         seconds = timing.translate_s if w.route == "/translate" else timing.duration_s
         result = harness.load(target.spec(w, timing.warmup_s, seconds), work)
-        result["rss_mib"] = harness.rss_mib(target.pid)
+        result["rss_mib"] = sum(harness.rss_mib(p) for p in harness.worker_pids(target.pid))
         results[w.name] = result
         print(
             f"  {label:<12} {w.name:<32} {result['images_per_s']:9.1f} img/s "
@@ -159,8 +159,9 @@ def idle_latency(target: Target, timing: Timing, work: Path) -> dict:
 
 
 def soak(target: Target, timing: Timing, work: Path) -> dict:
-    """n=1 at 32 clients plus /translate at 2 clients; RSS sampled every second. The RSS at
-    the start is taken after `soak_warmup_s` of the same load (arenas grown to its batches)."""
+    """n=1 at 32 clients plus /translate at 2 clients; each worker's RSS sampled every second.
+    The RSS at the start is taken after `soak_warmup_s` of the same load (arenas grown to its
+    batches). The figures at the top are the worker that grew most."""
     warm = timing.soak_warmup_s
     specs = [
         target.spec(Workload("/generate", 1, 32), warm, timing.soak_s),
@@ -177,13 +178,17 @@ def soak(target: Target, timing: Timing, work: Path) -> dict:
                 text=True,
             )
         )
-    samples = []
+    workers = harness.worker_pids(target.pid)
+    samples: dict[int, list[tuple[float, float]]] = {w: [] for w in workers}
     start = time.perf_counter()
     while any(p.poll() is None for p in procs):
-        samples.append((round(time.perf_counter() - start - warm, 1), harness.rss_mib(target.pid)))
+        at = round(time.perf_counter() - start - warm, 1)
+        for w in workers:
+            samples[w].append((at, harness.rss_mib(w)))
         time.sleep(min(1.0, timing.soak_s / 10))
     loads = [json.loads(p.communicate()[0]) for p in procs]
-    rss = [r for t, r in samples if t >= 0] or [samples[-1][1]]
+    each = {w: [r for t, r in s if t >= 0] or [s[-1][1]] for w, s in samples.items()}
+    rss = max(each.values(), key=lambda r: r[-1] / r[0])
     return {
         "seconds": timing.soak_s,
         "warmup_s": warm,
@@ -197,7 +202,8 @@ def soak(target: Target, timing: Timing, work: Path) -> dict:
         "rss_end_mib": rss[-1],
         "rss_max_mib": max(rss),
         "growth": (rss[-1] - rss[0]) / rss[0],
-        "samples": samples,  # (seconds after the warm-up, MiB)
+        "workers": len(workers),
+        "samples": {str(w): s for w, s in samples.items()},  # (seconds after the warm-up, MiB)
     }
 
 

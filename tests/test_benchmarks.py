@@ -67,6 +67,7 @@ def test_serve_benchmark_runs_end_to_end(tiny_models: Path, tmp_path: Path) -> N
     off = report["servers"]["no batching"]
     assert all(r["mean_batch"] == 1 for r in off.values())  # GANSERVE_MAX_BATCH=1 took effect
     assert report["soak"]["rss_start_mib"] > 0 and report["idle"]["requests"] > 0
+    assert report["soak"]["workers"] == len(report["soak"]["samples"]) >= 1
     assert report["idle"]["floor"]["statuses"] == {"200": report["idle"]["floor"]["requests"]}
     assert [t["pass"] in (True, False) for t in report["targets"]] == [True] * 6
     table = (tmp_path / "serve.md").read_text()

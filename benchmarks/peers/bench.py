@@ -52,6 +52,7 @@ from benchmarks.harness import (  # noqa: E402
     raw_ort,
     rss_mib,
     server,
+    worker_pids,
 )
 from benchmarks.loadgen import Spec  # noqa: E402
 from benchmarks.peers import venvs  # noqa: E402
@@ -216,13 +217,6 @@ def measure(peer: Peer, run: Run) -> dict[str, dict]:
                 flush=True,
             )
     return results
-
-
-def worker_pids(pid: int) -> list[int]:
-    """The processes that serve: the workers under uvicorn's supervisor, else the server."""
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    spawned = [int(c) for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
-    return spawned or [pid]
 
 
 def soak(peer: Peer, run: Run, seconds: float) -> dict:
