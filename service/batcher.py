@@ -17,8 +17,10 @@ Each run first reserves its estimated peak memory from the process's `MemoryBudg
 
 A lone request on an idle session whose run measured cheap (`inline_max_s`) runs on the event
 loop itself: after a pause, waking a pool thread and being woken back costs some 0.3 ms on
-this machine's VM, as much as a batch-1 run of a small generator. Under traffic batches always
-run in the pool, so HTTP work and inference overlap.
+this machine's VM, as much as a batch-1 run of a small generator. It runs inside the caller's
+`run_now`, without the queue, the worker's wake-up and a future (the caller then needs no
+hang-up watch either: nothing else runs on the loop until it is done). Under traffic batches
+always run in the pool, so HTTP work and inference overlap.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
@@ -112,6 +114,9 @@ class Batcher:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._crowded = False  # the last batch merged requests: company is likely
+        self._running = False  # a batch is taken and not yet answered
+        self._arriving = 0  # requests inside run_now's turn of the loop
+        self._arrivals = 0  # requests that ever entered it
 
     @property
     def depth(self) -> int:
@@ -155,6 +160,44 @@ class Batcher:
         if len(futures) == 1:
             return futures[0].result()
         return np.concatenate([fut.result() for fut in futures])
+
+    async def run_now(self, inputs: Inputs, timeout_s: float | None = None) -> np.ndarray | None:
+        """`submit`'s answer, run on the event loop without the queue, when this request is
+        alone on an idle session and a run of its shape measured under `inline_max_s`; None
+        (nothing done) otherwise. Requests that arrived with it (ready on the same turn of
+        the loop) make it not alone: they are queued and batched. Raises what `submit`
+        raises on refusal or a failed run."""
+        rows = len(next(iter(inputs.values())))
+        key = _shape_key(inputs)
+        if not self._idle() or rows > self.max_batch or not self._cheap(key, rows):
+            return None
+        per_row = work_per_row(inputs)
+        work = rows * per_row
+        if self._memory and self.estimate.peak_bytes(work):
+            return None  # a run that reserves memory waits its turn in the worker
+        # Alone: nobody inside this turn when it came, and nobody came during it.
+        crowd = self._arriving
+        self._arriving += 1
+        self._arrivals += 1
+        arrivals = self._arrivals
+        try:
+            await asyncio.sleep(0)  # one turn of the loop: the others that are ready arrive
+        finally:
+            self._arriving -= 1
+        alone = crowd == 0 and self._arrivals == arrivals
+        if not alone or not self._idle():
+            return None
+        self.admit(rows, per_row, timeout_s)
+        self.estimate.started(work)
+        try:
+            output, run_s = self._timed_run(inputs)
+        except Exception as exc:
+            log.error("a batch of %d rows failed: %s", rows, exc, exc_info=exc)
+            raise
+        finally:
+            self.estimate.finished()
+        self._observe(key, rows, work, run_s, (0.0,))
+        return output
 
     def admit(self, rows: int, per_row: int, timeout_s: float | None) -> None:
         """Refuse at once what cannot fit: the queue, the memory budget, the deadline (raises
@@ -311,27 +354,46 @@ class Batcher:
         output = self._run(inputs)
         return output, time.perf_counter() - start
 
-    def _inline(self, batch: list[_Item], rows: int) -> bool:
-        """A lone request, nothing else waiting, and a run of its shape measured to fit in
-        inline_max_s."""
-        if len(batch) > 1 or self._queue:
-            return False
-        row_s = self._row_s.get(batch[0].key)
+    def _idle(self) -> bool:
+        """Nothing queued or running, and the last batch was one request's."""
+        return not (self._queue or self._running or self._crowded)
+
+    def _cheap(self, key: tuple, rows: int) -> bool:
+        """A run of this shape measured to fit in inline_max_s."""
+        row_s = self._row_s.get(key)
         return row_s is not None and row_s * rows <= self.inline_max_s
+
+    def _observe(
+        self, key: tuple, rows: int, work: int, run_s: float, waits: Iterable[float]
+    ) -> None:
+        """A run's time into the estimates and the metrics (`waits`: each request's queue wait)."""
+        if len(self._row_s) >= MAX_SHAPES_TIMED and key not in self._row_s:
+            self._row_s.clear()  # uploads of ever new sizes must not grow it without bound
+        self._row_s[key] = run_s / rows
+        self.estimate.observe(work, run_s)
+        if self._metrics:
+            self._metrics.batch_size.observe(rows)
+            self._metrics.inference.observe(run_s)  # the run alone, not the hand-offs
+            for wait in waits:
+                self._metrics.queue_wait.observe(wait)
 
     async def _run_batch(self, loop: asyncio.AbstractEventLoop, batch: list[_Item]) -> None:
         """Reserve the batch's estimated peak memory, then run what is still wanted."""
         peak = self.estimate.peak_bytes(sum(it.work for it in batch))
-        if self._memory:
-            await self._memory.reserve(peak)
+        self._running = True
         try:
-            batch = [it for it in batch if not it.future.done()]  # left while it waited
-            if batch:
-                await self._run_wanted(loop, batch)
-        finally:
-            self.estimate.finished()
             if self._memory:
-                self._memory.release(peak)
+                await self._memory.reserve(peak)
+            try:
+                batch = [it for it in batch if not it.future.done()]  # left while it waited
+                if batch:
+                    await self._run_wanted(loop, batch)
+            finally:
+                self.estimate.finished()
+                if self._memory:
+                    self._memory.release(peak)
+        finally:
+            self._running = False
 
     async def _run_wanted(self, loop: asyncio.AbstractEventLoop, batch: list[_Item]) -> None:
         now = time.perf_counter()
@@ -345,7 +407,7 @@ class Batcher:
             inputs = {k: np.concatenate([it.inputs[k] for it in batch]) for k in batch[0].inputs}
         rows = sum(it.rows for it in batch)
         try:
-            if self._inline(batch, rows):
+            if len(batch) == 1 and not self._queue and self._cheap(batch[0].key, rows):
                 output, run_s = self._timed_run(inputs)
             else:
                 output, run_s = await loop.run_in_executor(self._executor, self._timed_run, inputs)
@@ -355,15 +417,7 @@ class Batcher:
                 if not it.future.done():
                     it.future.set_exception(exc)
             return
-        if len(self._row_s) >= MAX_SHAPES_TIMED and batch[0].key not in self._row_s:
-            self._row_s.clear()  # uploads of ever new sizes must not grow it without bound
-        self._row_s[batch[0].key] = run_s / rows
-        self.estimate.observe(work, run_s)
-        if self._metrics:
-            self._metrics.batch_size.observe(rows)
-            self._metrics.inference.observe(run_s)  # the run alone, not the hand-offs
-            for it in batch:
-                self._metrics.queue_wait.observe(now - it.enqueued)
+        self._observe(batch[0].key, rows, work, run_s, [now - it.enqueued for it in batch])
         start = 0
         for it in batch:
             if not it.future.done():

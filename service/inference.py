@@ -38,6 +38,14 @@ async def infer(
     """
     request.state.model = runner.key
     assert runner.batcher is not None
+    try:
+        output = await runner.batcher.run_now(inputs, timeout_s)  # idle and cheap: no hand-offs
+    except (Overloaded, TooLarge) as exc:
+        raise refusal(runner, exc) from exc
+    except Exception as exc:
+        raise _failed(runner) from exc
+    if output is not None:
+        return output
     work = asyncio.ensure_future(runner.batcher.submit(inputs, timeout_s))
     hangup = asyncio.ensure_future(_hangup(request))
     # The client gone, its work is cancelled (queued rows never reach the session). A
@@ -56,13 +64,15 @@ async def infer(
     except DeadlinePassed as exc:
         raise ApiError(503, "timeout", str(exc), {"Retry-After": "1"}) from exc
     except Exception as exc:  # the batch this request was in failed in ONNX Runtime
-        raise ApiError(
-            500,
-            "inference_failed",
-            f"{runner.key} failed on this request's batch; see the server log",
-        ) from exc
+        raise _failed(runner) from exc
     finally:
         hangup.cancel()
+
+
+def _failed(runner: Runner) -> ApiError:
+    return ApiError(
+        500, "inference_failed", f"{runner.key} failed on this request's batch; see the server log"
+    )
 
 
 @contextlib.contextmanager

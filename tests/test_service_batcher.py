@@ -218,6 +218,30 @@ async def test_a_cheap_lone_request_runs_on_the_event_loop_once_measured(pool) -
     await b.aclose()
 
 
+async def test_run_now_answers_a_cheap_lone_request_in_the_caller_and_only_then(pool) -> None:
+    gate = threading.Event()
+    run = ThreadRecorder()
+    b = batcher(run, pool, inline_max_s=1.0)
+    assert await b.run_now(rows(0, 1)) is None  # not measured yet: nothing run
+    assert run.threads == []
+    await b.submit(rows(0, 1))
+    out = await b.run_now(rows(3, 2))  # measured cheap, the session idle: run here, at once
+    assert out is not None and out[:, 0].tolist() == [6.0, 8.0]
+    assert run.threads[-1] == threading.current_thread().name
+    assert b.estimate.running == 0 and b.depth == 0
+    run.gate = gate  # a batch running in the pool: the session is busy
+    busy = asyncio.ensure_future(b.submit(rows(0, 9)))  # over max_batch: two runs
+    await asyncio.sleep(0.05)
+    assert await b.run_now(rows(0, 1)) is None
+    gate.set()
+    await busy
+    await b.submit(rows(0, 1))  # alone again: the last batch was one request's
+    # Two requests arriving together: neither runs alone, both are batched by the worker.
+    together = await asyncio.gather(*(b.run_now(rows(i, 1)) for i in range(2)))
+    assert together == [None, None]
+    await b.aclose()
+
+
 async def test_a_run_over_the_inline_budget_and_merged_requests_use_the_pool(pool) -> None:
     slow = ThreadRecorder(seconds=0.02)
     b = batcher(slow, pool, inline_max_s=0.005)
