@@ -167,9 +167,11 @@ class Batcher:
         (nothing done) otherwise. Requests that arrived with it (ready on the same turn of
         the loop) make it not alone: they are queued and batched. Raises what `submit`
         raises on refusal or a failed run."""
+        if not self._idle():
+            return None
         rows = len(next(iter(inputs.values())))
         key = _shape_key(inputs)
-        if not self._idle() or rows > self.max_batch or not self._cheap(key, rows):
+        if rows > self.max_batch or not self._cheap(key, rows):
             return None
         per_row = work_per_row(inputs)
         work = rows * per_row
