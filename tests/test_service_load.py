@@ -28,8 +28,15 @@ pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 # A model that takes about 20 ms per 32-row batch on one core: the model, not HTTP, is the
 # bottleneck, as on a real deployment.
 BODY = {"model": "slow", "n": 32, "seed": 7}
-# Two requests of 32 rows may wait while one runs; more than that is overload.
-SETTINGS = {"queue_size": "64", "max_n": "32", "max_batch": "32", "log_level": "warning"}
+# Two requests of 32 rows may wait while one runs; more than that is overload. One worker:
+# that room, and the resident memory watched, are a process's.
+SETTINGS = {
+    "queue_size": "64",
+    "max_n": "32",
+    "max_batch": "32",
+    "log_level": "warning",
+    "workers": "1",
+}
 
 
 @dataclass
