@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> None:
         "server_header": False,  # no `server: uvicorn` banner
         "timeout_keep_alive": settings.keep_alive_s,
         "limit_concurrency": settings.max_connections,  # beyond it uvicorn answers 503
-        "http": http_protocol.protocol(settings.header_timeout_s),
+        "http": http_protocol.protocol(settings.header_timeout_s, settings.body_timeout_s),
     }
     if settings.workers == 1:
         uvicorn.run(create_app(settings), **options)

@@ -1,17 +1,20 @@
-"""uvicorn's httptools protocol with a header-read timeout.
+"""uvicorn's httptools protocol with a header-read timeout, and room made at the limit.
 
 uvicorn times out an idle keep-alive connection, but not one that never completes its request
 headers: a client that connects and sends nothing, or half a request line, holds its
 connection (and a place under `max_connections`, which uvicorn counts only once headers are
 complete) for good. This protocol closes such a connection `header_timeout_s` after it opened
 or after the first byte of its next request; and when a new connection finds `max_connections`
-open, the ones still waiting for their headers make room for it (the oldest first), so
-thousands of stalled clients do not get every complete request refused `503`. Bodies have
-their own timeout (`BodyTimeoutMiddleware`), idle time between requests is uvicorn's
-`timeout_keep_alive`. On shutdown, uvicorn closes at once every connection with no request
-under way, which drops a request whose bytes were still arriving on a connection already
-accepted; this protocol lets such a request finish its headers (within
-`SHUTDOWN_HEADER_GRACE_S`), answers it and then closes.
+open, the ones still waiting for their headers make room for it (the oldest first), then
+uploads whose body has sent nothing for `BODY_SILENCE` of `body_timeout_s` (the longest
+silent first), so thousands of stalled clients do not get every complete request refused
+`503` until their timeouts. An upload that keeps sending, however slowly, is never dropped
+for room, nor one whose reading the server itself paused. Bodies have their own timeout
+(`BodyTimeoutMiddleware`), idle time between requests is uvicorn's `timeout_keep_alive`. On
+shutdown, uvicorn closes at once every connection with no request under way, which drops a
+request whose bytes were still arriving on a connection already accepted; this protocol lets
+such a request finish its headers (within `SHUTDOWN_HEADER_GRACE_S`), answers it and then
+closes.
 """
 
 from __future__ import annotations
@@ -30,15 +33,22 @@ log = logging.getLogger("service.http")
 # How long a connection that was accepted before shutdown, but has not sent whole headers
 # yet, may still take to send them: a client that connected means to send a request.
 SHUTDOWN_HEADER_GRACE_S = 2.0
+# At `max_connections`, an upload whose body has sent nothing for this share of
+# `body_timeout_s` (2 s of the default 10 s) makes room for a new connection.
+BODY_SILENCE = 0.2
 
 
 class HeaderTimeoutProtocol(HttpToolsProtocol):
     """An httptools connection whose request headers must arrive within `header_timeout_s`."""
 
-    def __init__(self, *args: Any, header_timeout_s: float, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, header_timeout_s: float, body_timeout_s: float, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.header_timeout_s = header_timeout_s
+        self.body_silence_s = BODY_SILENCE * body_timeout_s
         self._header_timer: asyncio.TimerHandle | None = None
+        self._body_quiet_since: float | None = None  # a body in progress: its last bytes
         self._shutting_down = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -58,9 +68,18 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._disarm()
+        self._body_quiet_since = self.loop.time()  # until the message is complete
         super().on_headers_complete()
         if self._shutting_down and self.cycle is not None:
             self.cycle.keep_alive = False  # answered with `Connection: close`, then closed
+
+    def on_body(self, body: bytes) -> None:
+        self._body_quiet_since = self.loop.time()
+        super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        self._body_quiet_since = None
+        super().on_message_complete()
 
     def shutdown(self) -> None:
         """uvicorn's graceful shutdown, except that a request still sending its headers (on a
@@ -86,20 +105,34 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
     def _awaiting_headers(self) -> bool:
         return self._header_timer is not None
 
+    def _body_stalled(self, now: float) -> bool:
+        """A body under way that has sent nothing for `body_silence_s`, though read."""
+        quiet = self._body_quiet_since
+        return (
+            quiet is not None and now - quiet >= self.body_silence_s and not self.flow.read_paused
+        )
+
     def _make_room(self) -> None:
         """At the limit, drop enough connections that have not sent whole headers (the
-        nearest to their timeout first) for this one's request to pass uvicorn's check."""
+        nearest to their timeout first), then enough stalled uploads (the longest silent
+        first), for this one's request to pass uvicorn's check."""
         limit = self.limit_concurrency
         if limit is None or len(self.connections) < limit:
             return
-        waiting = [
-            c
-            for c in self.connections
-            if isinstance(c, HeaderTimeoutProtocol) and c is not self and c._awaiting_headers()
-        ]
+        others = [c for c in self.connections if isinstance(c, HeaderTimeoutProtocol)]
+        others = [c for c in others if c is not self]
         excess = len(self.connections) - limit + 1
+        waiting = [c for c in others if c._awaiting_headers()]
         for connection in heapq.nsmallest(excess, waiting, key=lambda c: c._header_timer.when()):
             connection._drop("request headers incomplete, room made for a new connection")
+            excess -= 1
+        now = self.loop.time()
+        stalled = [c for c in others if c._body_stalled(now)]
+        for connection in heapq.nsmallest(excess, stalled, key=lambda c: c._body_quiet_since):
+            connection._drop(
+                f"request body silent for {now - connection._body_quiet_since:.1f} s, "
+                "room made for a new connection"
+            )
 
     def _headers_stalled(self) -> None:
         self._header_timer = None
@@ -117,7 +150,11 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
             self.transport.close()
 
 
-def protocol(header_timeout_s: float) -> Callable[..., HeaderTimeoutProtocol]:
+def protocol(
+    header_timeout_s: float, body_timeout_s: float
+) -> Callable[..., HeaderTimeoutProtocol]:
     """What uvicorn's `http=` option takes: a picklable factory (workers are spawned with the
     config), called like the protocol class with uvicorn's own arguments."""
-    return functools.partial(HeaderTimeoutProtocol, header_timeout_s=header_timeout_s)
+    return functools.partial(
+        HeaderTimeoutProtocol, header_timeout_s=header_timeout_s, body_timeout_s=body_timeout_s
+    )

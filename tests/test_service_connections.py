@@ -205,3 +205,45 @@ def test_connections_beyond_the_limit_are_refused_with_503(server: LiveServer) -
 
 def test_the_server_logged_no_traceback(server: LiveServer) -> None:
     assert "Traceback" not in server.output(), server.output()[-3000:]
+
+
+def test_stalled_uploads_make_room_at_the_limit_and_a_slow_one_is_kept(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """At `max_connections`, an upload whose body has been silent longest makes room for a
+    new connection, which is served; one that keeps sending, however slowly, is kept and
+    answered; the other stalled uploads wait for their own timeout."""
+    tmp = tmp_path_factory.mktemp("stalled-bodies")
+    with live_server(
+        make_models_dir(tmp / "models"),
+        tmp / "server.log",
+        body_timeout_s=str(BODY_TIMEOUT_S),  # silent for a fifth of it (0.4 s): room for others
+        max_connections=str(MAX_CONNECTIONS),
+        workers="1",
+    ) as server:
+        part = b"--xyz\r\n" + b"x" * 100
+        slow = _connect(server)
+        slow.sendall(_upload_head(40) + b"--xyz")
+        stalled = [_connect(server) for _ in range(MAX_CONNECTIONS - 2)]
+        for sock in stalled:
+            sock.sendall(_upload_head(50_000) + part)
+            time.sleep(0.05)  # the first is the longest silent
+        for _ in range(8):  # a byte every 0.1 s: slow, never silent for 0.4 s
+            time.sleep(0.1)
+            slow.sendall(b"-")
+        assert _healthz(server).startswith(b"HTTP/1.1 200")  # the sixth connection
+        closed = []
+        for sock in stalled:
+            sock.settimeout(0.2)
+            try:
+                closed.append(sock.recv(1) == b"")
+            except TimeoutError:
+                closed.append(False)
+        assert closed == [True] + [False] * (MAX_CONNECTIONS - 3), closed
+        slow.sendall(b"-" * (40 - 13))  # the rest of its body: it is answered, not dropped
+        answer = _read_all(slow)
+        assert answer.startswith(b"HTTP/1.1 4") and not answer.startswith(b"HTTP/1.1 408")
+        for sock in (slow, *stalled):
+            sock.close()
+        assert "request body silent for" in server.output()
+        assert "Traceback" not in server.output()
