@@ -275,6 +275,23 @@ def reset_by_peer(exc: BaseException | None) -> bool:
     return False
 
 
+class WriteTrace:
+    """httpcore's trace of one request: whether sending it was reset by the peer.
+
+    httpcore swallows an error writing the request (a server may answer early) and reads
+    on; a reset connection then reads as end of stream, "Server disconnected without
+    sending a response", as if the server had taken the request and closed. When the
+    write itself was reset, the connection sat in the listen backlog as the last listener
+    closed, and the server never read the request."""
+
+    def __init__(self) -> None:
+        self.reset = False
+
+    def __call__(self, name: str, info: dict) -> None:
+        if name.endswith((".send_request_headers.failed", ".send_request_body.failed")):
+            self.reset = self.reset or reset_by_peer(info.get("exception"))
+
+
 class Load:
     """`clients` threads POSTing `body` to `url` in a loop until the block ends. Every request
     opens its own connection, so a refused one (never accepted) is told apart from one that
@@ -292,16 +309,19 @@ class Load:
         with httpx.Client(limits=limits, timeout=self.timeout) as client:
             while not self._stop.is_set():
                 start = time.monotonic()
+                trace = WriteTrace()
                 try:
-                    status = client.post(self.url, json=self.body).status_code
+                    status = client.post(
+                        self.url, json=self.body, extensions={"trace": trace}
+                    ).status_code
                 except httpx.ConnectError:
                     with self._lock:
                         self.tally.refused += 1
                     time.sleep(0.05)
                     continue
-                except httpx.ReadError as exc:
+                except (httpx.ReadError, httpx.RemoteProtocolError) as exc:
                     with self._lock:
-                        if reset_by_peer(exc):
+                        if reset_by_peer(exc) or trace.reset:
                             self.tally.reset += 1
                         else:
                             self.tally.dropped.append(repr(exc))
