@@ -57,6 +57,13 @@ AppClient = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 
 
 @pytest.fixture
+def app_serving() -> Callable[[FastAPI], AbstractAsyncContextManager[httpx.AsyncClient]]:
+    """`async with app_serving(app) as client`: an app built in the test, served in-process.
+    (A fixture, not an import: `from conftest import` finds whichever conftest came first.)"""
+    return serve
+
+
+@pytest.fixture
 def app_client(settings: Settings) -> AppClient:
     """`async with app_client(**overrides) as client`: an app from the fixture settings."""
 

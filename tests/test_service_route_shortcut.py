@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from conftest import serve
 
 from service.app import create_app
 from service.route_shortcut import RouteShortcut
@@ -27,20 +26,20 @@ REQUESTS = [
 ]
 
 
-async def answers(app) -> list[tuple[int, list[tuple[str, str]], bytes]]:
+async def answers(app, app_serving) -> list[tuple[int, list[tuple[str, str]], bytes]]:
     out = []
-    async with serve(app) as client:
+    async with app_serving(app) as client:
         for method, path, kw in REQUESTS:
             r = await client.request(method, path, **kw)
             out.append((r.status_code, sorted(r.headers.items()), r.content))
     return out
 
 
-async def test_the_shortcut_answers_byte_for_byte_as_the_router(settings) -> None:
+async def test_the_shortcut_answers_byte_for_byte_as_the_router(settings, app_serving) -> None:
     fast = create_app(settings)
     assert any(m.cls is RouteShortcut for m in fast.user_middleware)
     full = create_app(settings)
     full.user_middleware = [m for m in full.user_middleware if m.cls is not RouteShortcut]
-    got, want = await answers(fast), await answers(full)
+    got, want = await answers(fast, app_serving), await answers(full, app_serving)
     assert [a[0] for a in got] == [200, 422, 422, 400, 404, 413, 200, 405, 307]
     assert got == want
