@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.loadgen import Spec
+from service import capacity
 from service.manifest import Manifest
 from service.runtime import ProviderChoice, make_session
 from service.settings import Settings
@@ -47,14 +48,15 @@ def time_runs(session, feeds: dict[str, np.ndarray], seconds: float) -> float:
 
 def raw_ort(folder: Path, role: str, provider: str, seconds: float, x: np.ndarray | None):
     """{batch: ms per run, images/s, threads}: the service's session settings, at the better
-    of one intra-op thread and `intra_op_threads` for each batch (the service picks one of
-    the two per session at load)."""
+    of one intra-op thread and every core for each batch. The limit is one process with the
+    whole machine: not `intra_op_threads`, which the default `workers=auto` divides among
+    its workers (one thread each here, which timed the CycleGAN at about half its speed)."""
     manifest = Manifest.load(folder)
     settings = Settings()
     rng = np.random.default_rng(0)
     out: dict[int, dict] = {}
     batches = TRANSLATE_BATCHES if x is not None else GENERATOR_BATCHES
-    for threads in sorted({1, settings.intra_op_threads}):
+    for threads in sorted({1, capacity.cores()}):
         session = make_session(
             folder / manifest.files[role].path,
             ProviderChoice(provider),
