@@ -4,7 +4,8 @@ process-wide budget that runs reserve their estimated peak from.
 ONNX Runtime's CPU arena keeps the largest run's buffers for the life of the session: a burst
 of 1024x1024 photos left the process at its peak for good. Translation sessions therefore run
 without the arena, and glibc is asked to return the freed pages once a photo's answer is
-written and its session holds no more work (docs/reliability.md has the measurements). Not
+written and its session holds no more work (`give_back_after_burst`, called by every route
+that translates: /translate and /v2; docs/reliability.md has the measurements). Not
 after every run, and large buffers not mapped on their own (`M_MMAP_THRESHOLD`): either way
 the next run faults every page of its buffers in again, which made a 256x256 CycleGAN run
 1.4-2x slower on this machine (docs/benchmarks.md).
@@ -17,9 +18,12 @@ import contextlib
 import ctypes
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from service.runtime import Runner
 
 log = logging.getLogger("ganserve.memory")
 
@@ -76,6 +80,18 @@ def give_back_freed() -> None:
     """Freed heap pages handed back to the OS (about 1 ms after a large run)."""
     if _LIBC is not None:
         _LIBC.malloc_trim(0)
+
+
+async def give_back_after_burst(
+    runner: Runner, in_pool: Callable[[Callable[[], None]], Awaitable[object]]
+) -> None:
+    """After a translation request, its arrays dropped: freed pages back to the OS (in the
+    pool, off the loop) when its session holds no more work, i.e. once a burst is done.
+    Translation sessions only: generators keep their arena, and a trim per request would
+    cost their hot path."""
+    assert runner.batcher is not None
+    if runner.batcher.idle:
+        await in_pool(give_back_freed)
 
 
 class MemoryBudget:

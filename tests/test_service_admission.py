@@ -12,20 +12,22 @@ import io
 import os
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 
+import httpx
 import numpy as np
 import pytest
 from onnx_models import make_models_dir, make_translation
 from PIL import Image
 
-from service import imaging, priority, repository
+from service import imaging, memory, priority, repository
 from service.admission import Overloaded, WorkEstimate
 from service.batcher import Batcher, DeadlinePassed, TooLarge
 from service.memory import MemoryBudget, peak_bytes_of
 from service.priority import BULK_NICE
-from service.routes import translate
 from service.runtime import ProviderChoice, make_session
 from service.settings import Settings
 
@@ -228,22 +230,35 @@ async def test_a_burst_of_uploads_is_split_or_refused_never_timed_out(app_client
     assert min(a[3] for a in refused) < min(a[3] for a in ok)  # refused before any answer
 
 
+def _translate(c: httpx.AsyncClient) -> Awaitable[httpx.Response]:
+    return c.post("/translate", files={"file": ("x.jpg", _jpeg(32))})
+
+
+def _v2_translate(c: httpx.AsyncClient) -> Awaitable[httpx.Response]:
+    image = {"name": "image", "shape": [1, 3, 32, 32], "datatype": "FP32", "data": [0.0] * 3072}
+    return c.post("/v2/models/trans.a2b/infer", json={"inputs": [image]})
+
+
+@pytest.mark.parametrize("send", [_translate, _v2_translate], ids=["translate", "v2"])
 async def test_photos_on_cpu_run_one_a_run_and_memory_goes_back_once_the_burst_is_done(
-    app_client, monkeypatch
+    app_client, monkeypatch, send: Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]
 ) -> None:
-    """Photos of one size, sent together, are not merged on CPU (a photo costs more per pixel
-    in company), and freed memory is handed back once, after the last answer, not between
-    runs (the next run would fault its buffers back in)."""
+    """Photos of one size, sent together to either route that translates, are not merged on
+    CPU (a photo costs more per pixel in company), and freed memory is handed back once,
+    after the last answer, not between runs (the next run would fault its buffers back in).
+    Generators keep their arena: their requests hand nothing back."""
     trims: list[int] = []
     async with app_client() as c:
         runner = c._transport.app.state.services.repository.models["trans"].runners["a2b"]
         run = SlowRun(0.2)
         runner.batcher._run = run
-        monkeypatch.setattr(translate, "give_back_freed", lambda: trims.append(len(run.pixels)))
-        answers = await asyncio.gather(
-            *(c.post("/translate", files={"file": ("x.jpg", _jpeg(32))}) for _ in range(4))
-        )
+        trim = SimpleNamespace(malloc_trim=lambda _pad: trims.append(len(run.pixels)))
+        monkeypatch.setattr(memory, "_LIBC", trim)  # glibc's malloc_trim, counted
+        answers = await asyncio.gather(*(send(c) for _ in range(4)))
+        seeds = {"name": "seed", "shape": [2], "datatype": "INT64", "data": [1, 2]}
+        generated = await c.post("/v2/models/uncond/infer", json={"inputs": [seeds]})
     assert [r.status_code for r in answers] == [200] * 4
+    assert generated.status_code == 200
     assert run.pixels == [32 * 32] * 4
     assert trims == [4]
 

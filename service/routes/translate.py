@@ -12,7 +12,7 @@ from service import imaging
 from service.errors import ApiError
 from service.inference import admitted, infer
 from service.manifest import NAME_PATTERN
-from service.memory import give_back_freed
+from service.memory import give_back_after_burst
 from service.repository import Model
 from service.routes.common import pick_model, services
 
@@ -92,9 +92,7 @@ async def translate(
     out = await infer(request, runner, {"image": x}, settings.request_timeout_s)
     png = await svc.in_pool(imaging.from_network, out, height, width)
     del x, out  # the photo's arrays freed, and with no more work its memory goes back
-    assert runner.batcher is not None
-    if runner.batcher.idle:
-        await svc.in_pool(give_back_freed)
+    await give_back_after_burst(runner, svc.in_pool)
     svc.metrics.images.labels(runner.key, "/translate").inc()
     domains = chosen.manifest.domains or {}
     src, dst = (domains.get("a"), domains.get("b"))

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 
 from service.errors import error_response
 from service.inference import infer
+from service.memory import give_back_after_burst
 from service.routes.common import Services, services
 from service.settings import Settings
 from service.v2.models import (
@@ -166,6 +167,9 @@ async def _infer(
     content, headers, media_type = await _off_loop(
         svc, out.nbytes, _encode, target, head, out, crop, wanted
     )
+    if target.translation:
+        del parsed, feeds, out  # the photo's arrays freed, and with no more work back to the OS
+        await give_back_after_burst(target.runner, svc.in_pool)
     return Response(content, media_type=media_type, headers=headers)
 
 
