@@ -5,10 +5,11 @@
 
 Each run starts `python -m service` from one checkout (this checkout's virtual environment,
 the same models folder), drives `/generate` of `dcgan-mnist` with benchmarks/loadgen.py at
-n=1 with 64 clients and with one client, and stops it. Alternating runs share the machine's
-drift (other jobs on the same cores) between the two sides. Server CPU per request, from
-/proc over the measured window, is the steadier figure on a busy machine; throughput moves
-with the other jobs. Prints one line per run and the medians; writes nothing.
+n=1 with 64 clients and with one client (`--workloads`: NxCLIENTS each), and stops it.
+Alternating runs share the machine's drift (other jobs on the same cores) between the two
+sides. Server CPU per request, from /proc over the measured window, is the steadier figure
+on a busy machine; throughput moves with the other jobs. Prints one line per run and the
+medians; writes nothing.
 """
 
 from __future__ import annotations
@@ -28,19 +29,28 @@ from benchmarks.harness import free_port, http_request, load, server  # noqa: E4
 from benchmarks.loadgen import Spec  # noqa: E402
 from benchmarks.sysinfo import git_revision, machine  # noqa: E402
 
-WORKLOADS = (("n=1, 64 clients", 64), ("n=1, 1 client", 1))
+DEFAULT_WORKLOADS = ["1x64", "1x1"]  # images per request x clients
+
+
+def workloads(specs: list[str]) -> list[tuple[str, int, int]]:
+    """'16x32' -> ('n=16, 32 clients', 16, 32)."""
+    found = []
+    for spec in specs:
+        n, clients = map(int, spec.split("x"))
+        found.append((f"n={n}, {clients} client{'s' if clients > 1 else ''}", n, clients))
+    return found
 
 
 def run_once(checkout: Path, args: argparse.Namespace, work: Path) -> dict[str, dict]:
     port = free_port()
     command = [sys.executable, "-m", "service", "--host", "127.0.0.1", "--port", str(port)]
     command += ["--models", str(args.models), "--workers", str(args.workers)]
-    body = f'{{"model": "{args.model}", "n": 1}}'.encode()
-    request = http_request("/generate", body, "application/json")
     results = {}
     with server(command, {}, port, "/readyz", cwd=checkout) as pid:
-        for name, clients in WORKLOADS:
-            spec = Spec(port, request, clients, args.warmup_s, args.seconds, server_pid=pid)
+        for name, n, clients in workloads(args.workloads):
+            body = f'{{"model": "{args.model}", "n": {n}}}'.encode()
+            request = http_request("/generate", body, "application/json")
+            spec = Spec(port, request, clients, args.warmup_s, args.seconds, n, server_pid=pid)
             r = load(spec, work)
             r["server_us_per_request"] = 1e6 * r["server_cpu_cores"] / max(r["requests_per_s"], 1)
             results[name] = r
@@ -57,6 +67,7 @@ def main() -> None:
     parser.add_argument("--model", default="dcgan-mnist")
     parser.add_argument("--warmup-s", type=float, default=2.0)
     parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--workloads", nargs="+", default=DEFAULT_WORKLOADS, help="NxCLIENTS")
     args = parser.parse_args()
     sides = {
         f"before {git_revision(args.before)}": args.before,
@@ -73,20 +84,20 @@ def main() -> None:
                 for name, r in results.items():
                     figures[side].setdefault(name, []).append(r)
                     print(
-                        f"  {side:<14} {name:<16} {r['requests_per_s']:7.0f} req/s  "
+                        f"  {side:<14} {name:<17} {r['images_per_s']:7.0f} img/s  "
                         f"p50 {r['p50_ms']:6.2f} ms  server {r['server_us_per_request']:5.0f} "
                         f"us/req ({r['server_cpu_cores']:.2f} cores)  "
                         f"load {os.getloadavg()[0]:.2f}",
                         flush=True,
                     )
     print("medians:")
-    for name, _ in WORKLOADS:
+    for name, _, _ in workloads(args.workloads):
         for side in sides:
             runs = figures[side][name]
-            rate = statistics.median(r["requests_per_s"] for r in runs)
+            rate = statistics.median(r["images_per_s"] for r in runs)
             p50 = statistics.median(r["p50_ms"] for r in runs)
             cpu = statistics.median(r["server_us_per_request"] for r in runs)
-            print(f"  {side:<14} {name:<16} {rate:7.0f} req/s  p50 {p50:6.2f} ms  {cpu:4.0f} us")
+            print(f"  {side:<14} {name:<17} {rate:7.0f} img/s  p50 {p50:6.2f} ms  {cpu:4.0f} us")
 
 
 if __name__ == "__main__":

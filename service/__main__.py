@@ -70,6 +70,8 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="ganserve-workers-") as folder:
         os.environ.update(workers.prepare(Path(folder)))
         app = "service.app:create_app"
+        # Each worker accepts its share of the connections (service/balance.py).
+        options["loop"] = "service.balance:BalancedLoop"
         workers.serve(uvicorn.Config(app, factory=True, workers=settings.workers, **options))
 
 

@@ -1,7 +1,8 @@
 """Several worker processes on one port, kept in agreement through one shared folder.
 
 With `workers` > 1, `python -m service` makes a folder, names it in `GANSERVE_WORKERS_DIR`
-and lets uvicorn's supervisor start the workers; the kernel spreads connections over them.
+and lets uvicorn's supervisor start the workers, which share the connections evenly
+(service/balance.py).
 Each worker loads its own models, so what one worker knows the others learn from the folder:
 
 - `metrics/`: prometheus-client's multiprocess files, so one scrape sums every worker;
@@ -46,7 +47,7 @@ def prepare(root: Path) -> dict[str, str]:
     return {ENV: str(root), "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir(root))}
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -100,7 +101,7 @@ class Board:
         """Drop what killed workers left (their live gauges would be summed forever)."""
         for path in metrics_dir(self.root).glob("gauge_live*_*.db"):
             pid = path.stem.rsplit("_", 1)[1]
-            if pid.isdigit() and not _alive(int(pid)):
+            if pid.isdigit() and not alive(int(pid)):
                 multiprocess.mark_process_dead(int(pid), str(metrics_dir(self.root)))
 
     # -- worker states ------------------------------------------------------------------
@@ -116,7 +117,7 @@ class Board:
         """Every live worker's last published state, by pid."""
         states = []
         for path in sorted(self.root.glob("*.json")):
-            if not path.stem.isdigit() or not _alive(int(path.stem)):
+            if not path.stem.isdigit() or not alive(int(path.stem)):
                 continue
             with contextlib.suppress(OSError, ValueError):
                 states.append(json.loads(path.read_text()))

@@ -176,6 +176,28 @@ def test_readyz_fails_when_another_worker_says_it_is_not_ready(
     assert fresh_get(two_workers, "/readyz").status_code == 200
 
 
+def test_kept_alive_connections_are_spread_evenly_over_the_workers(
+    two_workers: LiveServer,
+) -> None:
+    """On one shared socket the first worker to wake takes every connection of a burst, and
+    kept-alive connections stay where they landed; here each worker takes its share."""
+    pids = worker_pids(two_workers)
+    address = ("127.0.0.1", two_workers.port)
+    one_by_one = []
+    for _ in range(10):
+        one_by_one.append(socket.create_connection(address, timeout=30))
+        owner(one_by_one[-1], pids)  # accepted before the next one comes
+    burst = [socket.create_connection(address, timeout=30) for _ in range(20)]
+    try:
+        for socks in (one_by_one, burst):
+            held = [owner(s, pids) for s in socks]
+            counts = sorted(held.count(pid) for pid in pids)
+            assert counts[-1] - counts[0] <= 2, f"connections per worker: {counts}"
+    finally:
+        for s in one_by_one + burst:
+            s.close()
+
+
 def test_sigterm_drains_every_worker(tmp_path: Path) -> None:
     """Requests half sent when SIGTERM arrives are all answered, on whichever worker, and
     new connections are refused meanwhile."""
