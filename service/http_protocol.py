@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import heapq
+import itertools
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -36,6 +37,9 @@ SHUTDOWN_HEADER_GRACE_S = 2.0
 # At `max_connections`, an upload whose body has sent nothing for this share of
 # `body_timeout_s` (2 s of the default 10 s) makes room for a new connection.
 BODY_SILENCE = 0.2
+# The order in which header timers were armed: uvloop's clock counts whole milliseconds, so
+# connections accepted together share a deadline, and this keeps the newest of them open.
+_ARMED = itertools.count()
 
 
 class HeaderTimeoutProtocol(HttpToolsProtocol):
@@ -48,6 +52,7 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
         self.header_timeout_s = header_timeout_s
         self.body_silence_s = BODY_SILENCE * body_timeout_s
         self._header_timer: asyncio.TimerHandle | None = None
+        self._armed = 0  # this connection's place in `_ARMED` when its header timer was armed
         self._body_quiet_since: float | None = None  # a body in progress: its last bytes
         self._shutting_down = False
 
@@ -96,6 +101,7 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
 
     def _arm(self) -> None:
         self._header_timer = self.loop.call_later(self.header_timeout_s, self._headers_stalled)
+        self._armed = next(_ARMED)
 
     def _disarm(self) -> None:
         if self._header_timer is not None:
@@ -123,7 +129,8 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
         others = [c for c in others if c is not self]
         excess = len(self.connections) - limit + 1
         waiting = [c for c in others if c._awaiting_headers()]
-        for connection in heapq.nsmallest(excess, waiting, key=lambda c: c._header_timer.when()):
+        nearest = heapq.nsmallest(excess, waiting, key=lambda c: (c._header_timer.when(), c._armed))
+        for connection in nearest:
             connection._drop("request headers incomplete, room made for a new connection")
             excess -= 1
         now = self.loop.time()

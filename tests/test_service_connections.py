@@ -3,13 +3,19 @@ body, an idle keep-alive connection, and more connections than `max_connections`
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 from collections.abc import Iterator
+from unittest import mock
 
 import pytest
 from live_server import LiveServer, live_server
 from onnx_models import make_models_dir
+from uvicorn.config import Config
+from uvicorn.server import ServerState
+
+from service.http_protocol import HeaderTimeoutProtocol
 
 BODY_TIMEOUT_S = 2.0
 HEADER_TIMEOUT_S = 1.5
@@ -139,6 +145,36 @@ def test_connections_stalled_in_their_headers_make_room_at_the_limit(server: Liv
     # the rest wait for their own timeout.
     assert closed.count(False) == MAX_CONNECTIONS - 2, closed
     assert closed[:2] == [True, True] and not closed[-1]
+
+
+class _StoppedClock(asyncio.SelectorEventLoop):
+    """A loop on which every connection is accepted at the same instant, as uvloop's clock
+    (whole milliseconds) makes it for connections accepted together."""
+
+    def time(self) -> float:
+        return 100.0
+
+
+def test_connections_accepted_at_the_same_instant_make_room_oldest_first() -> None:
+    loop = _StoppedClock()
+    config = Config(app=mock.Mock(), limit_concurrency=MAX_CONNECTIONS)
+    config.load()
+    state = ServerState()
+    opened = []
+    try:
+        for _ in range(MAX_CONNECTIONS + 4):
+            connection = HeaderTimeoutProtocol(
+                config, state, {}, _loop=loop, header_timeout_s=5.0, body_timeout_s=10.0
+            )
+            transport = mock.Mock()
+            transport.is_closing.return_value = False
+            transport.get_extra_info.return_value = None
+            connection.connection_made(transport)
+            opened.append(connection)
+    finally:
+        loop.close()
+    closed = [c.transport.close.called for c in opened]
+    assert closed == [True] * 5 + [False] * (MAX_CONNECTIONS - 1), closed
 
 
 def test_a_stalled_upload_is_answered_408_and_dropped(server: LiveServer) -> None:
