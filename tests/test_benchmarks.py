@@ -11,9 +11,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import onnxruntime
 import pytest
 from training_fixtures import tiny_values
 
+from benchmarks.peers import venvs
 from training import cli, config
 from training.loops import trainer_for
 
@@ -77,7 +79,7 @@ def test_serve_benchmark_runs_end_to_end(tiny_models: Path, tmp_path: Path) -> N
 def test_peers_benchmark_runs_ganserve_end_to_end(tiny_models: Path, tmp_path: Path) -> None:
     """Without the peers (their venvs need the network): ganserve at 1 and 2 workers, two
     rounds, /translate, the per-worker soak and the targets."""
-    args = ["--quick", "--peers", "--soak-s", "1", "--models", str(tiny_models)]
+    args = ["--quick", "--peers", "--models", str(tiny_models)]  # --quick: a 1 s soak
     run("peers/bench.py", *args, "--out", str(tmp_path))
     report = json.loads((tmp_path / "peers.json").read_text())
     assert report["servers"] == ["ganserve w=1", "ganserve w=2"]
@@ -92,6 +94,10 @@ def test_peers_benchmark_runs_ganserve_end_to_end(tiny_models: Path, tmp_path: P
     assert len(report["targets"]) == 7  # 3 per workers count, and the soak
     table = (tmp_path / "peers.md").read_text()
     assert table.count("| PASS |") + table.count("| MISS |") == 7
+
+
+def test_peers_get_the_onnx_runtime_release_ganserve_runs_on() -> None:
+    assert venvs.runtime_pin() == f"onnxruntime=={onnxruntime.__version__}\n"
 
 
 def test_big_uploads_benchmark_runs_end_to_end(tiny_models: Path, tmp_path: Path) -> None:

@@ -399,7 +399,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--peers", nargs="*", default=list(venvs.PEERS), choices=venvs.PEERS)
     parser.add_argument("--venvs", type=Path, default=Path("/work/peer-venvs"))
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--soak-s", type=float, default=60.0, help="0: no soak")
+    parser.add_argument("--soak-s", type=float, help="0: no soak (default 60, --quick 1)")
     parser.add_argument("--photo", type=Path, help="photo for /translate (resized to 256x256)")
     parser.add_argument("--quick", action="store_true", help="seconds, not minutes")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
@@ -441,7 +441,8 @@ def main(argv: list[str] | None = None) -> dict:
             for peer in order:
                 runs[peer.label].append(measure(peer, run))
         ganserve = [p for p in servers if p.ganserve]
-        soaked = soak(ganserve[-1], run, args.soak_s) if args.soak_s and ganserve else None
+        soak_s = args.soak_s if args.soak_s is not None else (1.0 if args.quick else 60.0)
+        soaked = soak(ganserve[-1], run, soak_s) if soak_s and ganserve else None
 
     report = {
         **reports.opening(command, host),
