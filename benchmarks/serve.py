@@ -268,8 +268,9 @@ def main(argv: list[str] | None = None) -> dict:
             "/generate": raw["generator"][64]["images_per_s"],
             "/translate": max(r["images_per_s"] for r in raw["translator"].values()),
         }
-        # One worker (its memory and batches are what is measured), else the production defaults.
-        base_env = {"GANSERVE_PROVIDER": args.provider, "GANSERVE_WORKERS": "1"}
+        # The production defaults (`workers=auto`): the targets are about what users run. The
+        # batch histogram is one view over the workers; the soak samples each worker.
+        base_env = {"GANSERVE_PROVIDER": args.provider}
         service_cmd = [
             sys.executable,
             "-m",
