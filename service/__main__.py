@@ -11,7 +11,7 @@ from pathlib import Path
 
 import uvicorn
 
-from service import http_protocol, workers
+from service import http_protocol, signals, workers
 from service.app import create_app
 from service.settings import Settings
 
@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     if settings.workers == 1:
         uvicorn.run(create_app(settings), **options)
+        signals.exit_if_stopped()
         return
     # Each worker builds its app from the environment: the overrides and the shared folder
     # go there. On SIGTERM the supervisor stops every worker, each draining its requests.

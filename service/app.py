@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import multiprocess
 
-from service import errors, imaging, openapi, priority, workers
+from service import errors, imaging, openapi, priority, signals, workers
 from service.metrics import Metrics
 from service.middleware import (
     ApiKeyMiddleware,
@@ -53,16 +53,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if board:
             board.forget_dead()
         svc.publish()  # "still loading": the other workers wait for this one
-        results = await svc.reload(spread=False)
-        log.info("models: %s", ", ".join(f"{k}: {v}" for k, v in results.items()) or "none")
-        watcher = board and asyncio.create_task(board.watch(lambda: svc.reload(spread=False)))
-        sampler = asyncio.create_task(metrics.refresh_every(1.0))  # memory and work gauges
+        loading = asyncio.create_task(svc.reload(spread=False))
+        with signals.cancelled_by_exit_signals(loading):
+            await asyncio.wait([loading])
+        tasks = []
+        if not loading.cancelled():  # else uvicorn, which saw the signal too, shuts down now
+            results = loading.result()
+            log.info("models: %s", ", ".join(f"{k}: {v}" for k, v in results.items()) or "none")
+            if board:
+                tasks.append(asyncio.create_task(board.watch(lambda: svc.reload(spread=False))))
+            tasks.append(asyncio.create_task(metrics.refresh_every(1.0)))  # memory, work gauges
         try:
             yield
         finally:
-            sampler.cancel()
-            if board and watcher:
-                watcher.cancel()
+            for task in tasks:
+                task.cancel()
+            if board:
                 board.withdraw()
                 multiprocess.mark_process_dead(os.getpid())
             await repository.close()

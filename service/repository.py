@@ -11,7 +11,7 @@ import contextlib
 import hashlib
 import logging
 import time
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -286,6 +286,9 @@ class Repository:
         self.memory = MemoryBudget(settings.memory_budget_mb << 20)
         metrics.watch_memory(self.memory)
         self._executor = executor
+        # Not asyncio's default executor, whose threads asyncio.run waits for at exit: a load
+        # cut short by SIGTERM or Ctrl-C would hold the exit (service/signals.py).
+        self._load_executor = ThreadPoolExecutor(1, thread_name_prefix="ganserve-load")
         self.choice = ProviderChoice(settings.provider)
         self.models: dict[str, Model] = {}
         self._lock = asyncio.Lock()
@@ -325,7 +328,9 @@ class Repository:
                 unchanged = False
             if unchanged:
                 return "unchanged"
-        new = await asyncio.to_thread(load_model, folder, self.settings, self.choice)
+        new = await asyncio.get_running_loop().run_in_executor(
+            self._load_executor, load_model, folder, self.settings, self.choice
+        )
         if not new.ready:
             if old is not None and old.ready:
                 old.reload_error = new.reason
@@ -385,6 +390,7 @@ class Repository:
             for runner in model.runners.values():
                 if runner.batcher is not None:
                     await runner.batcher.aclose()
+        self._load_executor.shutdown(wait=False)
 
     # -- lookup -------------------------------------------------------------------------
 
