@@ -4,16 +4,36 @@ image runs."""
 from __future__ import annotations
 
 import argparse
+import copy
 import logging
+import logging.config
 import os
 import tempfile
 from pathlib import Path
 
 import uvicorn
+from uvicorn.config import LOGGING_CONFIG
 
 from service import http_protocol, signals, workers
 from service.app import create_app
 from service.settings import Settings
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def log_config(level: str) -> dict:
+    """uvicorn's logging config with ours on the root logger. uvicorn applies it in every
+    process it starts, so a spawned worker (which never runs `main`) logs ganserve's lines
+    as the supervisor does, not only its warnings, bare, through logging's last resort."""
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["ganserve"] = {"format": LOG_FORMAT}
+    config["handlers"]["ganserve"] = {
+        "class": "logging.StreamHandler",
+        "formatter": "ganserve",
+        "stream": "ext://sys.stderr",
+    }
+    config["root"] = {"handlers": ["ganserve"], "level": level.upper()}
+    return config
 
 
 def worker_count(value: str) -> int | str:
@@ -39,10 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     overrides = {k: v for k, v in overrides.items() if v is not None}
     settings = Settings(**overrides)
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logging.config.dictConfig(log_config(settings.log_level))
     logging.getLogger("ganserve").info(
         "%d worker process(es), %d intra-op thread(s) each",
         settings.workers,
@@ -52,6 +69,7 @@ def main(argv: list[str] | None = None) -> None:
         "host": settings.host,
         "port": settings.port,
         "log_level": settings.log_level.lower(),
+        "log_config": log_config(settings.log_level),
         "access_log": settings.access_log,
         "timeout_graceful_shutdown": 10,
         "server_header": False,  # no `server: uvicorn` banner

@@ -198,6 +198,16 @@ def test_kept_alive_connections_are_spread_evenly_over_the_workers(
             s.close()
 
 
+def test_every_worker_logs_ganserve_lines_in_the_service_format(tmp_path: Path) -> None:
+    """A spawned worker never runs `python -m service`'s own setup: its logging comes from
+    the config uvicorn applies in it (else only its warnings came out, bare)."""
+    models = make_models_dir(tmp_path / "models")
+    with live_server(models, tmp_path / "server.log", workers="2") as server:
+        output = server.output()
+    stamped = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO ganserve: models: "
+    assert len(re.findall(stamped, output, re.MULTILINE)) == 2, output
+
+
 def test_sigterm_drains_every_worker(tmp_path: Path) -> None:
     """Requests half sent when SIGTERM arrives are all answered, on whichever worker, and
     new connections are refused meanwhile."""
