@@ -38,7 +38,9 @@ class Settings(BaseSettings):
     intra_op_threads: int = Field(default_factory=capacity.cores, ge=1)
     inter_op_threads: int = Field(default=1, ge=1)
     max_batch: int = Field(default=64, ge=1, description="rows per session.run")
-    max_delay_ms: float = Field(default=3.0, ge=0, description="wait this long for company")
+    max_delay_ms: float = Field(
+        default=0.0, ge=0, description="wait this long for company; 0: run when the session is free"
+    )
     inline_run_ms: float = Field(
         default=3.0, ge=0, description="idle session: run on the event loop when this cheap"
     )
