@@ -134,6 +134,22 @@ async def test_rows_of_different_shapes_are_not_merged(pool) -> None:
     await b.aclose()
 
 
+async def test_without_a_delay_rows_queued_during_a_run_make_the_next_batch(pool) -> None:
+    """`max_delay_ms` 0, the default: a batch runs as soon as the session is free, with every
+    row that queued while it ran, and waits for nobody once it is free."""
+    gate = threading.Event()
+    run = Recorder(gate)
+    b = batcher(run, pool, max_delay_s=0)
+    first = asyncio.ensure_future(b.submit(rows(0, 1)))
+    await asyncio.sleep(0.05)  # taken into a run that blocks on the gate
+    queued = [asyncio.ensure_future(b.submit(rows(i, 1))) for i in range(1, 4)]
+    await asyncio.sleep(0.05)
+    gate.set()
+    await asyncio.wait_for(asyncio.gather(first, *queued), 2)
+    assert run.sizes == [1, 3]  # the three queued during the first run: one batch
+    await b.aclose()
+
+
 async def test_the_queue_is_bounded_in_rows(pool) -> None:
     gate = threading.Event()
     b = batcher(Recorder(gate), pool, max_batch=4, queue_size=8, max_delay_s=0)

@@ -22,6 +22,12 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert s.intra_op_threads >= 1 and s.inter_op_threads == 1
 
 
+def test_a_batch_waits_for_no_company_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Triton's default too: on two cores a wait left the session idle (docs/benchmarks.md)."""
+    monkeypatch.delenv("GANSERVE_MAX_DELAY_MS", raising=False)
+    assert Settings().max_delay_ms == 0
+
+
 def test_environment_with_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GANSERVE_PROVIDER", "cpu")
     monkeypatch.setenv("GANSERVE_MAX_BATCH", "8")
