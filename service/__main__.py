@@ -59,7 +59,8 @@ def main(argv: list[str] | None = None) -> None:
     }
     overrides = {k: v for k, v in overrides.items() if v is not None}
     settings = Settings(**overrides)
-    logging.config.dictConfig(log_config(settings.log_level))
+    logs = log_config(settings.log_level)
+    logging.config.dictConfig(logs)
     logging.getLogger("ganserve").info(
         "%d worker process(es), %d intra-op thread(s) each",
         settings.workers,
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
         "host": settings.host,
         "port": settings.port,
         "log_level": settings.log_level.lower(),
-        "log_config": log_config(settings.log_level),
+        "log_config": logs,
         "access_log": settings.access_log,
         "timeout_graceful_shutdown": 10,
         "server_header": False,  # no `server: uvicorn` banner
