@@ -1,4 +1,4 @@
-"""`python -m service.triton_export`: a Triton model repository from a ganserve model folder."""
+"""`python -m service.repository.triton_export`: a Triton model repository from a model folder."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from onnx_models import DIM, make_conditional, make_translation, make_unconditional
 
 from service.manifest import Manifest
-from service.triton_export import export, main
+from service.repository.triton_export import export, main
 
 ROOT = Path(__file__).resolve().parent.parent
 ONNX_TYPES = {1: "TYPE_FP32", 7: "TYPE_INT64"}
@@ -127,7 +127,14 @@ def test_command_line_on_the_shipped_models(tmp_path: Path) -> None:
         if not (src / "model.json").exists():
             continue
         result = subprocess.run(
-            [sys.executable, "-m", "service.triton_export", str(src), "--out", str(tmp_path)],
+            [
+                sys.executable,
+                "-m",
+                "service.repository.triton_export",
+                str(src),
+                "--out",
+                str(tmp_path),
+            ],
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -137,7 +144,7 @@ def test_command_line_on_the_shipped_models(tmp_path: Path) -> None:
         for line in result.stdout.split():
             check_against_onnx(Path(line))
     # the exporter imports no torch
-    probe = "import sys, service.triton_export; assert 'torch' not in sys.modules"
+    probe = "import sys, service.repository.triton_export; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", probe], cwd=ROOT, check=True, timeout=60)
 
 

@@ -84,7 +84,7 @@ def to_onnx(
 
 
 def _session(path: Path):
-    from service.runtime import cpu_session
+    from service.engine.runtime import cpu_session
 
     return cpu_session(path)
 
