@@ -212,7 +212,9 @@ def test_each_form_and_architecture_imports(case: str, tmp_path: Path) -> None:
     parity = source["onnx_parity_max_abs_diff"]["upscale"]
     assert len(parity) == 2 and all(v <= 1e-4 for v in parity.values())
     assert "Apache-2.0" in source["licence"] and "BSD-3-Clause" in source["licence"]
-    assert "state no separate licence" in (out / "README.md").read_text()
+    card = (out / "README.md").read_text()
+    assert "state no separate licence" in card and "a synthetic pattern" in card
+    assert (out / "samples.png").is_file()
     x = np.random.default_rng(3).uniform(0, 1, (1, 3, 7 * multiple, 5 * multiple))
     x = x.astype(np.float32)
     got = _upscale(out, x)
@@ -323,6 +325,11 @@ def _mixed_names(path: Path) -> Path:
             "not an ESRGAN-family network: it has neither conv_first.weight",
         ),
         (_with_extra_key, [], "1 unexpected keys (conv_extra.weight)"),
+        (
+            lambda p: basicsr_save(p, SRVGGNetCompact(3, FEAT, 1)),
+            [],
+            "body.4.weight is [27, 8, 3, 3]: 27 output channels, not 3 x scale^2 for scale 1, 2",
+        ),
         (_mixed_names, [], "has both conv_hr.weight and HRconv.weight"),
         (
             _rrdb_x4,
