@@ -11,11 +11,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi_offline import FastAPIOffline
 from prometheus_client import multiprocess
 
 from service import imaging
 from service.api import errors, openapi
 from service.api.middleware import (
+    DOCS_ASSETS,
     ApiKeyMiddleware,
     BodyLimitMiddleware,
     BodyTimeoutMiddleware,
@@ -80,7 +82,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             translation_pool.shutdown(wait=False, cancel_futures=True)
             cpu_pool.shutdown(wait=False, cancel_futures=True)
 
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from DOCS_ASSETS, files of the fastapi-offline
+    # package served by the service itself: the docs work where no CDN can be reached.
+    app = FastAPIOffline(
+        static_url=DOCS_ASSETS,
         title="ganserve",
         version="0.1.0",
         summary="GAN generators and translators, served with ONNX Runtime",

@@ -36,7 +36,9 @@ PUBLIC_PATHS = {
     "/docs/oauth2-redirect",
     "/favicon.ico",
 }
-PUBLIC_PREFIXES = ("/static/",)
+# Swagger UI's and ReDoc's scripts and style sheet, served by the service (service/app.py).
+DOCS_ASSETS = "/docs/assets"
+PUBLIC_PREFIXES = ("/static/", f"{DOCS_ASSETS}/")
 
 
 async def _send_error(
