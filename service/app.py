@@ -104,7 +104,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(
             RouteShortcut, routes=generate.router.routes, handlers=app.exception_handlers
         )
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes + MULTIPART_SLACK)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_upload_bytes + MULTIPART_SLACK,
+        cap_bytes=settings.max_upload_bytes,
+    )
     app.add_middleware(BodyTimeoutMiddleware, timeout_s=settings.body_timeout_s)
     if settings.api_key:
         app.add_middleware(ApiKeyMiddleware, api_key=settings.api_key)

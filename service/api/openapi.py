@@ -47,7 +47,7 @@ _V2_INFER = {
     **_V2_MODEL,
     400: "any input the model cannot take: shapes, datatypes, data length, NaN or infinite "
     "values, more than max_n rows, an image over max_side or max_pixels, a body over "
-    "max_upload_bytes",
+    "max_upload_bytes, a body sent as a form or text instead of JSON",
     500: "ONNX Runtime failed on the batch this request was in",
     503: "overloaded, timeout, the model failed to load",
 }
@@ -58,19 +58,21 @@ ROUTE_ERRORS: dict[tuple[str, str], dict[int, str]] = {
     ("post", "/generate"): {
         **_SERVING_ERRORS,
         400: "malformed_json, wrong_kind",
+        415: "wrong_content_type: send the body as JSON with content-type: application/json",
         422: "invalid_request, n_out_of_range, label_out_of_range, unknown_class",
     },
     ("post", "/interpolate"): {
         **_SERVING_ERRORS,
         400: "malformed_json, wrong_kind",
+        415: "wrong_content_type: send the body as JSON with content-type: application/json",
         422: "invalid_request, steps_out_of_range, label_out_of_range, unknown_class",
     },
     ("post", "/translate"): {
         **_SERVING_ERRORS,
         400: "wrong_kind, direction_unavailable, empty_file, not_an_image, corrupt_image",
         413: "upload_too_large, image_too_large",
-        415: "unsupported_format",
-        422: "invalid_request, missing_file",
+        415: "unsupported_format; wrong_content_type: send a multipart form, the photo in `file`",
+        422: "invalid_request, missing_file (no file in the form's field `file`)",
     },
     ("get", "/models"): {},
     ("get", "/models/{name}"): {404: "unknown_model", 422: "invalid_request (a malformed name)"},

@@ -5,13 +5,15 @@ from __future__ import annotations
 import contextlib
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import Response
 
 from service import imaging
+from service.api.content_types import multipart_form
 from service.api.errors import ApiError
 from service.api.inference import admitted, infer
 from service.api.services import pick_model, services
+from service.api.upload_cap import over_cap
 from service.manifest import NAME_PATTERN
 from service.repository.model import Model
 from service.resources.memory import give_back_after_burst
@@ -51,6 +53,7 @@ def _direction(model: Model, asked: str) -> str:
 
 @router.post(
     "/translate",
+    dependencies=[Depends(multipart_form)],
     response_class=Response,
     responses={200: {"content": {"image/png": {}}, "description": "the translated image"}},
 )
@@ -67,11 +70,7 @@ async def translate(
     direction = _direction(chosen, direction)
     data = await file.read()
     if len(data) > svc.settings.max_upload_bytes:
-        raise ApiError(
-            413,
-            "upload_too_large",
-            f"the file is over the {svc.settings.max_upload_bytes} byte cap",
-        )
+        raise ApiError(413, "upload_too_large", over_cap("the file", svc.settings.max_upload_bytes))
     settings = svc.settings
     multiple_of = chosen.manifest.image.multiple_of
     batcher = chosen.batchers[direction]

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from service.api.errors import error_response
 from service.api.inference import infer
 from service.api.services import Services, services
+from service.api.upload_cap import over_cap
 from service.api.v2.models import (
     NAME_PATTERN,
     VERSION_PATTERN,
@@ -36,6 +37,7 @@ from service.api.v2.schemas import (
 from service.api.v2.tensors import (
     BINARY_EXTENSION,
     HEADER_LENGTH,
+    check_content_type,
     decode_request,
     encode_response,
     refuse,
@@ -151,9 +153,10 @@ async def _infer(
 ) -> Response:
     if request.headers.get("content-encoding", "identity") != "identity":
         raise refuse("compressed request bodies are not supported")
+    check_content_type(request.headers.get("content-type"))
     body = await request.body()
     if len(body) > svc.settings.max_upload_bytes:
-        raise refuse(f"the body is over the {svc.settings.max_upload_bytes} byte cap")
+        raise refuse(over_cap("the body", svc.settings.max_upload_bytes))
     parsed, feeds, crop, wanted = await _off_loop(
         svc, len(body), _decode, target, body, header_length, svc.settings
     )
