@@ -28,7 +28,10 @@ from service.api.route_shortcut import RouteShortcut
 from service.api.routes import generate, health, models, page, translate
 from service.api.routes import metrics as metrics_route
 from service.api.services import Services
+from service.api.v2 import config as v2_config
+from service.api.v2 import repository as v2_repository
 from service.api.v2 import routes as v2
+from service.api.v2 import statistics as v2_statistics
 from service.metrics import Metrics
 from service.repository.repository import Repository
 from service.resources import priority
@@ -95,7 +98,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
     openapi.install(app, settings)
-    for module in (generate, translate, models, health, metrics_route, page, v2):
+    # The V2 statistics first: `/v2/models/stats` is not the metadata of a model named `stats`.
+    v2_routes = (v2_statistics, v2_config, v2_repository, v2)
+    for module in (generate, translate, models, health, metrics_route, page, *v2_routes):
         app.include_router(module.router)
     page.mount_static(app)
 

@@ -37,10 +37,12 @@ _V2_READS = {
     "": {},
     "/health/live": {},
     "/health/ready": {503: "not ready"},
-    "/models/{name}": _V2_MODEL,
-    "/models/{name}/versions/{version}": _V2_MODEL,
-    "/models/{name}/ready": _V2_MODEL,
-    "/models/{name}/versions/{version}/ready": _V2_MODEL,
+    "/models/stats": {},
+    **{
+        f"/models/{{name}}{version}{what}": _V2_MODEL
+        for version in ("", "/versions/{version}")
+        for what in ("", "/ready", "/config", "/stats")
+    },
 }
 _V2_INFERS = ("/models/{name}/infer", "/models/{name}/versions/{version}/infer")
 _V2_INFER = {
@@ -82,6 +84,7 @@ ROUTE_ERRORS: dict[tuple[str, str], dict[int, str]] = {
     ("get", "/metrics"): {},
     **{("get", f"/v2{path}"): errors for path, errors in _V2_READS.items()},
     **{("post", f"/v2{path}"): _V2_INFER for path in _V2_INFERS},
+    ("post", "/v2/repository/index"): {400: 'a body that is not `{"ready": true|false}`'},
 }
 
 _REF = "#/components/schemas/ErrorResponse"
@@ -175,11 +178,13 @@ def document(schema: dict[str, Any], *, secured: bool, max_n: int) -> None:
     form["encoding"] = {"file": {"contentType": UPLOAD_MEDIA_TYPES}}
     for path, operations in schema.get("paths", {}).items():
         for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            if "HTTPValidationError" in str(responses.get("422", "")):
+                del responses["422"]  # FastAPI's own 422 body, never sent: ours are below
             errors = dict(ROUTE_ERRORS.get((method, path), {}))
             if secured and path not in PUBLIC_PATHS:
                 operation["security"] = [{"bearer": []}]
                 errors[401] = "unauthorized: the bearer token is missing or wrong"
-            responses = operation.setdefault("responses", {})
             ref = _V2_REF if is_v2(path) else _REF
             for status, codes in sorted(errors.items()):
                 response: dict[str, Any] = {

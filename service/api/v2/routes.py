@@ -59,6 +59,8 @@ HeaderLength = Annotated[
     Header(alias=HEADER_LENGTH, ge=0, description="binary tensors: the JSON's length in bytes"),
 ]
 
+# The binary tensors, the repository index (repository.py), the statistics (statistics.py).
+EXTENSIONS = [BINARY_EXTENSION, "model_repository", "statistics"]
 # Decoding or encoding this many bytes costs less than the hand-off to the CPU pool and back.
 INLINE_BYTES = 64 * 1024
 INFER_BODY: dict[str, Any] = {
@@ -80,9 +82,7 @@ BINARY_ANSWER = {
 @router.get("", response_model=ServerMetadata)
 async def server_metadata(request: Request) -> ServerMetadata:
     """Name, version and the protocol extensions served."""
-    return ServerMetadata(
-        name="ganserve", version=request.app.version, extensions=[BINARY_EXTENSION]
-    )
+    return ServerMetadata(name="ganserve", version=request.app.version, extensions=EXTENSIONS)
 
 
 @router.get("/health/live", response_model=Live)

@@ -84,6 +84,11 @@ WITH_INPUTS = {
     ("get", "/v2/models/{name}/versions/{version}/ready"),
     ("post", "/v2/models/{name}/infer"),
     ("post", "/v2/models/{name}/versions/{version}/infer"),
+    ("get", "/v2/models/{name}/config"),
+    ("get", "/v2/models/{name}/versions/{version}/config"),
+    ("get", "/v2/models/{name}/stats"),
+    ("get", "/v2/models/{name}/versions/{version}/stats"),
+    ("post", "/v2/repository/index"),
 }
 CASES = [(*op, GenerationMode.POSITIVE) for op in sorted(ROUTE_ERRORS)] + [
     (*op, GenerationMode.NEGATIVE) for op in sorted(WITH_INPUTS)
