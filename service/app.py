@@ -131,6 +131,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "X-Direction",
                 "X-Domains",
                 "X-Image-Size",
+                "X-Resized",
             ],
         )
     app.add_middleware(SecurityHeadersMiddleware)

@@ -63,8 +63,9 @@ async def translate(
     model: Annotated[str | None, Form(pattern=NAME_PATTERN, max_length=64)] = None,
     direction: Annotated[Literal["a2b", "b2a"], Form()] = "a2b",
 ) -> Response:
-    """The upload translated, as a PNG of the same size (of the capped size when it is
-    larger than `max_side`). A direction the model does not ship is refused."""
+    """The upload translated, as a PNG of the same size. A photo larger than `max_side` is
+    translated at that size and scaled back to its own (`X-Resized` says so). A direction the
+    model does not ship is refused."""
     svc = services(request)
     chosen = pick_model(svc, model, ("translation",))
     direction = _direction(chosen, direction)
@@ -83,14 +84,15 @@ async def translate(
     )
     with weighed:
         try:
-            x, height, width = await svc.in_pool(
+            upload = await svc.in_pool(
                 imaging.prepare_upload, data, settings.max_pixels, settings.max_side, multiple_of
             )
         except imaging.ImageError as exc:
             raise image_api_error(exc) from exc
-    out = await infer(request, batcher, {"image": x}, settings.request_timeout_s)
-    png = await svc.in_pool(imaging.from_network, out, height, width)
-    del x, out  # the photo's arrays freed, and with no more work its memory goes back
+    out = await infer(request, batcher, {"image": upload.x}, settings.request_timeout_s)
+    png = await svc.in_pool(imaging.from_network, out, upload.height, upload.width, upload.size)
+    headers = _size_headers(upload)
+    del upload, out  # the photo's arrays freed, and with no more work its memory goes back
     await give_back_after_burst(lambda: batcher.idle, svc.in_pool)
     svc.metrics.images.labels(batcher.name, "/translate").inc()
     domains = chosen.manifest.domains or {}
@@ -104,6 +106,16 @@ async def translate(
             "X-Model": chosen.name,
             "X-Direction": direction,
             "X-Domains": f"{src}->{dst}",
-            "X-Image-Size": f"{width}x{height}",
+            **headers,
         },
     )
+
+
+def _size_headers(upload: imaging.Upload) -> dict[str, str]:
+    """`X-Image-Size`, the answer's size (the upload's own), and for a photo over `max_side`
+    `X-Resized`: its size, the size it was translated at, and the size it came back at."""
+    own = "{}x{}".format(*upload.size)
+    headers = {"X-Image-Size": own}
+    if upload.resized:
+        headers["X-Resized"] = f"{own}->{upload.width}x{upload.height}->{own}"
+    return headers

@@ -226,7 +226,7 @@ def _image(image: np.ndarray, target: Target, settings: Settings) -> tuple[Feeds
     if max(height, width) > settings.max_side or height * width > settings.max_pixels:
         raise refuse(
             f"input 'image' is {width}x{height}; at most {settings.max_side} pixels a side "
-            f"and {settings.max_pixels} pixels an image are served"
+            f"(max_side) and {settings.max_pixels} pixels an image (max_pixels) are served"
         )
     _finite("image", image)
     if image.min() < -1 or image.max() > 1:
