@@ -204,6 +204,33 @@ def _null(field: str) -> dict[str, Any]:
     return {"properties": {field: {"type": "null"}}}
 
 
+def _conditional(catalog: Catalog) -> dict[str, Any]:
+    """`model` naming a conditional model, or left to the default (a conditional one)."""
+    return {"anyOf": [_one_of_names(catalog.conditional), {"type": "null"}]}
+
+
+def label_shapes(catalog: Catalog, label: dict[str, Any]) -> list[dict[str, Any]]:
+    """`/generate`'s bodies as shapes a generator draws from (`anyOf`; each narrows the body's
+    own properties): no label; one `label` for every image; or `labels`, one per image. So
+    `label` and `labels` exclude each other, and either needs a conditional model. That
+    `labels` has `n` entries is said in its description and enforced by the server (422):
+    stated in the schema it took 64 shapes, one per `n` (or `if`/`then`s and a `not`), more
+    than schemathesis 4's canonicaliser takes, and it generated nothing for /generate."""
+    shapes = [{"properties": {"label": {"type": "null"}, "labels": {"type": "null"}}}]
+    if not catalog.conditional:
+        return shapes
+    model = _conditional(catalog)
+    given = [("label", label, "labels"), ("labels", {"type": "array"}, "label")]
+    for name, schema, other in given:
+        shapes.append(
+            {
+                "required": [name],
+                "properties": {name: schema, other: {"type": "null"}, "model": model},
+            }
+        )
+    return shapes
+
+
 def loaded_models(schemas: dict[str, Any], catalog: Catalog, max_n: int) -> None:
     """What the loaded models allow: model names of the route's kinds, labels every
     conditional model has, no label for an unconditional one, `label` or `labels` (not both),
@@ -226,37 +253,10 @@ def loaded_models(schemas: dict[str, Any], catalog: Catalog, max_n: int) -> None
         "minItems": 1,
         "maxItems": max_n,
     }
-    both = {
-        "required": ["label", "labels"],
-        "properties": {"label": {"not": {"type": "null"}}, "labels": {"not": {"type": "null"}}},
-    }
-    rules: list[dict[str, Any]] = [{"not": both}]
-    labels_given = {"required": ["labels"], "properties": {"labels": {"type": "array"}}}
-    rules.append(
-        {
-            "if": {**labels_given, "not": {"required": ["n"]}},
-            "then": {"properties": {"labels": {"maxItems": 1}}},
-        }
-    )
-    for n in range(1, max_n + 1):
-        given = {
-            "required": ["n", "labels"],
-            "properties": {"n": {"const": n}, "labels": {"type": "array"}},
-        }
-        rules.append(
-            {"if": given, "then": {"properties": {"labels": {"minItems": n, "maxItems": n}}}}
-        )
-    interpolate_rules: list[dict[str, Any]] = []
-    if catalog.unconditional:
-        named = {
-            "required": ["model"],
-            "properties": {"model": _one_of_names(catalog.unconditional)},
-        }
-        rules.append({"if": named, "then": {"allOf": [_null("label"), _null("labels")]}})
-        interpolate_rules.append({"if": named, "then": _null("label")})
-    generate["allOf"] = rules
-    if interpolate_rules:
-        interpolate["allOf"] = interpolate_rules
+    generate["anyOf"] = label_shapes(catalog, label_schema)
+    if catalog.unconditional and catalog.conditional:
+        # No label for an unconditional model: a label names a conditional one, or none.
+        interpolate["anyOf"] = [_null("label"), {"properties": {"model": _conditional(catalog)}}]
     translate = schemas["Body_translate_translate_post"]["properties"]
     # An empty form field is the field left out (FastAPI's form handling): the default.
     translate["model"]["anyOf"] = [
