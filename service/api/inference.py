@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -29,13 +30,27 @@ async def _hangup(request: Request) -> None:
 async def infer(
     request: Request, batcher: Batcher, inputs: dict[str, np.ndarray], timeout_s: float
 ) -> np.ndarray:
-    """Through the session's batcher, with the overload, deadline, hang-up and failure answers.
+    """Through the session's batcher, with the overload, deadline, hang-up and failure answers,
+    each counted in the session's statistics as a success or a failure with its duration.
 
     The batcher refuses at once what its estimate says cannot finish within `timeout_s`, and
     drops work still queued at the deadline; work still queued when the client hangs up is
     cancelled, and the batcher drops it before it reaches the session.
     """
     request.state.model = batcher.name
+    start = time.perf_counter()
+    try:
+        output = await _answer(request, batcher, inputs, timeout_s)
+    except ApiError:
+        batcher.stats.answered(False, time.perf_counter() - start)
+        raise
+    batcher.stats.answered(True, time.perf_counter() - start)
+    return output
+
+
+async def _answer(
+    request: Request, batcher: Batcher, inputs: dict[str, np.ndarray], timeout_s: float
+) -> np.ndarray:
     try:
         output = await batcher.run_now(inputs, timeout_s)  # idle and cheap: no hand-offs
     except (Overloaded, TooLarge) as exc:
