@@ -12,17 +12,27 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
+# Each install leaves a stamp newer than pyproject.toml: `make serve` and `make test` install
+# again only when it changed (the package itself is installed editable: code changes need
+# no install).
+SERVE_STAMP := $(VENV)/.installed-serve
+DEV_STAMP := $(VENV)/.installed-dev
+
 # Serving needs no torch.
-setup-serve: $(BIN)/python
+setup-serve: $(SERVE_STAMP)
+$(SERVE_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e .
+	touch $@
 
 # Tests train tiny models: torch first, so the range in pyproject.toml is already met. The
 # project's machines hold a CPU build of torch 2.13.0; elsewhere point TORCH_PIP_ARGS at a CPU
 # wheel index (e.g. TORCH_PIP_ARGS="--index-url <PyTorch's CPU index>") to skip the CUDA build.
 TORCH_PIP_ARGS ?=
-setup-dev: $(BIN)/python
+setup-dev: $(DEV_STAMP)
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q $(TORCH_PIP_ARGS) torch==2.13.0
 	$(BIN)/pip install -q -e '.[train,dev]'
+	touch $@
 
 serve: setup-serve
 	$(BIN)/python -m service --host $(HOST) --port $(PORT) --models $(MODELS)

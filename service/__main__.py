@@ -4,7 +4,6 @@ image runs."""
 from __future__ import annotations
 
 import argparse
-import copy
 import logging
 import logging.config
 import os
@@ -12,28 +11,11 @@ import tempfile
 from pathlib import Path
 
 import uvicorn
-from uvicorn.config import LOGGING_CONFIG
 
 from service.app import create_app
 from service.server import http_protocol, signals, workers
+from service.server.logs import log_config
 from service.settings import Settings
-
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-
-
-def log_config(level: str) -> dict:
-    """uvicorn's logging config with ours on the root logger. uvicorn applies it in every
-    process it starts, so a spawned worker (which never runs `main`) logs ganserve's lines
-    as the supervisor does, not only its warnings, bare, through logging's last resort."""
-    config = copy.deepcopy(LOGGING_CONFIG)
-    config["formatters"]["ganserve"] = {"format": LOG_FORMAT}
-    config["handlers"]["ganserve"] = {
-        "class": "logging.StreamHandler",
-        "formatter": "ganserve",
-        "stream": "ext://sys.stderr",
-    }
-    config["root"] = {"handlers": ["ganserve"], "level": level.upper()}
-    return config
 
 
 def worker_count(value: str) -> int | str:
@@ -62,9 +44,15 @@ def main(argv: list[str] | None = None) -> None:
     logs = log_config(settings.log_level)
     logging.config.dictConfig(logs)
     logging.getLogger("ganserve").info(
-        "%d worker process(es), %d intra-op thread(s) each",
+        "starting %d worker process%s (%d intra-op thread%s each) for http://%s:%d, "
+        "loading the models in %s",
         settings.workers,
+        "es" if settings.workers > 1 else "",
         settings.intra_op_threads,
+        "s" if settings.intra_op_threads > 1 else "",
+        settings.host,
+        settings.port,
+        settings.models_dir,
     )
     options = {
         "host": settings.host,

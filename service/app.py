@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -35,10 +34,9 @@ from service.api.v2 import statistics as v2_statistics
 from service.metrics import Metrics
 from service.repository.repository import Repository
 from service.resources import priority
-from service.server import signals, workers
+from service.server import logs, signals, workers
+from service.server.readiness import announce_when_ready, summary
 from service.settings import Settings
-
-log = logging.getLogger("ganserve")
 
 # Room for the multipart envelope around an upload of exactly max_upload_bytes.
 MULTIPART_SLACK = 64 * 1024
@@ -55,23 +53,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Photos: decoding, encoding and translation runs, below the loop and the generators.
         cpu_pool = priority.bulk_pool(max(2, settings.intra_op_threads), "ganserve-cpu")
         translation_pool = priority.bulk_pool(4, "ganserve-translate")
-        repository = Repository(settings, metrics, inference_pool, translation_pool)
         board = workers.Board.from_env(settings.workers)
+        if board:
+            logs.set_worker(board.claim_number())  # before anything logs
+            board.forget_dead()
+        repository = Repository(settings, metrics, inference_pool, translation_pool)
         svc = Services(settings, metrics, repository, inference_pool, cpu_pool, board)
         app.state.services = svc
-        if board:
-            board.forget_dead()
         svc.publish()  # "still loading": the other workers wait for this one
         loading = asyncio.create_task(svc.reload(spread=False))
         with signals.cancelled_by_exit_signals(loading):
             await asyncio.wait([loading])
         tasks = []
         if not loading.cancelled():  # else uvicorn, which saw the signal too, shuts down now
-            results = loading.result()
-            log.info("models: %s", ", ".join(f"{k}: {v}" for k, v in results.items()) or "none")
             if board:
                 tasks.append(asyncio.create_task(board.watch(lambda: svc.reload(spread=False))))
             tasks.append(asyncio.create_task(metrics.refresh_every(1.0)))  # memory, work gauges
+            ready = announce_when_ready(
+                svc.not_ready_reason,
+                settings.host,
+                settings.port,
+                board.first_to_announce if board else lambda: True,
+                lambda: summary(
+                    {m.name: m.ready for m in repository.models.values()}, workers=settings.workers
+                ),
+            )
+            tasks.append(asyncio.create_task(ready))
+            if settings.max_side_probe:  # each translation's largest photo, timed once ready
+                probes = repository.probes.run(lambda: svc.not_ready_reason() is None)
+                tasks.append(asyncio.create_task(probes))
         try:
             yield
         finally:

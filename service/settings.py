@@ -35,6 +35,14 @@ class Settings(BaseSettings):
         default="auto", description="processes serving the port; auto: see auto_workers"
     )
     models_dir: Path = Path("models")
+    cache_dir: Path | None = Field(
+        default=None,
+        description="measured photo costs kept between starts; None: the user's cache folder",
+    )
+    max_side_probe: bool = Field(
+        default=True,
+        description="time each translation session on a max_side photo once ready, and keep it",
+    )
     provider: Literal["auto", "cuda", "cpu"] = "auto"
     intra_op_threads: int = Field(default_factory=capacity.cores, ge=1)
     inter_op_threads: int = Field(default=1, ge=1)

@@ -21,6 +21,13 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+@pytest.fixture(autouse=True)
+def own_cache_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
+    """Measured photo costs (service/repository/cost_cache.py) go to a folder of the test's,
+    for in-process apps and the servers tests start alike, never the user's cache."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+
+
 @pytest.fixture
 def models_dir(tmp_path: Path) -> Path:
     return make_models_dir(tmp_path / "models")
@@ -41,6 +48,7 @@ def settings(models_dir: Path) -> Settings:
         max_pixels=2_000_000,
         max_side=512,
         request_timeout_s=10,
+        max_side_probe=False,  # tests set estimates themselves; its own tests turn it on
     )
 
 

@@ -50,6 +50,11 @@ def test_folders_follow_the_contract(exported: Path) -> None:
         t = manifest.training
         assert t["steps"] == 2 and t["config"]["family"] and t["code_revision"]
         assert t["device"] == "cpu" and t["wall_time_s"] >= 0 and t["data"]
+        # no path of this machine: the run's checkpoint from its runs folder, the data by name
+        assert t["checkpoint"] == f"{t['config']['name']}/checkpoints/last.pt"
+        assert not Path(t["data"]).is_absolute() and not Path(t["config"]["out_dir"]).is_absolute()
+        assert str(exported.parent) not in (folder / "model.json").read_text()
+        assert str(exported.parent) not in (folder / "README.md").read_text()
     cond = Manifest.load(exported / "tiny-cgan")
     assert cond.classes == ["zero", "one", "two"]
     g = onnx.load(str(exported / "tiny-cgan" / "generator.onnx")).graph
@@ -61,7 +66,8 @@ def test_folders_follow_the_contract(exported: Path) -> None:
 
 
 def test_parity_failure_is_reported(exported: Path, tmp_path: Path, capsys) -> None:
-    run = Manifest.load(exported / "tiny-dcgan").training["checkpoint"]
+    checkpoint = Manifest.load(exported / "tiny-dcgan").training["checkpoint"]
+    run = str(exported.parent / "runs" / checkpoint)  # named from the runs folder
     assert cli.main(["export", run, "--out", str(tmp_path / "x"), "--tolerance", "-1"]) == 3
     assert "differs from PyTorch" in capsys.readouterr().err
 

@@ -28,6 +28,7 @@ from training.config import Config, build
 from training.imaging import grid, save_png
 from training.model_folder import card, write_card
 from training.nets.cyclegan import MULTIPLE_OF, Downscaled
+from training.portable_paths import portable_record
 
 OPSET = 17
 IR_VERSION = 10  # ONNX Runtime 1.31 reads IR <= 13; onnx >= 1.23 writes 14 by default
@@ -205,6 +206,7 @@ def _describe(cfg: Config, kind: str, extra: dict[str, Any]) -> str:
 
 def _provenance(cfg: Config, state: dict[str, Any], ckpt: Path, parity: dict) -> dict:
     data = state["extra"].get("data", cfg.data)
+    ckpt = ckpt.resolve()
     record: dict[str, Any] = {
         "family": cfg.family,
         "data": str(Path(data).resolve()) if cfg.family != "toy2d" else data,
@@ -221,7 +223,7 @@ def _provenance(cfg: Config, state: dict[str, Any], ckpt: Path, parity: dict) ->
         "code_revision": state["git"],
         "command": state["extra"].get("command", ""),
         "resumes": state["extra"].get("resumes", []),
-        "checkpoint": str(ckpt.resolve()),
+        "checkpoint": str(ckpt),
         "weights": "ema" if state["ema"] else "live",
         "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "torch": torch.__version__,
@@ -238,7 +240,10 @@ def _provenance(cfg: Config, state: dict[str, Any], ckpt: Path, parity: dict) ->
     if "train_count" in state["extra"]:
         record["train_count"] = state["extra"]["train_count"]
         record["epochs"] = round(record["images_seen"] / state["extra"]["train_count"], 2)
-    return record
+    # No path of this machine in a shipped folder: the checkpoint named from its runs folder
+    # (<run>/checkpoints/last.pt), data and commands as training/portable_paths.py says.
+    runs = ckpt.parents[2] if ckpt.parent.name == "checkpoints" else ckpt.parent
+    return portable_record(record, runs)
 
 
 def _served_scale(crops: torch.Tensor, manifest: Manifest) -> torch.Tensor:

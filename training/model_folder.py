@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from service.manifest import MANIFEST_FILE, Manifest, sha256_of
+from training.portable_paths import portable, portable_command
 from training.revision import git_revision
 
 CARD_FILE = "README.md"
@@ -32,12 +33,12 @@ def provenance(tool: str, command: str | None, judge: Any, judge_dir: str | Path
     """Who measured, when, from which code, with which judge: the head of `evaluation`."""
     return {
         "tool": tool,
-        "command": command,
+        "command": command and portable_command(command),
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "code_revision": git_revision(),
         "judge": {
             "name": judge.name,
-            "path": Path(judge_dir).as_posix(),
+            "path": portable(Path(judge_dir).as_posix()),
             "sha256": judge.info["sha256"],
             "heldout_accuracy": judge.info.get("heldout_accuracy"),
         },

@@ -39,11 +39,21 @@ class WorkEstimate:
     # Work is admitted when estimated to finish within this share of the request timeout: a
     # session whose runs yield the cores to other work runs slower under load than measured.
     headroom: float = 1.0
+    runs: int = 0  # served runs observed
 
     def observe(self, units: int, seconds: float) -> None:
         """A run's time; halfway to the last figure, so one slow run only moves it part way."""
         measured = seconds / max(1, units)
         self.unit_s = measured if self.unit_s is None else (self.unit_s + measured) / 2
+        self.runs += 1
+
+    def remeasured(self, unit_s: float, unit_bytes: int | None) -> None:
+        """A better start than the one the session began with (its largest photo timed after
+        start-up): the memory per unit, which only start-up measures, and the time unless
+        served runs have corrected it already."""
+        self.unit_bytes = unit_bytes
+        if self.runs == 0:
+            self.unit_s = unit_s
 
     def started(self, units: int) -> None:
         self.running = units

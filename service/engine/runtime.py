@@ -55,7 +55,10 @@ class ProviderChoice:
         # once it failed to load for one session: every failed attempt logs a screenful.
         self._try_cuda = tries_cuda(self.setting)
         if self.setting == "auto" and not self._try_cuda:
-            log.info("provider=auto: no CUDA build or NVIDIA driver here, serving on CPU")
+            log.info(  # the same in every worker: once (service/server/logs.py)
+                "provider=auto: no CUDA build or NVIDIA driver here, serving on CPU",
+                extra={"once": True},
+            )
 
     def requested(self) -> list[str]:
         return [CUDA, CPU] if self._try_cuda else [CPU]
@@ -205,17 +208,20 @@ class Runner:
     def __post_init__(self) -> None:
         self._output = [output_name(self.session)]
 
-    def run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
-        """The first output for `inputs`, padded with zero rows up to a bucket and cut back."""
+    def run(
+        self, inputs: dict[str, np.ndarray], options: ort.RunOptions | None = None
+    ) -> np.ndarray:
+        """The first output for `inputs`, padded with zero rows up to a bucket and cut back.
+        `options` lets another thread stop the run (`terminate`) between operators."""
         rows = len(next(iter(inputs.values())))
         size = next((b for b in self.buckets if b >= rows), rows)
         if size == rows:
-            return self.session.run(self._output, inputs)[0]
+            return self.session.run(self._output, inputs, options)[0]
         padded = {}
         for name, arr in inputs.items():
             padded[name] = np.zeros((size, *arr.shape[1:]), arr.dtype)
             padded[name][:rows] = arr
-        return self.session.run(self._output, padded)[0][:rows]
+        return self.session.run(self._output, padded, options)[0][:rows]
 
     def describe(self) -> dict[str, Any]:
         def args(items: list) -> list[dict[str, Any]]:

@@ -1,5 +1,6 @@
 """Loading one model folder: verify the manifest and the files' hashes, open the sessions,
-check their signatures, choose their thread count, warm them up. Blocking; run off the loop.
+check their signatures, choose their thread count, warm them up, make admission's first
+estimate. Blocking; run off the loop.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from service.engine.admission import WorkEstimate
 from service.engine.runtime import (
     CUDA,
     ProviderChoice,
@@ -20,8 +22,17 @@ from service.engine.runtime import (
     make_session,
 )
 from service.manifest import MANIFEST_FILE, Manifest, sha256_of
+from service.repository.cost_cache import CostCache, CostKey
+from service.repository.load_report import ready_line
 from service.repository.model import LoadError, Model, first_line, session_key
-from service.repository.warmup import measured_cost, probe, warm_up
+from service.repository.warmup import (
+    PROBE_SIDE,
+    measured_cost,
+    probe,
+    scaled_to_max_side,
+    side_of,
+    warm_up,
+)
 from service.resources import priority
 from service.resources.memory import give_back_freed
 from service.settings import Settings
@@ -45,9 +56,13 @@ def fingerprint(folder: Path) -> str:
     return digest.hexdigest()
 
 
-def load_model(folder: Path, settings: Settings, choice: ProviderChoice) -> Model:
-    """Blocking: verify and load one folder. Never raises; a broken model comes back failed."""
+def load_model(
+    folder: Path, settings: Settings, choice: ProviderChoice, cache: CostCache | None = None
+) -> Model:
+    """Blocking: verify and load one folder. Never raises; a broken model comes back failed.
+    `cache`: where translation sessions look for their largest photo's measured cost."""
     name = folder.name
+    cache = cache or CostCache(None)
     try:
         stamp = fingerprint(folder)
     except OSError as exc:
@@ -55,24 +70,25 @@ def load_model(folder: Path, settings: Settings, choice: ProviderChoice) -> Mode
     manifest = None
     try:
         manifest = _read_manifest(folder)
-        runners = {}
+        model = Model(name=name, state="ready", manifest=manifest, fingerprint=stamp)
         for role in manifest.roles():
             args = (folder, manifest, role, settings, choice)
+            if manifest.kind != "translation":
+                model.runners[role] = _load_runner(*args)
+                continue
             # A translation session's intra-op threads run at bulk priority (priority.py).
-            bulk = manifest.kind == "translation"
-            runners[role] = priority.lowered(_load_runner, *args) if bulk else _load_runner(*args)
+            runner, key = priority.lowered(_load_translator, *args, cache)
+            model.runners[role] = runner
+            if key is not None:
+                model.unmeasured[role] = key
     except LoadError as exc:
         log.error("model %s failed: %s", name, exc)
         return Model(
             name=name, state="failed", reason=str(exc), manifest=manifest, fingerprint=stamp
         )
-    log.info(
-        "model %s ready (%s, %s)",
-        name,
-        manifest.kind,
-        ", ".join(f"{r.key} on {r.provider}, {r.threads} threads" for r in runners.values()),
-    )
-    return Model(name=name, state="ready", manifest=manifest, runners=runners, fingerprint=stamp)
+    # The same in every worker: with several, the first one's says it (server/logs.py).
+    log.info("%s", ready_line(model, settings, cache.folder), extra={"once": True})
+    return model
 
 
 def _read_manifest(folder: Path) -> Manifest:
@@ -125,16 +141,40 @@ def _load_runner(
     key = session_key(manifest.name, role, manifest)
     runner = Runner(key, session, provider, buckets=buckets, threads=threads)
     warm_up(runner, manifest, settings.max_batch)
-    if not generator:
-        give_back_freed()  # the probe's peak is measured from memory the OS holds back
-    try:
-        runner.estimate = measured_cost(
-            runner,
-            probe(manifest, settings, settings.max_side),
-            1.0 if generator else TRANSLATION_HEADROOM,
+    if generator:
+        try:
+            runner.estimate = measured_cost(runner, probe(manifest, settings), 1.0)
+        except Exception as exc:
+            raise LoadError(f"{role}: timing run failed: {first_line(exc)}") from exc
+    return runner
+
+
+def _load_translator(
+    folder: Path,
+    manifest: Manifest,
+    role: str,
+    settings: Settings,
+    choice: ProviderChoice,
+    cache: CostCache,
+) -> tuple[Runner, CostKey | None]:
+    """A translation session and its first estimate: its largest photo's cost as measured
+    before on this machine, else a 256x256 photo's scaled up; with the key to measure it
+    under when it is still to be measured."""
+    runner = _load_runner(folder, manifest, role, settings, choice)
+    sha256 = manifest.files[role].sha256
+    side = side_of(manifest, settings.max_side)
+    key = CostKey(sha256, runner.provider, runner.threads, side)
+    cached = cache.get(key)
+    if cached is not None:
+        runner.estimate = WorkEstimate(
+            unit_s=cached.unit_s, unit_bytes=cached.unit_bytes, headroom=TRANSLATION_HEADROOM
         )
+        return runner, None
+    give_back_freed()  # the probe's peak is measured from memory the OS holds back
+    try:
+        small = measured_cost(runner, probe(manifest, settings), TRANSLATION_HEADROOM)
     except Exception as exc:
         raise LoadError(f"{role}: timing run failed: {first_line(exc)}") from exc
-    if not generator:
-        give_back_freed()
-    return runner
+    give_back_freed()
+    runner.estimate = scaled_to_max_side(small, side_of(manifest, PROBE_SIDE), side)
+    return runner, key

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from service.engine.batcher import Batcher
 from service.engine.runtime import Runner
 from service.manifest import Manifest
+from service.repository.cost_cache import CostKey
 
 
 class LoadError(Exception):
@@ -33,6 +34,9 @@ class Model:
     batchers: dict[str, Batcher] = field(default_factory=dict)  # role -> its batcher
     fingerprint: str = ""
     reload_error: str | None = None  # a broken successor that was refused
+    # Roles whose largest photo is not timed yet: their estimate is a small photo's, scaled
+    # (service/repository/max_side_probe.py times it in the background).
+    unmeasured: dict[str, CostKey] = field(default_factory=dict)
 
     @property
     def ready(self) -> bool:

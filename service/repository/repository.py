@@ -18,7 +18,9 @@ from service.engine.batcher import Batcher
 from service.engine.runtime import CUDA, ProviderChoice
 from service.manifest import MANIFEST_FILE
 from service.metrics import Metrics
+from service.repository.cost_cache import CostCache
 from service.repository.loading import fingerprint, load_model
+from service.repository.max_side_probe import MaxSideProbes
 from service.repository.model import Model
 from service.resources.memory import MemoryBudget, resident_bytes
 from service.settings import Settings
@@ -51,6 +53,9 @@ class Repository:
         # cut short by SIGTERM or Ctrl-C would hold the exit (service/server/signals.py).
         self._load_executor = ThreadPoolExecutor(1, thread_name_prefix="ganserve-load")
         self.choice = ProviderChoice(settings.provider)
+        self.cost_cache = CostCache.open(settings.cache_dir)
+        # Started by the app once loaded: `probes.run(ready)` (max_side_probe.py).
+        self.probes = MaxSideProbes(self.cost_cache, self.memory, self._translation_executor)
         self.models: dict[str, Model] = {}
         self._lock = asyncio.Lock()
         self.loaded = False
@@ -90,7 +95,7 @@ class Repository:
             if unchanged:
                 return "unchanged"
         new = await asyncio.get_running_loop().run_in_executor(
-            self._load_executor, load_model, folder, self.settings, self.choice
+            self._load_executor, load_model, folder, self.settings, self.choice, self.cost_cache
         )
         if not new.ready:
             if old is not None and old.ready:
@@ -122,6 +127,7 @@ class Repository:
             full_run = self.settings.max_batch_pixels if translation else self.settings.max_batch
             self.metrics.watch_session(runner.key, runner.estimate, full_run)
         self.models[name] = new  # requests from now on use the new sessions
+        self.probes.add(new)
         if old is not None:
             self._retire(old, keep=set(new.session_keys()))
         self._publish(new)

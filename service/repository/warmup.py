@@ -1,13 +1,17 @@
 """Warm-up and the first cost estimate of a freshly loaded session.
 
 Warm-up runs the batch sizes the batcher will use (and checks the output shape); the probe
-run measures the time and peak memory admission starts from.
+run measures the time and peak memory admission starts from. A generator's probe is a full
+batch (milliseconds). A translation's is a 256x256 photo, whose time per pixel is scaled up
+to stand for the largest photo the service takes (`max_side`) until that photo is timed in
+the background (service/repository/max_side_probe.py) or found measured before
+(service/repository/cost_cache.py): timing it at start took 7-9 s a direction.
 """
 
 from __future__ import annotations
 
-import logging
 import time
+from dataclasses import replace
 
 import numpy as np
 
@@ -19,9 +23,14 @@ from service.repository.model import LoadError, first_line
 from service.resources.memory import peak_bytes_of
 from service.settings import Settings
 
-log = logging.getLogger("ganserve.repository")
+PROBE_SIDE = 256  # translation: the thread count and first estimate come from this side
 
-PROBE_SIDE = 256  # translation: the thread count is chosen on a photo of about this side
+# On the shipped CycleGAN a 256x256 photo's time per pixel is 0.55-0.70 of a 1024x1024
+# one's (1 or 2 threads; alone, both directions at once, beside a CPU burner); doubled, it
+# predicts 1.11-1.41 times the measured cost: on the slow, safe side (benchmarks/photo_cost.py,
+# docs/benchmarks.md#start-up). A 512x512 photo as is predicted 0.65-0.95, and a growth rate
+# fitted on 128x128 and 256x256 photos 0.42-1.97.
+SCALE_TO_MAX_SIDE = 2.0
 
 
 def measured_cost(runner: Runner, probe: dict[str, np.ndarray], headroom: float) -> WorkEstimate:
@@ -31,24 +40,34 @@ def measured_cost(runner: Runner, probe: dict[str, np.ndarray], headroom: float)
     start = time.perf_counter()
     _, peak = peak_bytes_of(lambda: runner.run(probe))
     seconds = time.perf_counter() - start
-    estimate = WorkEstimate(
+    return WorkEstimate(
+        unit_s=seconds / units,
         unit_bytes=None if peak is None else -(-peak // units),
         headroom=headroom,
     )
-    estimate.observe(units, seconds)
-    log.info("%s: %.3f s for %d units of work on the probe", runner.key, seconds, units)
-    return estimate
+
+
+def scaled_to_max_side(small: WorkEstimate, probe_side: int, max_side: int) -> WorkEstimate:
+    """A small photo's estimate made to stand for a `max_side` one: a photo's time per pixel
+    grows with its size (caches), so an estimate from a small probe as it is admitted a burst
+    of large photos that then timed out in the queue. Its memory per pixel is kept: it falls
+    with the size (a run's fixed buffers spread over more pixels), so it errs on the safe
+    side too."""
+    if small.unit_s is None or probe_side >= max_side:
+        return small
+    return replace(small, unit_s=small.unit_s * SCALE_TO_MAX_SIDE)
+
+
+def side_of(manifest: Manifest, side: int) -> int:
+    """`side` rounded up to a multiple of the model's `multiple_of`."""
+    return -(-side // manifest.image.multiple_of) * manifest.image.multiple_of
 
 
 def probe(manifest: Manifest, settings: Settings, side: int = PROBE_SIDE) -> dict[str, np.ndarray]:
-    """A full generator batch, or a photo of about `side` square. The thread count is chosen
-    on a 256x256 photo; admission's first estimate is measured on the largest the service
-    takes (max_side), since a photo's cost per pixel grows with its size (on the shipped
-    CycleGAN 14.8 us at 256x256, 22.2 us at 512x512): an estimate from a small probe admitted
-    a burst of large photos that then timed out in the queue."""
+    """A full generator batch, or a photo of about `side` square."""
     if manifest.kind != "translation":
         return warmup_inputs(manifest, settings.max_batch)
-    side = -(-side // manifest.image.multiple_of) * manifest.image.multiple_of
+    side = side_of(manifest, side)
     return {"image": np.zeros((1, 3, side, side), np.float32)}
 
 

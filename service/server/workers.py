@@ -9,7 +9,10 @@ Each worker loads its own models, so what one worker knows the others learn from
 - `reload`: a counter. `/admin/reload` on any worker raises it; every worker watches it and
   rescans its models folder when it moves;
 - `<pid>.json`: each worker's state (ready or not, why, its models, the reload it has done),
-  read by `/readyz` (ready only when every worker is) and `/models` (state per worker).
+  read by `/readyz` (ready only when every worker is) and `/models` (state per worker);
+- `number-<n>`: the pid of worker n (from 1), which its log lines name
+  (service/server/logs.py); a restarted worker takes the number of the one that died;
+- `announced`: made by the worker that said the service is ready, so one says it.
 
 A file, not a pipe to the supervisor: uvicorn's supervisor runs no application code, and a
 worker that restarts after a crash finds everything it needs in the folder.
@@ -103,6 +106,32 @@ class Board:
             pid = path.stem.rsplit("_", 1)[1]
             if pid.isdigit() and not alive(int(pid)):
                 multiprocess.mark_process_dead(int(pid), str(metrics_dir(self.root)))
+
+    # -- who says what --------------------------------------------------------------------
+
+    def claim_number(self) -> int:
+        """The lowest worker number no live worker holds (under a lock: workers start at once)."""
+        with (self.root / "numbers.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            number = 1
+            while True:
+                path = self.root / f"number-{number}"
+                try:
+                    holder = int(path.read_text())
+                except (OSError, ValueError):
+                    holder = None
+                if holder is None or holder == self.pid or not alive(holder):
+                    self._write(path, str(self.pid))
+                    return number
+                number += 1
+
+    def first_to_announce(self) -> bool:
+        """True for the one worker that says the service is ready."""
+        try:
+            (self.root / "announced").open("x").close()
+        except FileExistsError:
+            return False
+        return True
 
     # -- worker states ------------------------------------------------------------------
 

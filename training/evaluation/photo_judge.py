@@ -41,6 +41,7 @@ from training.evaluation.train_judge import (
     export_onnx,
     fit,
 )
+from training.portable_paths import portable_record
 from training.revision import git_revision
 
 SIZE = 128
@@ -221,6 +222,7 @@ def run(args: argparse.Namespace, command: str) -> int:
         },
         "sha256": sha256_of(out / ONNX_FILE),
     }
+    card = portable_record(card)  # no path of this machine (training/portable_paths.py)
     (out / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
     pred = Judge.load(out).run(val_x)[0].argmax(1)
     card["heldout_accuracy"] = round(float((pred == val_y).mean()), 4)

@@ -27,6 +27,7 @@ from service.manifest import sha256_of
 from training.evaluation.data import describe, load_split
 from training.evaluation.judge import CARD_FILE, FEATURE_DIM, ONNX_FILE, Judge
 from training.evaluation.strided_judge import StridedJudgeNet, deform
+from training.portable_paths import portable_record
 from training.revision import git_revision
 
 CLASSES = [str(d) for d in range(10)]
@@ -243,6 +244,7 @@ def run(args: argparse.Namespace) -> int:
         },
         "sha256": sha256_of(onnx_path),
     }
+    card = portable_record(card)  # no path of this machine (training/portable_paths.py)
     (out / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
 
     judge = Judge.load(out)

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from service.manifest import sha256_of
+from training.portable_paths import portable_command
 
 AUTHORS = (
     "Zhu, Park, Isola, Efros et al., github.com/junyanz/pytorch-CycleGAN-and-pix2pix "
@@ -75,7 +76,7 @@ def record(
         "files": files,
         **details,
         "licence": licence,
-        "command": command,
+        "command": portable_command(command),  # no path of this machine
         "imported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
     }

@@ -381,26 +381,6 @@ def test_no_planned_pixels_for_what_is_not_an_image() -> None:
     assert imaging.planned_pixels(b"GIF89a not really", 128, 4) is None
 
 
-def test_the_first_estimate_of_a_translation_is_measured_on_its_largest_photo(
-    tmp_path: Path, monkeypatch
-) -> None:
-    probes: list[tuple[int, ...]] = []
-    real = loading.measured_cost
-    monkeypatch.setattr(
-        loading,
-        "measured_cost",
-        lambda runner, probe, *rest: (
-            probes.append(probe["image"].shape) or real(runner, probe, *rest)
-        ),
-    )
-    settings = Settings(provider="cpu", intra_op_threads=1, max_side=98, max_batch_pixels=98**2)
-    model = loading.load_model(
-        make_translation(tmp_path / "trans"), settings, ProviderChoice("cpu")
-    )
-    assert probes == [(1, 3, 100, 100)] * 2  # max_side up to the model's multiple of 4
-    assert model.runners["a2b"].estimate.headroom == loading.TRANSLATION_HEADROOM < 1
-
-
 def test_admission_keeps_the_estimates_headroom() -> None:
     """With headroom 0.5 and a 10 s timeout, work estimated to finish after 5 s is refused."""
     estimate = WorkEstimate(unit_s=1.0, queued=2, headroom=0.5)

@@ -73,7 +73,7 @@ def test_a_signal_while_the_models_load_stops_at_once(
     assert output.count(f"{sig.name} while the models load: stopping") == int(workers), output
     assert code == exit_code, output
     assert "Traceback" not in output and "ERROR" not in output, output
-    assert "ganserve: models: " not in output  # startup never ended loaded: never ready
+    assert "ganserve ready on" not in output  # startup never ended loaded: never ready
     pids = [int(p) for p in re.findall(r"Started server process \[(\d+)\]", output)]
     assert len(pids) == int(workers) and not any(Path(f"/proc/{p}").exists() for p in pids)
     assert not list((tmp_path / "tmp").glob("ganserve-*"))  # the workers' folder and metrics

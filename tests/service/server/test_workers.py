@@ -198,14 +198,37 @@ def test_kept_alive_connections_are_spread_evenly_over_the_workers(
             s.close()
 
 
-def test_every_worker_logs_ganserve_lines_in_the_service_format(tmp_path: Path) -> None:
-    """A spawned worker never runs `python -m service`'s own setup: its logging comes from
-    the config uvicorn applies in it (else only its warnings came out, bare)."""
+def test_the_start_up_says_each_thing_once_and_ready_when_it_is(tmp_path: Path) -> None:
+    """A spawned worker logs in the service's format (its config comes from uvicorn, not
+    `python -m service`); each model's line comes once, from the first worker; `ganserve
+    ready on` once, after every worker's startup; never uvicorn's `running` before it. The
+    translation's largest photo is timed in the background and kept for the next start,
+    whose line says so; `access_log` gives a line per request."""
     models = make_models_dir(tmp_path / "models")
-    with live_server(models, tmp_path / "server.log", workers="2") as server:
+    cache = tmp_path / "cache"
+    log = tmp_path / "first.log"
+    with live_server(models, log, workers="2", cache_dir=str(cache)) as server:
+        deadline = time.monotonic() + 30
+        while len(list(cache.glob("cost-*.json"))) < 2:  # a2b and b2a
+            assert time.monotonic() < deadline, server.output()
+            time.sleep(0.1)
         output = server.output()
-    stamped = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO ganserve: models: "
-    assert len(re.findall(stamped, output, re.MULTILINE)) == 2, output
+    model_line = (
+        r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO ganserve.repository: model (\S+) ready: "
+    )
+    assert sorted(re.findall(model_line, output, re.MULTILINE)) == ["cond", "trans", "uncond"]
+    assert output.count("ganserve ready on http://127.0.0.1:") == 1, output
+    assert output.index("ganserve ready on") > output.rindex("Application startup complete.")
+    assert "(3 of 3 models ready, 2 workers)" in output and "running" not in output.lower()
+    assert "until one is timed in the background" in output
+    with live_server(
+        models, tmp_path / "again.log", workers="2", cache_dir=str(cache), access_log="true"
+    ) as server:
+        httpx.get(f"{server.url}/healthz")
+        time.sleep(0.2)
+        output = server.output()
+    assert re.search(r"model trans ready: .* \(measured on this machine before, kept in ", output)
+    assert output.count('"GET /healthz HTTP/1.1" 200') == 1, output
 
 
 def test_sigterm_drains_every_worker(tmp_path: Path) -> None:
