@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from service.engine.runtime import (
     CUDA,
+    PHOTO_KINDS,
     ProviderChoice,
     Runner,
     batch_buckets,
@@ -58,8 +59,8 @@ def load_model(folder: Path, settings: Settings, choice: ProviderChoice) -> Mode
         runners = {}
         for role in manifest.roles():
             args = (folder, manifest, role, settings, choice)
-            # A translation session's intra-op threads run at bulk priority (priority.py).
-            bulk = manifest.kind == "translation"
+            # A photo session's intra-op threads run at bulk priority (priority.py).
+            bulk = manifest.kind in PHOTO_KINDS
             runners[role] = priority.lowered(_load_runner, *args) if bulk else _load_runner(*args)
     except LoadError as exc:
         log.error("model %s failed: %s", name, exc)
@@ -96,7 +97,7 @@ def _load_runner(
         raise LoadError(f"{role}: file {ref.path} is missing")
     if sha256_of(path) != ref.sha256:
         raise LoadError(f"{role}: sha256 of {ref.path} differs from the manifest")
-    generator = manifest.kind != "translation"
+    generator = manifest.kind not in PHOTO_KINDS
     try:
         session = make_session(
             path, choice, settings.intra_op_threads, settings.inter_op_threads, arena=generator

@@ -9,6 +9,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response
 
 from service import imaging
+from service.api import upscale
 from service.api.errors import ApiError
 from service.api.inference import admitted, infer
 from service.api.services import pick_model, services
@@ -61,9 +62,12 @@ async def translate(
     direction: Annotated[Literal["a2b", "b2a"], Form()] = "a2b",
 ) -> Response:
     """The upload translated, as a PNG of the same size (of the capped size when it is
-    larger than `max_side`). A direction the model does not ship is refused."""
+    larger than `max_side`). A direction the model does not ship is refused. With a
+    super-resolution model, the upload `scale` times larger."""
     svc = services(request)
-    chosen = pick_model(svc, model, ("translation",))
+    chosen = pick_model(svc, model, ("translation", "super-resolution"))
+    if chosen.kind == "super-resolution":
+        return await _upscale(request, chosen, file, direction)
     direction = _direction(chosen, direction)
     data = await file.read()
     if len(data) > svc.settings.max_upload_bytes:
@@ -108,3 +112,25 @@ async def translate(
             "X-Image-Size": f"{width}x{height}",
         },
     )
+
+
+async def _upscale(request: Request, chosen: Model, file: UploadFile, direction: str) -> Response:
+    """A super-resolution model's answer (service/api/upscale.py): it has no directions."""
+    if direction != "a2b":
+        raise ApiError(
+            400,
+            "direction_unavailable",
+            f"model {chosen.name!r} is super-resolution: it has no {direction} direction",
+        )
+    svc = services(request)
+    data = await file.read()
+    if len(data) > svc.settings.max_upload_bytes:
+        raise ApiError(
+            413,
+            "upload_too_large",
+            f"the file is over the {svc.settings.max_upload_bytes} byte cap",
+        )
+    try:
+        return await upscale.answer(request, svc, chosen, data)
+    except imaging.ImageError as exc:
+        raise image_api_error(exc) from exc
