@@ -120,14 +120,7 @@ class Repository:
                 memory=self.memory if translation else None,  # generators: arena at load
                 name=runner.key,
             )
-            full_run = (
-                new.batchers[role].max_batch
-                * upscaling.window_side(new.manifest, self.settings) ** 2
-                if new.kind == "super-resolution"
-                else self.settings.max_batch_pixels
-                if translation
-                else self.settings.max_batch
-            )
+            full_run = self._full_run(new, new.batchers[role])
             self.metrics.watch_session(runner.key, runner.estimate, full_run)
         self.models[name] = new  # requests from now on use the new sessions
         if old is not None:
@@ -143,6 +136,14 @@ class Repository:
             return 1
         if model.kind == "super-resolution" and model.manifest is not None:
             return upscaling.rows_per_run(runner, model.manifest, self.settings, self.memory.room)
+        return self.settings.max_batch
+
+    def _full_run(self, model: Model, batcher: Batcher) -> int:
+        """The work of a full run (for its peak-memory gauge): windows, photo pixels, rows."""
+        if model.kind == "super-resolution" and model.manifest is not None:
+            return batcher.max_batch * upscaling.window_side(model.manifest, self.settings) ** 2
+        if model.kind in PHOTO_KINDS:
+            return self.settings.max_batch_pixels
         return self.settings.max_batch
 
     def _publish(self, model: Model) -> None:
