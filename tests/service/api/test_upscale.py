@@ -210,7 +210,7 @@ def test_upscaling_over_http(models: Path, tmp_path: Path, monkeypatch: pytest.M
 def test_a_burst_of_big_upscales_is_refused_with_retry_after(models: Path, tmp_path: Path) -> None:
     """Admission weighs every window of a photo: with a short request timeout, a burst of
     large photos is taken one at a time and the rest refused at once, honestly."""
-    settings = {"tile_side": str(TILE), "tile_overlap": str(OVERLAP), "request_timeout_s": "0.5"}
+    settings = {"tile_side": str(TILE), "tile_overlap": str(OVERLAP), "request_timeout_s": "0.1"}
     photo = _png(400, 600)
 
     async def burst(url: str) -> list[httpx.Response]:
