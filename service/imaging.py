@@ -245,3 +245,47 @@ def from_network(
     if size is not None and size != (width, height):
         photo = np.asarray(Image.fromarray(photo).resize(size, Image.Resampling.LANCZOS))
     return encode_png(photo)
+
+
+# -- super-resolution: pixels / 255 in, clamped and rounded out (Real-ESRGAN's rule) ---------
+
+
+def header_size(data: bytes) -> tuple[int, int] | None:
+    """An upload's width and height from its header alone (Pillow reads it without
+    decoding); None when the header cannot be read (decoding then says why)."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            return img.size
+    except (
+        UnidentifiedImageError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+        OSError,
+        SyntaxError,
+        ValueError,
+    ):
+        return None
+
+
+def to_range(rgb: np.ndarray, value_range: tuple[float, float], multiple_of: int) -> np.ndarray:
+    """uint8 [H, W, 3] -> float [1, 3, H', W']: RGB / 255 mapped onto `value_range` ([0, 1]:
+    as Real-ESRGAN feeds its networks), reflect-padded at the bottom and right to a multiple."""
+    low, high = value_range
+    x = rgb.transpose(2, 0, 1)[None].astype(np.float32) * np.float32((high - low) / 255)
+    if low:
+        x += np.float32(low)
+    return pad_to_multiple(x, multiple_of)
+
+
+def from_range(out: np.ndarray, value_range: tuple[float, float]) -> np.ndarray:
+    """float [..., C, H, W] in `value_range` -> uint8 [..., H, W, C]: mapped to [0, 1],
+    clamped, times 255 and rounded (Real-ESRGAN's `clamp_(0, 1) * 255.0` then `round()`).
+    Works in place: `out` (a 4096x3072 answer's canvas is 150 MB) is overwritten."""
+    low, high = value_range
+    if (low, high) != (0.0, 1.0):
+        out -= np.float32(low)
+        out *= np.float32(1 / (high - low))
+    np.clip(out, 0, 1, out=out)
+    out *= np.float32(255)
+    np.rint(out, out=out)
+    return np.ascontiguousarray(np.moveaxis(out.astype(np.uint8), -3, -1))

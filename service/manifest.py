@@ -19,16 +19,17 @@ NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 Kind = Literal["unconditional", "conditional", "translation", "super-resolution"]
 
 # The ONNX file roles each kind may ship: a generator has its one; a translation model has
-# either direction or both (the CycleGAN authors release each direction as its own file).
+# either direction or both (the CycleGAN authors release each direction as its own file); a
+# super-resolution model ships one network, `upscale`. The service takes ROLES' keys as the
+# kinds its routes serve.
+UPSCALE = "upscale"
 ROLES: dict[str, tuple[str, ...]] = {
     "unconditional": ("generator",),
     "conditional": ("generator",),
     "translation": ("a2b", "b2a"),
+    "super-resolution": (UPSCALE,),
 }
-# A super-resolution model ships one network, `upscale`. It stays out of ROLES until the
-# service serves the kind: the service takes ROLES' keys as the kinds its routes serve.
-UPSCALE = "upscale"
-KIND_ROLES: dict[str, tuple[str, ...]] = {**ROLES, "super-resolution": (UPSCALE,)}
+KIND_ROLES = ROLES  # the name training/ reads them by
 
 
 class _Strict(BaseModel):

@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     default_unconditional: str | None = None
     default_conditional: str | None = None
     default_translation: str | None = None
+    default_super_resolution: str | None = None
     api_key: str | None = Field(default=None, description="bearer token; None = open")
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     log_level: str = "info"
@@ -75,6 +76,15 @@ class Settings(BaseSettings):
     request_timeout_s: float = Field(default=30.0, gt=0)
     max_batch_pixels: int = Field(
         default=1024 * 1024, ge=1, description="photo pixels per translation session.run"
+    )
+    max_output_pixels: int = Field(
+        default=4096 * 4096, ge=1, description="super-resolution: most pixels of an answer"
+    )
+    tile_side: int = Field(
+        default=256, ge=16, description="super-resolution: photo pixels a window answers for"
+    )
+    tile_overlap: int = Field(
+        default=16, ge=0, description="super-resolution: context around each window's core"
     )
     memory_budget_mb: int = Field(
         default=2048, ge=1, description="resident memory the process plans its runs within"
@@ -115,6 +125,8 @@ class Settings(BaseSettings):
     def _queue_holds_a_request(self) -> Settings:
         if self.queue_size < self.max_n:
             raise ValueError("queue_size must be at least max_n, or big requests never fit")
+        if self.tile_overlap * 4 > self.tile_side:
+            raise ValueError("tile_overlap must be at most a quarter of tile_side")
         if self.max_batch_pixels < self.max_side**2:
             raise ValueError("max_batch_pixels must be at least max_side squared (one photo)")
         return self

@@ -168,3 +168,15 @@ def test_stalled_connections_benchmark_runs_end_to_end(tiny_models: Path, tmp_pa
     assert headers["never_closed"] == body["never_closed"] == 0
     assert headers["still_held"] == body["still_held"] == 20  # at 1 s, inside the timeouts
     assert set(headers["healthz"]) == {"200"}
+
+
+def test_upscale_benchmark_runs_end_to_end(tmp_path: Path) -> None:
+    out = tmp_path / "upscale.json"
+    run("upscale.py", "--quick", "--repeats", "1", "--out", str(out))
+    report = json.loads(out.read_text())
+    assert [r["model"] for r in report["runs"]] == ["srvgg-x4", "rrdb-x4"]
+    for r in report["runs"]:
+        assert r["service"]["answer"] == "1024x768" and r["ratio"] > 0
+        assert r["service"]["peak_mib"] < 2048
+    assert [s["model"] for s in report["seams"]] == ["srvgg-x4", "rrdb-x4"]
+    assert report["seams"][0]["max_abs_uint8"] <= 1  # its reach is within the overlap

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 from fastapi import Request
@@ -28,19 +28,24 @@ async def _hangup(request: Request) -> None:
 
 
 async def infer(
-    request: Request, batcher: Batcher, inputs: dict[str, np.ndarray], timeout_s: float
-) -> np.ndarray:
+    request: Request,
+    batcher: Batcher,
+    inputs: dict[str, np.ndarray],
+    timeout_s: float,
+    each: Callable[[int, np.ndarray], None] | None = None,
+) -> np.ndarray | None:
     """Through the session's batcher, with the overload, deadline, hang-up and failure answers,
     each counted in the session's statistics as a success or a failure with its duration.
 
     The batcher refuses at once what its estimate says cannot finish within `timeout_s`, and
     drops work still queued at the deadline; work still queued when the client hangs up is
-    cancelled, and the batcher drops it before it reaches the session.
+    cancelled, and the batcher drops it before it reaches the session. With `each`, every
+    chunk of rows is handed to it as its run is done and None is returned (Batcher.submit).
     """
     request.state.model = batcher.name
     start = time.perf_counter()
     try:
-        output = await _answer(request, batcher, inputs, timeout_s)
+        output = await _answer(request, batcher, inputs, timeout_s, each)
     except ApiError:
         batcher.stats.answered(False, time.perf_counter() - start)
         raise
@@ -49,17 +54,22 @@ async def infer(
 
 
 async def _answer(
-    request: Request, batcher: Batcher, inputs: dict[str, np.ndarray], timeout_s: float
-) -> np.ndarray:
-    try:
-        output = await batcher.run_now(inputs, timeout_s)  # idle and cheap: no hand-offs
-    except (Overloaded, TooLarge) as exc:
-        raise refusal(batcher.name, exc) from exc
-    except Exception as exc:
-        raise _failed(batcher.name) from exc
-    if output is not None:
-        return output
-    work = asyncio.ensure_future(batcher.submit(inputs, timeout_s))
+    request: Request,
+    batcher: Batcher,
+    inputs: dict[str, np.ndarray],
+    timeout_s: float,
+    each: Callable[[int, np.ndarray], None] | None,
+) -> np.ndarray | None:
+    if each is None:
+        try:
+            output = await batcher.run_now(inputs, timeout_s)  # idle and cheap: no hand-offs
+        except (Overloaded, TooLarge) as exc:
+            raise refusal(batcher.name, exc) from exc
+        except Exception as exc:
+            raise _failed(batcher.name) from exc
+        if output is not None:
+            return output
+    work = asyncio.ensure_future(batcher.submit(inputs, timeout_s, each=each))
     hangup = asyncio.ensure_future(_hangup(request))
     # The client gone, its work is cancelled (queued rows never reach the session). A
     # callback, not `asyncio.wait`: its waiter and callbacks per request cost more.

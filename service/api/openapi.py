@@ -48,8 +48,9 @@ _V2_INFERS = ("/models/{name}/infer", "/models/{name}/versions/{version}/infer")
 _V2_INFER = {
     **_V2_MODEL,
     400: "any input the model cannot take: shapes, datatypes, data length, NaN or infinite "
-    "values, more than max_n rows, an image over max_side or max_pixels, a body over "
-    "max_upload_bytes, a body sent as a form or text instead of JSON",
+    "values, more than max_n rows, an image over max_side or max_pixels (super-resolution: "
+    "an answer over max_output_pixels), a body over max_upload_bytes, a body sent as a form or "
+    "text instead of JSON",
     500: "ONNX Runtime failed on the batch this request was in",
     503: "overloaded, timeout, the model failed to load",
 }
@@ -72,7 +73,7 @@ ROUTE_ERRORS: dict[tuple[str, str], dict[int, str]] = {
     ("post", "/translate"): {
         **_SERVING_ERRORS,
         400: "wrong_kind, direction_unavailable, empty_file, not_an_image, corrupt_image",
-        413: "upload_too_large, image_too_large",
+        413: "upload_too_large, image_too_large, output_too_large",
         415: "unsupported_format; wrong_content_type: send a multipart form, the photo in `file`",
         422: "invalid_request, missing_file (no file in the form's field `file`)",
     },
@@ -125,6 +126,7 @@ class Catalog:
     unconditional: tuple[str, ...] = ()
     conditional: tuple[str, ...] = ()
     translation: tuple[str, ...] = ()
+    super_resolution: tuple[str, ...] = ()
     directions: tuple[str, ...] = ()  # `<name>.a2b` / `<name>.b2a`, those each model ships
     class_names: tuple[str, ...] = ()
     class_count: int = 0
@@ -136,7 +138,9 @@ class Catalog:
         if services is None:  # before the lifespan: nothing is loaded
             return cls()
         ready = services.repository.ready_models()
-        names = {kind: tuple(m.name for m in ready if m.kind == kind) for kind in ROLES}
+        names = {
+            kind.replace("-", "_"): tuple(m.name for m in ready if m.kind == kind) for kind in ROLES
+        }
         translators = [m for m in ready if m.kind == "translation"]
         directions = tuple(f"{m.name}.{r}" for m in translators for r in m.manifest.roles())
         classes = [m.manifest.classes or [] for m in ready if m.kind == "conditional"]
@@ -151,7 +155,7 @@ class Catalog:
 
     def v2_names(self) -> tuple[str, ...]:
         """The Open Inference Protocol's model names: one per session."""
-        return self.unconditional + self.conditional + self.directions
+        return self.unconditional + self.conditional + self.directions + self.super_resolution
 
 
 def document(schema: dict[str, Any], *, secured: bool, max_n: int) -> None:
@@ -260,7 +264,7 @@ def loaded_models(schemas: dict[str, Any], catalog: Catalog, max_n: int) -> None
     translate = schemas["Body_translate_translate_post"]["properties"]
     # An empty form field is the field left out (FastAPI's form handling): the default.
     translate["model"]["anyOf"] = [
-        _one_of_names(catalog.translation),
+        _one_of_names(catalog.translation + catalog.super_resolution),
         {"const": ""},
         {"type": "null"},
     ]

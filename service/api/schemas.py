@@ -99,6 +99,9 @@ class ModelInfo(BaseModel):
     directions: list[str] | None = Field(
         default=None, description="translation: the directions it has, `a2b` and/or `b2a`"
     )
+    scale: int | None = Field(
+        default=None, description="super-resolution: the answer's sides are the photo's times this"
+    )
     sessions: dict[str, dict[str, Any]] = {}
     manifest: dict[str, Any] | None = None
 

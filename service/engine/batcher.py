@@ -129,13 +129,24 @@ class Batcher:
         """Nothing queued, reserved or running."""
         return not self._queue and self.estimate.queued == 0 and self.estimate.running == 0
 
-    async def submit(self, inputs: Inputs, timeout_s: float | None = None) -> np.ndarray:
+    async def submit(
+        self,
+        inputs: Inputs,
+        timeout_s: float | None = None,
+        *,
+        each: Callable[[int, np.ndarray], None] | None = None,
+    ) -> np.ndarray | None:
         """Run `inputs` (arrays sharing their first axis) and return the first output's rows.
 
         With `timeout_s`, raises Overloaded (refused, nothing queued) when the estimate says
         it cannot finish in time, and DeadlinePassed when it waited `timeout_s` unstarted
         (its rows dropped unrun). Also Overloaded when the queue is full, TooLarge over the
         memory budget, and what the run raised when it failed.
+
+        With `each`, nothing is concatenated: every chunk's output is handed to `each(first
+        row, output rows)` on the loop as soon as its run is done, and submit returns None
+        (the windows of a large photo, whose outputs together would be far larger than the
+        answer they are blended into).
         """
         rows = len(next(iter(inputs.values())))
         per_row = work_per_row(inputs)
@@ -154,11 +165,15 @@ class Batcher:
         self._ensure_worker()
         futures = [it.future for it in items]
         try:
-            await self._answered(items, timeout_s)
+            await self._answered(items, timeout_s, each)
         except asyncio.CancelledError:
             for fut in futures:
                 fut.cancel()  # rows not yet taken are dropped by the worker
             raise
+        if each is not None:
+            for fut in futures:
+                fut.result()  # a failed run's error
+            return None
         if len(futures) == 1:
             return futures[0].result()
         return np.concatenate([fut.result() for fut in futures])
@@ -231,10 +246,15 @@ class Batcher:
         finally:
             self.estimate.queued -= rows * per_row
 
-    async def _answered(self, items: list[_Item], timeout_s: float | None) -> None:
-        """Until every chunk is done; at the deadline, dropped if none of them started. A
-        timer, not `asyncio.wait`: its waiter future, callbacks and timeout cost more than
-        the rest of `submit`."""
+    async def _answered(
+        self,
+        items: list[_Item],
+        timeout_s: float | None,
+        each: Callable[[int, np.ndarray], None] | None = None,
+    ) -> None:
+        """Until every chunk is done (each handed to `each` when given); at the deadline,
+        dropped if none of them started. A timer, not `asyncio.wait`: its waiter future,
+        callbacks and timeout cost more than the rest of `submit`."""
         expired = False
 
         def expire() -> None:
@@ -247,9 +267,10 @@ class Batcher:
         loop = asyncio.get_running_loop()
         timer = None if timeout_s is None else loop.call_later(timeout_s, expire)
         try:
+            first = 0
             for it in items:
                 try:
-                    await it.future
+                    output = await it.future
                 except asyncio.CancelledError:
                     if expired:
                         raise DeadlinePassed(
@@ -258,6 +279,10 @@ class Batcher:
                     raise
                 except Exception:  # the run failed: submit raises it from the future
                     pass
+                else:
+                    if each is not None:
+                        each(first, output)
+                first += it.rows
         finally:
             if timer is not None:
                 timer.cancel()

@@ -32,7 +32,10 @@ SIGNATURES: dict[str, tuple[dict[str, tuple[str, int]], dict[str, tuple[str, int
         {"image": ("tensor(float)", 4)},
     ),
     "translation": ({"image": ("tensor(float)", 4)}, {ANY: ("tensor(float)", 4)}),
+    "super-resolution": ({"image": ("tensor(float)", 4)}, {ANY: ("tensor(float)", 4)}),
 }
+# The kinds whose sessions take photos of any size (their rows' work is their pixels).
+PHOTO_KINDS = ("translation", "super-resolution")
 
 
 class SignatureError(ValueError):
@@ -145,7 +148,10 @@ def check_signature(session: ort.InferenceSession, manifest: Manifest) -> None:
     _check_args("output", session.get_outputs()[:1], want_out)
     spec = manifest.image
     out = session.get_outputs()[0].shape
-    if manifest.kind != "translation":
+    if manifest.kind in PHOTO_KINDS:
+        if isinstance(out[1], int) and out[1] != 3:
+            raise SignatureError(f"{manifest.kind} output has {out[1]} channels, not 3")
+    else:
         dim = session.get_inputs()[[a.name for a in session.get_inputs()].index("z")].shape[1]
         if isinstance(dim, int) and manifest.latent and dim != manifest.latent.dim:
             raise SignatureError(f"z has {dim} entries, the manifest says {manifest.latent.dim}")
@@ -153,8 +159,6 @@ def check_signature(session: ort.InferenceSession, manifest: Manifest) -> None:
         for axis, (got, want) in enumerate(zip(out[1:], expected, strict=True), start=1):
             if isinstance(got, int) and got != want:
                 raise SignatureError(f"image axis {axis} is {got}, the manifest says {want}")
-    elif isinstance(out[1], int) and out[1] != 3:
-        raise SignatureError(f"translation output has {out[1]} channels, not 3")
 
 
 def _check_args(what: str, args: list, want: dict[str, tuple[str, int]]) -> None:
@@ -175,7 +179,7 @@ def _check_args(what: str, args: list, want: dict[str, tuple[str, int]]) -> None
 
 def warmup_inputs(manifest: Manifest, rows: int) -> dict[str, np.ndarray]:
     """Zeros of the right shape: the first run allocates arenas and picks kernels."""
-    if manifest.kind == "translation":
+    if manifest.kind in PHOTO_KINDS:
         spec = manifest.image
         return {"image": np.zeros((rows, 3, spec.height, spec.width), np.float32)}
     assert manifest.latent is not None
@@ -183,6 +187,14 @@ def warmup_inputs(manifest: Manifest, rows: int) -> dict[str, np.ndarray]:
     if manifest.kind == "conditional":
         inputs["label"] = np.zeros(rows, np.int64)
     return inputs
+
+
+def output_shape(manifest: Manifest, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """What a photo session must give for `input_shape`: the same for translation, the
+    sides `scale` times larger for super-resolution."""
+    rows, channels, height, width = input_shape
+    scale = manifest.scale or 1
+    return rows, channels, height * scale, width * scale
 
 
 def batch_buckets(max_batch: int) -> tuple[int, ...]:

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from service.engine.admission import WorkEstimate
 from service.engine.runtime import (
     CUDA,
+    PHOTO_KINDS,
     ProviderChoice,
     Runner,
     batch_buckets,
@@ -73,14 +74,16 @@ def load_model(
         model = Model(name=name, state="ready", manifest=manifest, fingerprint=stamp)
         for role in manifest.roles():
             args = (folder, manifest, role, settings, choice)
-            if manifest.kind != "translation":
+            if manifest.kind == "translation":
+                # A photo session's intra-op threads run at bulk priority (priority.py).
+                runner, key = priority.lowered(_load_translator, *args, cache)
+                model.runners[role] = runner
+                if key is not None:
+                    model.unmeasured[role] = key
+            elif manifest.kind in PHOTO_KINDS:
+                model.runners[role] = priority.lowered(_load_upscaler, *args)
+            else:
                 model.runners[role] = _load_runner(*args)
-                continue
-            # A translation session's intra-op threads run at bulk priority (priority.py).
-            runner, key = priority.lowered(_load_translator, *args, cache)
-            model.runners[role] = runner
-            if key is not None:
-                model.unmeasured[role] = key
     except LoadError as exc:
         log.error("model %s failed: %s", name, exc)
         return Model(
@@ -112,7 +115,7 @@ def _load_runner(
         raise LoadError(f"{role}: file {ref.path} is missing")
     if sha256_of(path) != ref.sha256:
         raise LoadError(f"{role}: sha256 of {ref.path} differs from the manifest")
-    generator = manifest.kind != "translation"
+    generator = manifest.kind not in PHOTO_KINDS
     try:
         session = make_session(
             path, choice, settings.intra_op_threads, settings.inter_op_threads, arena=generator
@@ -178,3 +181,20 @@ def _load_translator(
     give_back_freed()
     runner.estimate = scaled_to_max_side(small, side_of(manifest, PROBE_SIDE), side)
     return runner, key
+
+
+def _load_upscaler(
+    folder: Path, manifest: Manifest, role: str, settings: Settings, choice: ProviderChoice
+) -> Runner:
+    """A super-resolution session and its estimate, measured on one window: its runs are
+    windows of one size whatever the photo (service/repository/upscaling.py), so no photo
+    size needs scaling to."""
+    runner = _load_runner(folder, manifest, role, settings, choice)
+    give_back_freed()  # the probe's peak is measured from memory the OS holds back
+    try:
+        window = probe(manifest, settings, settings.max_side)
+        runner.estimate = measured_cost(runner, window, TRANSLATION_HEADROOM)
+    except Exception as exc:
+        raise LoadError(f"{role}: timing run failed: {first_line(exc)}") from exc
+    give_back_freed()
+    return runner

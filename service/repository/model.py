@@ -73,6 +73,7 @@ class Model:
             "latent": m.latent.model_dump() if m and m.latent else None,
             "classes": m.classes if m else None,
             "domains": m.domains if m else None,
+            "scale": m.scale if m else None,
             "directions": list(m.roles()) if m and m.kind == "translation" else None,
             "sessions": {role: r.describe() for role, r in self.runners.items()},
             "manifest": m.model_dump(mode="json") if m else None,

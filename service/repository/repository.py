@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from service.engine.batcher import Batcher
-from service.engine.runtime import CUDA, ProviderChoice
+from service.engine.runtime import CUDA, PHOTO_KINDS, ProviderChoice, Runner
 from service.manifest import MANIFEST_FILE
 from service.metrics import Metrics
+from service.repository import upscaling
 from service.repository.cost_cache import CostCache
 from service.repository.loading import fingerprint, load_model
 from service.repository.max_side_probe import MaxSideProbes
@@ -107,13 +108,13 @@ class Repository:
             self._publish(new)
             self.models[name] = new
             return f"failed: {new.reason}"
-        translation = new.kind == "translation"  # its rows' work is their pixels
+        translation = new.kind in PHOTO_KINDS  # its rows' work is their pixels
         for role, runner in new.runners.items():
             # On CPU photos cost more per pixel in one run than apart (docs/benchmarks.md).
             one_photo = translation and runner.provider != CUDA
             new.batchers[role] = Batcher(
                 runner.run,
-                max_batch=1 if one_photo else self.settings.max_batch,
+                max_batch=self._rows_per_run(new, runner, one_photo),
                 max_delay_s=self.settings.max_delay_ms / 1000,
                 queue_size=self.settings.queue_size,
                 executor=self._translation_executor if translation else self._executor,
@@ -124,7 +125,7 @@ class Repository:
                 memory=self.memory if translation else None,  # generators: arena at load
                 name=runner.key,
             )
-            full_run = self.settings.max_batch_pixels if translation else self.settings.max_batch
+            full_run = self._full_run(new, new.batchers[role])
             self.metrics.watch_session(runner.key, runner.estimate, full_run)
         self.models[name] = new  # requests from now on use the new sessions
         self.probes.add(new)
@@ -132,6 +133,24 @@ class Repository:
             self._retire(old, keep=set(new.session_keys()))
         self._publish(new)
         return "loaded" if old is None else "replaced"
+
+    def _rows_per_run(self, model: Model, runner: Runner, one_photo: bool) -> int:
+        """On CPU a photo session's run holds one photo or window (merged they cost more
+        per pixel: docs/benchmarks.md); on CUDA a super-resolution run holds windows up to
+        its memory (upscaling.py), a translation run `max_batch` photos of one size."""
+        if one_photo:
+            return 1
+        if model.kind == "super-resolution" and model.manifest is not None:
+            return upscaling.rows_per_run(runner, model.manifest, self.settings, self.memory.room)
+        return self.settings.max_batch
+
+    def _full_run(self, model: Model, batcher: Batcher) -> int:
+        """The work of a full run (for its peak-memory gauge): windows, photo pixels, rows."""
+        if model.kind == "super-resolution" and model.manifest is not None:
+            return batcher.max_batch * upscaling.window_side(model.manifest, self.settings) ** 2
+        if model.kind in PHOTO_KINDS:
+            return self.settings.max_batch_pixels
+        return self.settings.max_batch
 
     def _publish(self, model: Model) -> None:
         version = model.manifest.version if model.manifest else ""
@@ -164,7 +183,7 @@ class Repository:
 
     def default(self, kind: str) -> Model | None:
         """The setting's model for this kind when it is ready, else the first ready one."""
-        preferred = getattr(self.settings, f"default_{kind}")
+        preferred = getattr(self.settings, f"default_{kind.replace('-', '_')}")
         model = self.models.get(preferred) if preferred else None
         if model is not None and model.ready and model.kind == kind:
             return model

@@ -17,9 +17,10 @@ import numpy as np
 
 from service.engine.admission import WorkEstimate
 from service.engine.batcher import work_per_row
-from service.engine.runtime import Runner, warmup_inputs
+from service.engine.runtime import PHOTO_KINDS, Runner, output_shape, warmup_inputs
 from service.manifest import Manifest
 from service.repository.model import LoadError, first_line
+from service.repository.upscaling import upscale_probe
 from service.resources.memory import peak_bytes_of
 from service.settings import Settings
 
@@ -64,7 +65,10 @@ def side_of(manifest: Manifest, side: int) -> int:
 
 
 def probe(manifest: Manifest, settings: Settings, side: int = PROBE_SIDE) -> dict[str, np.ndarray]:
-    """A full generator batch, or a photo of about `side` square."""
+    """A full generator batch, or a photo of about `side` square. A super-resolution session
+    runs windows of one size (service/repository/upscaling.py), so that is its probe."""
+    if manifest.kind == "super-resolution":
+        return upscale_probe(manifest, settings, window=side != PROBE_SIDE)
     if manifest.kind != "translation":
         return warmup_inputs(manifest, settings.max_batch)
     side = side_of(manifest, side)
@@ -73,7 +77,7 @@ def probe(manifest: Manifest, settings: Settings, side: int = PROBE_SIDE) -> dic
 
 def warm_up(runner: Runner, manifest: Manifest, max_batch: int) -> None:
     """Run the sizes the batcher will use, and check the output shape while at it."""
-    if manifest.kind == "translation":
+    if manifest.kind in PHOTO_KINDS:
         sizes: tuple[int, ...] = (1,)
     else:
         sizes = runner.buckets or tuple(sorted({1, max_batch}))
@@ -84,8 +88,8 @@ def warm_up(runner: Runner, manifest: Manifest, max_batch: int) -> None:
         except Exception as exc:
             raise LoadError(f"warm-up run failed: {first_line(exc)}") from exc
         spec = manifest.image
-        if manifest.kind == "translation":
-            want = inputs["image"].shape
+        if manifest.kind in PHOTO_KINDS:
+            want = output_shape(manifest, inputs["image"].shape)
         else:
             want = (rows, spec.channels, spec.height, spec.width)
         if out.shape != want or out.dtype != np.float32:

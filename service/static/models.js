@@ -6,7 +6,7 @@ import { $, infoRow, say } from "./dom.js";
 import { report } from "./failures.js";
 import { showPanels } from "./panels.js";
 
-const KINDS = ["unconditional", "conditional", "translation"];
+const KINDS = ["unconditional", "conditional", "translation", "super-resolution"];
 let models = []; // what GET models reported
 let defaults = {};
 let chosen = null;
@@ -113,6 +113,7 @@ function renderInfo(m) {
     const img = m.image;
     let size = `${img.width}×${img.height}, ${img.channels === 1 ? "grey" : "RGB"}`;
     if (m.kind === "translation") size += ` (any size, sides padded to multiples of ${img.multiple_of})`;
+    if (m.kind === "super-resolution") size = `any size, answered ${m.scale}× larger (sides padded to multiples of ${img.multiple_of})`;
     infoRow(dl, "Images", size);
   }
   if (m.latent) infoRow(dl, "Latent", `${m.latent.dim}-d ${m.latent.distribution}`);

@@ -26,7 +26,10 @@ export function showPanels(m) {
   const generator = ready && (m.kind === "unconditional" || m.kind === "conditional");
   $("generate-section").hidden = !generator;
   $("interpolate-section").hidden = !generator;
-  $("translate-section").hidden = !(ready && m.kind === "translation");
+  const upscaler = ready && m.kind === "super-resolution";
+  $("translate-section").hidden = !(ready && (m.kind === "translation" || upscaler));
+  $("tr-directions").hidden = upscaler;
+  $("translate-heading").textContent = upscaler ? `Upscale ${m.scale}×` : "Translate";
   $("empty-section").hidden = Boolean(ready);
   if (!ready) {
     $("empty-text").textContent = m

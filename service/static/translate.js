@@ -33,6 +33,7 @@ function show(photo, blob, response, m, direction) {
   const original = URL.createObjectURL(photo);
   const output = URL.createObjectURL(blob);
   objectUrls = [original, output];
+  if (m.kind === "super-resolution") return showUpscaled(photo, original, output, response, m);
   const d = m.domains || { a: "a", b: "b" };
   const [src, dst] = direction === "a2b" ? [d.a, d.b] : [d.b, d.a];
   const size = response.headers.get("X-Image-Size") || "";
@@ -51,6 +52,22 @@ function show(photo, blob, response, m, direction) {
   return `Translated ${photo.name} from ${src} to ${dst} with ${m.name}.${note ? ` ${note}` : ""}`;
 }
 
+/** Before and after: a super-resolution model's answer beside the photo it enlarged. */
+function showUpscaled(photo, original, output, response, m) {
+  const size = response.headers.get("X-Image-Size") || "";
+  $("tr-original").src = original;
+  $("tr-original").alt = `the uploaded photo, ${photo.name}`;
+  $("tr-original-caption").textContent = `before: ${photo.name}`;
+  $("tr-output").src = output;
+  $("tr-output").alt = `${photo.name} upscaled ${m.scale} times`;
+  $("tr-output-caption").textContent = `after, ${m.scale}×${size ? `: ${size}` : ""}`;
+  const base = photo.name.replace(/\.[^.]*$/, "") || "photo";
+  $("tr-download").href = output;
+  $("tr-download").download = `${base}-x${m.scale}-${m.name}.png`;
+  $("translate-result").hidden = false;
+  return `Upscaled ${photo.name} ${m.scale} times with ${m.name}${size ? ` to ${size}` : ""}.`;
+}
+
 function translate() {
   const form = $("translate-form");
   const photo = file;
@@ -65,7 +82,7 @@ function translate() {
     const data = new FormData();
     data.append("file", photo, photo.name);
     data.append("model", m.name);
-    data.append("direction", direction);
+    if (m.kind !== "super-resolution") data.append("direction", direction);
     const response = await api("translate", { method: "POST", body: data });
     return show(photo, await response.blob(), response, m, direction);
   });

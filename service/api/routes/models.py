@@ -23,7 +23,7 @@ async def list_models(request: Request) -> ModelsResponse:
     """Every model found, ready or failed (with the reason), and the default per kind."""
     svc = services(request)
     defaults = {}
-    for kind in ("unconditional", "conditional", "translation"):
+    for kind in ("unconditional", "conditional", "translation", "super-resolution"):
         model = svc.repository.default(kind)
         defaults[kind] = model.name if model else None
     return ModelsResponse(models=_all(svc), defaults=defaults, workers=svc.worker_states())

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import Response
 
 from service import imaging
+from service.api import upscale
 from service.api.content_types import multipart_form
 from service.api.errors import ApiError
 from service.api.inference import admitted, infer
@@ -65,9 +66,12 @@ async def translate(
 ) -> Response:
     """The upload translated, as a PNG of the same size. A photo larger than `max_side` is
     translated at that size and scaled back to its own (`X-Resized` says so). A direction the
-    model does not ship is refused."""
+    model does not ship is refused. With a super-resolution model, the upload `scale` times
+    larger."""
     svc = services(request)
-    chosen = pick_model(svc, model, ("translation",))
+    chosen = pick_model(svc, model, ("translation", "super-resolution"))
+    if chosen.kind == "super-resolution":
+        return await _upscale(request, chosen, file, direction)
     direction = _direction(chosen, direction)
     data = await file.read()
     if len(data) > svc.settings.max_upload_bytes:
@@ -119,3 +123,21 @@ def _size_headers(upload: imaging.Upload) -> dict[str, str]:
     if upload.resized:
         headers["X-Resized"] = f"{own}->{upload.width}x{upload.height}->{own}"
     return headers
+
+
+async def _upscale(request: Request, chosen: Model, file: UploadFile, direction: str) -> Response:
+    """A super-resolution model's answer (service/api/upscale.py): it has no directions."""
+    if direction != "a2b":
+        raise ApiError(
+            400,
+            "direction_unavailable",
+            f"model {chosen.name!r} is super-resolution: it has no {direction} direction",
+        )
+    svc = services(request)
+    data = await file.read()
+    if len(data) > svc.settings.max_upload_bytes:
+        raise ApiError(413, "upload_too_large", over_cap("the file", svc.settings.max_upload_bytes))
+    try:
+        return await upscale.answer(request, svc, chosen, data)
+    except imaging.ImageError as exc:
+        raise image_api_error(exc) from exc

@@ -1,5 +1,5 @@
-"""One V2 model per ONNX session: a generator by its model name, a translation direction as
-`<name>.a2b` or `<name>.b2a` (a dot: model names may hold dashes, never dots).
+"""One V2 model per ONNX session: a generator or an upscaler by its model name, a translation
+direction as `<name>.a2b` or `<name>.b2a` (a dot: model names may hold dashes, never dots).
 
 Each model's version is its manifest's `version`. Inputs are checked against the model as
 strictly as the rest of the API checks its requests; outputs are the session's first output
@@ -17,7 +17,7 @@ from service.api.errors import ApiError
 from service.api.v2.schemas import ModelMetadata, TensorMetadata
 from service.api.v2.tensors import DATATYPE_OF, refuse
 from service.engine.batcher import Batcher
-from service.engine.runtime import Runner, output_name
+from service.engine.runtime import PHOTO_KINDS, Runner, output_name
 from service.latents import default_label, latents
 from service.manifest import Manifest
 from service.repository.model import Model
@@ -39,7 +39,7 @@ class Target:
 
     name: str
     model: Model
-    role: str  # generator, a2b or b2a
+    role: str  # generator, a2b, b2a or upscale
 
     @property
     def manifest(self) -> Manifest:
@@ -60,7 +60,12 @@ class Target:
 
     @property
     def translation(self) -> bool:
-        return self.manifest.kind == "translation"
+        """A photo session (translation or super-resolution): its runs' memory goes back."""
+        return self.manifest.kind in PHOTO_KINDS
+
+    @property
+    def upscaler(self) -> bool:
+        return self.manifest.kind == "super-resolution"
 
 
 def find(repository: Repository, name: str, version: str | None = None) -> Target:
@@ -91,7 +96,7 @@ def find(repository: Repository, name: str, version: str | None = None) -> Targe
             "unknown_version",
             f"model {name!r} has version {model.manifest.version!r}, not {version!r}",
         )
-    return Target(name, model, direction or "generator")
+    return Target(name, model, direction or roles[0])
 
 
 def v2_name(model: Model, role: str) -> str:
@@ -119,7 +124,7 @@ def metadata(target: Target) -> ModelMetadata:
         )
         for arg in target.runner.session.get_inputs()
     ]
-    if target.translation:
+    if target.translation:  # any size (super-resolution: scale times the input's)
         image, pixels = [-1, 3, -1, -1], [-1, -1, -1, 3]
     else:
         image = [-1, spec.channels, spec.height, spec.width]
@@ -146,7 +151,10 @@ def output_names(target: Target) -> list[str]:
 def prepare(
     target: Target, arrays: Feeds, settings: Settings
 ) -> tuple[Feeds, tuple[int, int] | None]:
-    """The session's feeds, and for translation the height and width to crop the output to."""
+    """The session's feeds, and for a photo the height and width to crop the output to."""
+    if target.upscaler:
+        _expect(arrays, {"image"}, set(), target.name)
+        return _upscaler_image(arrays["image"], target, settings)
     if target.translation:
         _expect(arrays, {"image"}, set(), target.name)
         return _image(arrays["image"], target, settings)
@@ -235,6 +243,30 @@ def _image(image: np.ndarray, target: Target, settings: Settings) -> tuple[Feeds
     return {"image": padded}, (height, width)
 
 
+def _upscaler_image(
+    image: np.ndarray, target: Target, settings: Settings
+) -> tuple[Feeds, tuple[int, int]]:
+    """As `/translate` takes a photo for this model: any size whose answer is within
+    `max_output_pixels`, values in the manifest's range; the crop is the answer's size."""
+    _check("image", image, ("FP32",), 4, settings.max_n)
+    channels, height, width = image.shape[1:]
+    if channels != 3 or height < 1 or width < 1:
+        raise refuse(f"input 'image' must be [N, 3, H, W], got {list(image.shape)}")
+    scale = target.manifest.scale or 1
+    out = height * scale * width * scale
+    if out > settings.max_output_pixels or height * width > settings.max_pixels:
+        raise refuse(
+            f"input 'image' is {width}x{height}; its x{scale} answer would be {out} pixels, "
+            f"and at most {settings.max_output_pixels} (max_output_pixels) are served"
+        )
+    _finite("image", image)
+    low, high = target.manifest.image.range
+    if image.min() < low or image.max() > high:
+        raise refuse(f"input 'image' holds values outside [{low:g}, {high:g}]")
+    padded = imaging.pad_to_multiple(image, target.manifest.image.multiple_of)
+    return {"image": padded}, (height * scale, width * scale)
+
+
 # -- outputs --------------------------------------------------------------------------------
 
 
@@ -246,7 +278,9 @@ def outputs(
         out = np.ascontiguousarray(out[:, :, : crop[0], : crop[1]])
     result = {}
     for name in wanted:
-        if name == PIXELS:
+        if name == PIXELS and target.upscaler:
+            result[name] = imaging.from_range(out.copy(), target.manifest.image.range)
+        elif name == PIXELS:
             pixels = imaging.to_uint8(out)
             result[name] = pixels[..., None] if pixels.ndim == 3 else pixels
         else:

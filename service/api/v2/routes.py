@@ -11,6 +11,7 @@ import numpy as np
 from fastapi import APIRouter, Header, Path, Request
 from fastapi.responses import JSONResponse, Response
 
+from service.api import upscale
 from service.api.errors import error_response
 from service.api.inference import infer
 from service.api.services import Services, services
@@ -160,7 +161,10 @@ async def _infer(
     parsed, feeds, crop, wanted = await _off_loop(
         svc, len(body), _decode, target, body, header_length, svc.settings
     )
-    out = await infer(request, target.batcher, feeds, svc.settings.request_timeout_s)
+    if target.upscaler:  # in windows, as /translate runs it (service/api/upscale.py)
+        out = await _upscaled(svc, request, target, feeds["image"])
+    else:
+        out = await infer(request, target.batcher, feeds, svc.settings.request_timeout_s)
     svc.metrics.images.labels(target.batcher.name, request.scope["route"].path).inc(len(out))
     head = {
         "model_name": target.name,
@@ -194,6 +198,17 @@ def _encode(
     wanted: dict[str, bool],
 ) -> tuple[bytes, dict[str, str], str]:
     return encode_response(head, outputs(target, out, crop, list(wanted)), wanted)
+
+
+async def _upscaled(
+    svc: Services, request: Request, target: Target, images: np.ndarray
+) -> np.ndarray:
+    """Each image of the request through the upscaler's windows, one after the other."""
+    canvases = [
+        await upscale.run_tiled(request, svc, target.batcher, target.manifest, images[i : i + 1])
+        for i in range(len(images))
+    ]
+    return np.stack(canvases)
 
 
 async def _off_loop(svc: Services, size: int, fn: Callable[..., T], *args: Any) -> T:

@@ -313,3 +313,19 @@ async def test_inference_seconds_time_the_run_without_the_hand_off() -> None:
         await b.aclose()
     seconds = metrics.registry.get_sample_value("ganserve_inference_seconds_sum", {"model": "m"})
     assert seconds is not None and seconds < 0.1
+
+
+async def test_each_chunk_is_handed_over_as_its_run_ends(pool) -> None:
+    """`each`: a large request's chunks (a photo's windows) come back one run at a time,
+    never concatenated, and merge with another request's rows of the same shape."""
+    run = Recorder()
+    b = batcher(run, pool, max_batch=4)
+    got: list[tuple[int, np.ndarray]] = []
+    done, other = await asyncio.gather(
+        b.submit(rows(0, 10), each=lambda first, out: got.append((first, out.copy()))),
+        b.submit(rows(100, 2)),
+    )
+    assert done is None and [first for first, _ in got] == [0, 4, 8]
+    np.testing.assert_array_equal(np.concatenate([o for _, o in got]), rows(0, 10)["x"] * 2)
+    np.testing.assert_array_equal(other, rows(100, 2)["x"] * 2)
+    assert sorted(run.sizes) == [4, 4, 4]  # the last chunk's 2 rows ran with the other 2
