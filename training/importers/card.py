@@ -15,6 +15,12 @@ def text(m: Manifest, with_samples: bool, notes: list[str]) -> str:
         "",
         f"- kind: {m.kind}; image {img.channels}x{img.height}x{img.width} in [-1, 1]"
         + (f"; latent dim {m.latent.dim}" if m.latent else "")
+        + (
+            f"; {m.stylegan.architecture}, num_ws {m.stylegan.num_ws}, w_dim {m.stylegan.w_dim}, "
+            f"c_dim {m.stylegan.c_dim}, default psi {m.stylegan.psi}"
+            if m.stylegan
+            else ""
+        )
         + (f"; sides padded to multiples of {img.multiple_of}" if m.kind == "translation" else ""),
     ]
     if m.domains:
@@ -34,7 +40,8 @@ def text(m: Manifest, with_samples: bool, notes: list[str]) -> str:
             f"{role} " + ", ".join(f"{d:.2g} at {size}" for size, d in sizes.items())
             for role, sizes in src["onnx_parity_max_abs_diff"].items()
         )
-        lines.append(f"- ONNX Runtime vs PyTorch, max abs diff on a batch of two: {checks}")
+        batch = " on a batch of two" if m.kind == "translation" else ""
+        lines.append(f"- ONNX Runtime vs PyTorch, max abs diff{batch}: {checks}")
     lines += [f"- {note}" for note in notes]
     lines += ["", "## How it was imported", "", "```", src["command"], "```", ""]
     if with_samples:

@@ -1,0 +1,185 @@
+"""A rebuilt StyleGAN generator -> `mapping.onnx` and `synthesis.onnx` (the contract of
+`service.manifest.StyleGANSpec`), their parity against PyTorch, and the preview grid.
+
+The graphs come from the dynamo exporter (`torch.onnx.export(dynamo=True)`): the TorchScript
+exporter cannot export a convolution whose weight is computed. Each file is written whole,
+weights inside (no `.onnx.data` beside it), so the manifest's one sha256 covers all of it;
+ONNX's 2 GiB limit is far above a StyleGAN's 30 M parameters. The batch axis is traced at 2
+(the exporter fixes a traced size of 1) and checked at 1 and 3, each half alone and the two
+in a row against the PyTorch generator as a whole.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+from torch import nn
+
+from service.latents import default_label, latents
+from service.manifest import Manifest
+from training.export import IR_VERSION, ExportError, check_parity
+from training.imaging import grid, save_png
+
+OPSET = 18
+TRACE_BATCH = 2
+PARITY_BATCHES = (1, 3)
+SAMPLE_CHUNK = 4  # rows per synthesis run for samples.png: bounded memory at 1024x1024
+
+
+class MappingGraph(nn.Module):
+    """(z, c, psi) -> ws for a conditional generator; see `Unconditional`."""
+
+    def __init__(self, g: nn.Module) -> None:
+        super().__init__()
+        self.mapping = g.mapping
+
+    def forward(self, z: torch.Tensor, c: torch.Tensor, psi: torch.Tensor) -> torch.Tensor:
+        return self.mapping(z, c, psi)
+
+
+class UnconditionalMappingGraph(MappingGraph):
+    """(z, psi) -> ws: a generator with c_dim 0 takes no `c`."""
+
+    def forward(self, z: torch.Tensor, psi: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return self.mapping(z, None, psi)
+
+
+class SynthesisGraph(nn.Module):
+    def __init__(self, g: nn.Module) -> None:
+        super().__init__()
+        self.synthesis = g.synthesis
+
+    def forward(self, ws: torch.Tensor) -> torch.Tensor:
+        return self.synthesis(ws)
+
+
+def _write(
+    module: nn.Module, args: tuple, names: list[str], output: str, path: Path, opset: int
+) -> None:
+    # the exporter logs a warning per torchvision operator it cannot register: none is used
+    logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
+    batch = torch.export.Dim("N", min=1, max=1024)
+    shapes = {arg: {0: batch} for arg in names}
+    with warnings.catch_warnings():  # exporter notes, not problems
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(
+            module.eval(),
+            args,
+            input_names=names,
+            output_names=[output],
+            dynamic_shapes=shapes,
+            opset_version=opset,
+            dynamo=True,
+            verbose=False,
+        )
+    model = program.model_proto
+    model.ir_version = min(model.ir_version, IR_VERSION)
+    onnx.checker.check_model(model)
+    onnx.save_model(model, str(path), save_as_external_data=False)
+    if path.with_name(path.name + ".data").exists():
+        raise ExportError(f"{path.name}: the exporter wrote external data")
+
+
+def feeds_for(g: nn.Module, n: int, rng: np.random.Generator, psi: float) -> dict:
+    """The mapping's inputs for n random rows: z, one-hot c (conditional), psi."""
+    feeds = {"z": rng.standard_normal((n, g.z_dim)).astype(np.float32)}
+    if g.c_dim:
+        feeds["c"] = np.eye(g.c_dim, dtype=np.float32)[rng.integers(0, g.c_dim, n)]
+    feeds["psi"] = np.full(n, psi, np.float32)
+    return feeds
+
+
+class _Generate(nn.Module):
+    """The whole generator with the mapping's inputs, for the end-to-end check."""
+
+    def __init__(self, g: nn.Module) -> None:
+        super().__init__()
+        self.g = g
+
+    def forward(self, z: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
+        c, psi = (None, rest[0]) if len(rest) == 1 else rest
+        return self.g(z, c, psi)
+
+
+class _Chained:
+    """mapping.onnx then synthesis.onnx in ONNX Runtime, as the service will run them."""
+
+    def __init__(self, out: Path) -> None:
+        from service.runtime import cpu_session
+
+        self.mapping = cpu_session(out / "mapping.onnx")
+        self.synthesis = cpu_session(out / "synthesis.onnx")
+
+    def run(self, _outputs, feeds: dict) -> list[np.ndarray]:
+        ws = self.mapping.run(None, feeds)[0]
+        return self.synthesis.run(None, {"ws": ws})
+
+
+def export(
+    g: nn.Module, out: Path, psi: float, tolerance: float, opset: int = OPSET
+) -> dict[str, dict[str, float]]:
+    """Write both files; return max |onnxruntime - torch| per role and batch size."""
+    if opset < OPSET:
+        raise ExportError(f"opset {opset}: the dynamo exporter needs {OPSET} or newer")
+    out.mkdir(parents=True, exist_ok=True)
+    mapping: nn.Module = MappingGraph(g) if g.c_dim else UnconditionalMappingGraph(g)
+    rng = np.random.default_rng(0)
+    traced = feeds_for(g, TRACE_BATCH, rng, psi)
+    args = tuple(torch.from_numpy(v) for v in traced.values())
+    _write(mapping, args, list(traced), "ws", out / "mapping.onnx", opset)
+    with torch.no_grad():
+        ws = mapping(*args)
+    _write(SynthesisGraph(g), (ws,), ["ws"], "image", out / "synthesis.onnx", opset)
+    print(f"export: mapping.onnx and synthesis.onnx (opset {opset}, batch axis dynamic)")
+    parity: dict[str, dict[str, float]] = {"mapping": {}, "synthesis": {}, "generate": {}}
+    chained = _Chained(out)
+    for n in PARITY_BATCHES:
+        feeds = feeds_for(g, n, rng, psi)
+        key = f"batch {n}"
+        parity["mapping"][key] = check_parity(
+            mapping, out / "mapping.onnx", feeds, tolerance, "mapping"
+        )
+        with torch.no_grad():
+            ws = mapping(*(torch.from_numpy(v) for v in feeds.values())).numpy()
+        parity["synthesis"][key] = check_parity(
+            SynthesisGraph(g), out / "synthesis.onnx", {"ws": ws}, tolerance, "synthesis"
+        )
+        parity["generate"][key] = _check_chain(g, chained, feeds, tolerance)
+    return parity
+
+
+def _check_chain(g: nn.Module, chained: _Chained, feeds: dict, tolerance: float) -> float:
+    out = chained.run(None, feeds)[0]
+    with torch.no_grad():
+        ref = _Generate(g)(*(torch.from_numpy(v) for v in feeds.values())).numpy()
+    diff = float(np.abs(out - ref).max())
+    print(f"parity: mapping + synthesis vs G(z, c, psi): {diff:.3g} on batch {len(out)}")
+    if diff > tolerance:
+        raise ExportError(f"generate: ONNX Runtime differs from PyTorch by {diff} > {tolerance}")
+    return diff
+
+
+def samples(out: Path, manifest: Manifest) -> None:
+    """samples.png from the exported files, as `/generate` draws them: seeds 0.., z by the
+    service's seed rule, a conditional model's label `seed % c_dim` as one-hot c, the
+    model's default psi; 8x8 images up to 128 px, 4x4 above."""
+    spec = manifest.stylegan
+    count, per_row = (64, 8) if spec.resolution <= 128 else (16, 4)
+    seeds = list(range(count))
+    feeds = {"z": latents(seeds, spec.z_dim)}
+    if spec.c_dim:
+        labels = np.array([default_label(s, spec.c_dim) for s in seeds])
+        order = np.argsort(labels, kind="stable")  # the classes in rows
+        feeds = {"z": feeds["z"][order], "c": np.eye(spec.c_dim, dtype=np.float32)[labels[order]]}
+    feeds["psi"] = np.full(count, spec.psi, np.float32)
+    chained = _Chained(out)
+    images = [
+        chained.run(None, {k: v[i : i + SAMPLE_CHUNK] for k, v in feeds.items()})[0]
+        for i in range(0, count, SAMPLE_CHUNK)
+    ]
+    save_png(grid(np.concatenate(images), per_row), out / "samples.png")
