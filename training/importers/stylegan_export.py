@@ -29,6 +29,8 @@ OPSET = 18
 TRACE_BATCH = 2
 PARITY_BATCHES = (1, 3)
 SAMPLE_CHUNK = 4  # rows per synthesis run for samples.png: bounded memory at 1024x1024
+SAMPLE_TILE = 256  # larger images are averaged down to this for the grid (a 4x4 of 1024 px
+# noise-like tiles made a 25 MB PNG)
 
 
 class MappingGraph(nn.Module):
@@ -167,7 +169,8 @@ def _check_chain(g: nn.Module, chained: _Chained, feeds: dict, tolerance: float)
 def samples(out: Path, manifest: Manifest) -> None:
     """samples.png from the exported files, as `/generate` draws them: seeds 0.., z by the
     service's seed rule, a conditional model's label `seed % c_dim` as one-hot c, the
-    model's default psi; 8x8 images up to 128 px, 4x4 above."""
+    model's default psi; 8x8 images up to 128 px, 4x4 above, each averaged down to at most
+    SAMPLE_TILE px."""
     spec = manifest.stylegan
     count, per_row = (64, 8) if spec.resolution <= 128 else (16, 4)
     seeds = list(range(count))
@@ -179,7 +182,14 @@ def samples(out: Path, manifest: Manifest) -> None:
     feeds["psi"] = np.full(count, spec.psi, np.float32)
     chained = _Chained(out)
     images = [
-        chained.run(None, {k: v[i : i + SAMPLE_CHUNK] for k, v in feeds.items()})[0]
+        _shrink(chained.run(None, {k: v[i : i + SAMPLE_CHUNK] for k, v in feeds.items()})[0])
         for i in range(0, count, SAMPLE_CHUNK)
     ]
     save_png(grid(np.concatenate(images), per_row), out / "samples.png")
+
+
+def _shrink(images: np.ndarray) -> np.ndarray:
+    """[N, C, R, R] averaged over f x f blocks down to at most SAMPLE_TILE px."""
+    n, c, r, _ = images.shape
+    f = max(r // SAMPLE_TILE, 1)
+    return images.reshape(n, c, r // f, f, r // f, f).mean(axis=(3, 5))
