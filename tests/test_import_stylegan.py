@@ -1,5 +1,6 @@
 """`python -m training import stylegan`: NVIDIA-layout snapshots made in the tests from
-ganserve's own networks, read without running their code, rebuilt, exported and checked."""
+ganserve's own networks (StyleGAN2, StyleGAN3 T and R, conditional and not), read without
+running their code, rebuilt, exported and checked."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from service.manifest import Manifest, sha256_of
 from service.runtime import cpu_session
 from training import cli
 from training.importers.stylegan_pickle import read
-from training.nets import stylegan2
+from training.nets import stylegan2, stylegan3
 
 TINY = {
     "z_dim": 16,
@@ -41,16 +42,45 @@ ADA_LAYOUT = {
     },
 }
 
+# StyleGAN3 at 16 px with 4 layers (the released configs have 14): as stylegan3's train.py
+# records them, with magnitude_ema_beta; R adds 1x1 convolutions and radial filters
+TINY3 = {
+    **{k: TINY[k] for k in ("z_dim", "w_dim", "img_resolution", "img_channels", "conv_clamp")},
+    "mapping_kwargs": {"num_layers": 2},
+    "channel_base": 256,
+    "channel_max": 16,
+    "num_layers": 4,
+    "num_fp16_res": 4,
+    "magnitude_ema_beta": 0.998,
+}
+R = {"conv_kernel": 1, "use_radial_filters": True}
+# name: (network, its recorded init kwargs, c_dim, --psi)
+SNAPSHOTS = {
+    "sg2": (stylegan2.Generator, ADA_LAYOUT, 0, 0.7),
+    "sg2-cond": (stylegan2.Generator, TINY, 4, 1.0),
+    "sg3t": (stylegan3.Generator, TINY3, 0, 0.6),
+    "sg3r-cond": (stylegan3.Generator, {**TINY3, **R}, 2, 1.0),
+}
+IGNORED = {"num_fp16_res", "magnitude_ema_beta", "synthesis_kwargs", "mapping_kwargs"}
 
-def _net(c_dim: int, seed: int = 0) -> stylegan2.Generator:
+
+def _net(name: str, seed: int = 0) -> torch.nn.Module:
     """A tiny generator whose every parameter and buffer is random (trained-looking: noise
-    strengths and w_avg away from their zero initialisation)."""
+    strengths, w_avg and magnitude_ema away from their initial values)."""
+    net_class, kwargs, c_dim, _ = SNAPSHOTS[name]
+    options = {k: v for k, v in kwargs.items() if k not in IGNORED}
+    options.update(kwargs.get("synthesis_kwargs", {}))
+    options.pop("num_fp16_res", None)
+    mapping = {"num_layers": kwargs["mapping_kwargs"]["num_layers"]}
     torch.manual_seed(seed)
-    g = stylegan2.Generator(c_dim=c_dim, **TINY).eval()
+    g = net_class(c_dim=c_dim, mapping_kwargs=mapping, **options).eval()
     with torch.no_grad():
         for p in g.parameters():
             p.add_(torch.randn_like(p) * 0.3)
         g.mapping.w_avg.normal_()
+        for key, b in g.named_buffers():
+            if key.endswith("magnitude_ema"):
+                b.uniform_(0.5, 2.0)
     return g
 
 
@@ -60,18 +90,17 @@ def _evil(marker: Path) -> str:
 
 @pytest.fixture(scope="module")
 def imported(tmp_path_factory) -> dict:
-    """One unconditional snapshot in stylegan2-ada-pytorch's layout whose embedded source
-    would write a file, and one conditional in stylegan3's, both imported."""
+    """Every SNAPSHOTS entry pickled with embedded source that would write a file, imported."""
     tmp = tmp_path_factory.mktemp("stylegan")
     marker = tmp / "pwned.txt"
     made = {}
-    for c_dim, kwargs, psi in ((0, ADA_LAYOUT, 0.7), (4, {**TINY, "c_dim": 4}, 1.0)):
-        g = _net(c_dim)
-        path = snapshot(g, {**kwargs, "c_dim": c_dim}, tmp / f"snap{c_dim}.pkl", _evil(marker))
-        out = tmp / f"sg{c_dim}"
+    for name, (_, kwargs, c_dim, psi) in SNAPSHOTS.items():
+        g = _net(name)
+        path = snapshot(g, {**kwargs, "c_dim": c_dim}, tmp / f"{name}.pkl", _evil(marker))
+        out = tmp / name
         argv = ["import", "stylegan", str(path), "--out", str(out), "--psi", str(psi)]
         assert cli.main(argv) == 0
-        made[c_dim] = {"g": g, "out": out, "path": path, "psi": psi}
+        made[name] = {"g": g, "out": out, "path": path, "psi": psi, "c_dim": c_dim}
     made["marker"] = marker
     return made
 
@@ -123,23 +152,51 @@ def test_the_rebuild_has_nvidias_layout_at_the_released_size() -> None:
     }
 
 
-@pytest.mark.parametrize("c_dim", [0, 4])
-def test_the_folder_serves_g_ema_exactly(imported, c_dim) -> None:
+def test_the_stylegan3_rebuilds_have_nvidias_layout_at_the_released_size() -> None:
+    """stylegan3-t and -r at 1024 (as their train.py configures FFHQ): 16 ws, 114 tensors,
+    22,313,167 and 15,093,151 parameters, NVIDIA's layer names (all counted with NVIDIA's
+    code), and R's radial 12x12 down-filters."""
+    base = {"z_dim": 512, "c_dim": 0, "w_dim": 512, "img_resolution": 1024, "img_channels": 3}
+    t = stylegan3.Generator(**base, mapping_kwargs={"num_layers": 2}, conv_clamp=256)
+    r = stylegan3.Generator(
+        **base, mapping_kwargs={"num_layers": 2}, channel_base=65536, channel_max=1024, **R
+    )
+    for g, params in ((t, 22_313_167), (r, 15_093_151)):
+        assert g.num_ws == 16 and len(g.state_dict()) == 114
+        assert sum(p.numel() for p in g.parameters()) == params
+    sizes = [36, 36, 52, 52, 84, 148, 148, 276, 276, 532, 1044, 1044, 1044, 1024, 1024]
+    channels = [512] * 7 + [323, 203, 128, 81, 51, 32, 32, 3]
+    assert t.synthesis.layer_names == [
+        f"L{i}_{s}_{c}" for i, (s, c) in enumerate(zip(sizes, channels, strict=True))
+    ]
+    state = r.state_dict()
+    assert state["synthesis.L3_52_1024.down_filter"].shape == (12, 12)
+    assert state["synthesis.L3_52_1024.weight"].shape == (1024, 1024, 1, 1)
+    assert "synthesis.L14_1024_3.up_filter" not in state  # toRGB: no filters
+    assert {"transform", "freqs", "phases", "weight", "affine.weight", "affine.bias"} == {
+        k.removeprefix("synthesis.input.") for k in state if k.startswith("synthesis.input.")
+    }
+
+
+@pytest.mark.parametrize("name", SNAPSHOTS)
+def test_the_folder_serves_g_ema_exactly(imported, name) -> None:
     """model.json's contract, one self-contained file per half, and mapping then synthesis
     in ONNX Runtime equal to G(z, c, psi) in PyTorch, psi chosen per row."""
-    made = imported[c_dim]
-    out, g = made["out"], made["g"]
+    made = imported[name]
+    out, g, c_dim = made["out"], made["g"], made["c_dim"]
     m = Manifest.load(out)
     assert m.kind == "stylegan" and m.roles() == ("mapping", "synthesis")
     spec = m.stylegan
+    arch = {"sg2": "stylegan2", "sg3t": "stylegan3-t", "sg3r": "stylegan3-r"}[name.split("-")[0]]
+    # StyleGAN2 at 16 px: 5 convolutions + 1 toRGB; StyleGAN3: input + 4 layers + toRGB
     assert (spec.architecture, spec.resolution, spec.num_ws, spec.psi) == (
-        "stylegan2",
+        arch,
         16,
         6,
         made["psi"],
     )
     assert (spec.z_dim, spec.w_dim, spec.c_dim, m.latent.dim) == (16, 16, c_dim, 16)
-    assert m.classes == (["0", "1", "2", "3"] if c_dim else None)
+    assert m.classes == ([str(i) for i in range(c_dim)] if c_dim else None)
     assert sorted(p.name for p in out.iterdir()) == [
         "README.md",
         "mapping.onnx",
@@ -166,22 +223,23 @@ def test_the_folder_serves_g_ema_exactly(imported, c_dim) -> None:
     assert all(set(v) == {"batch 1", "batch 3"} for v in parity.values())
 
 
-@pytest.mark.parametrize("c_dim", [0, 4])
-def test_a_seed_gives_the_same_image_alone_or_in_a_batch(imported, c_dim) -> None:
-    out, psi = imported[c_dim]["out"], imported[c_dim]["psi"]
+@pytest.mark.parametrize("name", SNAPSHOTS)
+def test_a_seed_gives_the_same_image_alone_or_in_a_batch(imported, name) -> None:
+    out, psi, c_dim = (imported[name][k] for k in ("out", "psi", "c_dim"))
     batch = _generate(out, _feeds(c_dim, [7, 1, 2, 3, 4, 5, 6], psi))
     alone = _generate(out, _feeds(c_dim, [7], psi))
     np.testing.assert_array_equal(alone[0], batch[0])
 
 
-def test_the_w_walk_synthesises_interpolated_ws(imported) -> None:
+@pytest.mark.parametrize("name", ["sg2-cond", "sg3r-cond"])
+def test_the_w_walk_synthesises_interpolated_ws(imported, name) -> None:
     """/interpolate's recipe: map both ends with the same psi and label, lerp the ws, then
     synthesise; the ends are the generated images, the middle G's synthesis of the mean w."""
-    made = imported[4]
-    out, g = made["out"], made["g"]
+    made = imported[name]
+    out, g, c_dim = made["out"], made["g"], made["c_dim"]
     mapping, synthesis = (cpu_session(out / f"{r}.onnx") for r in ("mapping", "synthesis"))
-    ends = _feeds(4, [1, 2], 0.7)
-    ends["c"][:] = np.eye(4, dtype=np.float32)[3]
+    ends = _feeds(c_dim, [1, 2], 0.7)
+    ends["c"][:] = np.eye(c_dim, dtype=np.float32)[c_dim - 1]
     ws = mapping.run(None, ends)[0]
     steps = np.linspace(0, 1, 5, dtype=np.float32)[:, None, None]
     walk = ((1 - steps) * ws[0] + steps * ws[1]).astype(np.float32)
@@ -193,11 +251,11 @@ def test_the_w_walk_synthesises_interpolated_ws(imported) -> None:
 
 
 def test_the_embedded_source_never_runs_and_is_recorded(imported) -> None:
-    """Both snapshots' records carry source that writes a file when run: nothing was
+    """Every snapshot's records carry source that writes a file when run: nothing was
     written, and model.json keeps the source's sha256 with the classes it defines."""
     marker = imported["marker"]
     assert not marker.exists()
-    m = Manifest.load(imported[0]["out"])
+    m = Manifest.load(imported["sg2"]["out"])
     sources = m.source["g_ema"]["module_src_sha256"]
     evil = _evil(marker).encode()
     assert list(sources) == [hashlib.sha256(evil).hexdigest()]
@@ -206,7 +264,7 @@ def test_the_embedded_source_never_runs_and_is_recorded(imported) -> None:
     )
     assert m.source["g_ema"]["init_kwargs"]["synthesis_kwargs"]["num_fp16_res"] == 4
     assert "Source Code License-NC" in m.source["licence"]
-    assert "Source Code License-NC" in (imported[0]["out"] / "README.md").read_text()
+    assert "Source Code License-NC" in (imported["sg2"]["out"] / "README.md").read_text()
     exec(compile(evil, "evil", "exec"))  # the source is a real side effect when run
     assert marker.read_text() == "ran"
     marker.unlink()
@@ -215,7 +273,7 @@ def test_the_embedded_source_never_runs_and_is_recorded(imported) -> None:
 def test_a_python_37_pickle_reads(tmp_path) -> None:
     """stylegan2-ada-pytorch ran on Python 3.7, whose default protocol 3 writes a set (each
     module's _non_persistent_buffers_set) as builtins.set."""
-    g = _net(0)
+    g = _net("sg2")
     path = snapshot(g, {**TINY, "c_dim": 0}, tmp_path / "old.pkl", protocol=3)
     snap = read(path)
     assert snap.g_ema.tensors().keys() == g.state_dict().keys()
@@ -242,7 +300,7 @@ def test_refusals_name_what_is_wrong(tmp_path, capsys) -> None:
     torch.save({"w": torch.zeros(2)}, ckpt)  # a zip archive
     assert "not a StyleGAN snapshot" in _refused([str(ckpt), *out], capsys)
 
-    g = _net(0)
+    g = _net("sg2")
     kwargs = {**TINY, "c_dim": 0}
     no_ema = tmp_path / "no_ema.pkl"
     with no_ema.open("wb") as f:
@@ -265,6 +323,10 @@ def test_refusals_name_what_is_wrong(tmp_path, capsys) -> None:
 
     no_mapping = snapshot(g.synthesis, kwargs, tmp_path / "synthesis.pkl")
     assert "without mapping and synthesis networks" in _refused([str(no_mapping), *out], capsys)
+
+    sg3 = snapshot(_net("sg3t"), {**TINY3, "c_dim": 0, "filter_size": 4}, tmp_path / "f4.pkl")
+    err = _refused([str(sg3), *out], capsys)
+    assert "does not fit ganserve's stylegan3-t generator" in err and "up_filter" in err
 
     classes = snapshot(g, kwargs, tmp_path / "uncond.pkl")
     err = _refused([str(classes), *out, "--classes", "a,b"], capsys)

@@ -24,7 +24,7 @@ from service.manifest import ImageSpec, Manifest, StyleGANSpec
 from training.importers import folder, provenance, state_dict, stylegan_export
 from training.importers.job import Job
 from training.importers.stylegan_pickle import Persistent, SnapshotError, read
-from training.nets import stylegan2
+from training.nets import stylegan2, stylegan3
 
 NVIDIA = (
     "Karras et al., NVIDIA: github.com/NVlabs/stylegan2-ada-pytorch, github.com/NVlabs/stylegan3"
@@ -125,10 +125,12 @@ def build(g: Persistent, arch: str) -> nn.Module:
     if kwargs["mapping_kwargs"].get("activation", "lrelu") != "lrelu":
         raise SnapshotError("G_ema's mapping network uses another activation than lrelu")
     kwargs.pop("architecture", None)  # checked by architecture()
-    if arch != "stylegan2":
-        raise SnapshotError(f"G_ema is a {arch} generator: ganserve rebuilds StyleGAN2 only")
-    _refuse_unknown(kwargs, TOP | STYLEGAN2, "synthesis network")
-    net_class: type[nn.Module] = stylegan2.Generator
+    if arch == "stylegan2":
+        _refuse_unknown(kwargs, TOP | STYLEGAN2, "synthesis network")
+        net_class: type[nn.Module] = stylegan2.Generator
+    else:
+        _refuse_unknown(kwargs, TOP | stylegan3.OPTIONS, "synthesis network")
+        net_class = stylegan3.Generator
     missing = sorted(k for k in TOP - {"mapping_kwargs"} if k not in kwargs)
     if missing:
         raise SnapshotError(f"G_ema's record lacks {', '.join(missing)}")
@@ -230,9 +232,13 @@ def run(path: Path, psi: float, classes: list[str] | None, job: Job) -> Manifest
         classes=classes,
         stylegan=spec,
         notes=[
-            f"truncation psi {psi} unless a request names its own; noise is the snapshot's "
-            "stored constant noise (NVIDIA's noise_mode='const'), so a seed always gives the "
-            "same image",
+            f"truncation psi {psi} unless a request names its own; "
+            + (
+                "noise is the snapshot's stored constant noise (NVIDIA's noise_mode='const')"
+                if arch == "stylegan2"
+                else "StyleGAN3 has no noise inputs"
+            )
+            + ", so a seed always gives the same image",
             "mapping.onnx then synthesis.onnx computes NVIDIA's G_ema(z, c, "
             "truncation_psi=psi, noise_mode='const')"
             + ("; c is the one-hot label" if net.c_dim else ""),
