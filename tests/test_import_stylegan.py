@@ -42,6 +42,23 @@ ADA_LAYOUT = {
     },
 }
 
+# NVIDIA's legacy.py converting a TensorFlow pickle records every option, flat
+CONVERTED = {
+    **TINY,
+    "num_fp16_res": 0,
+    "architecture": "skip",
+    "resample_filter": [1, 3, 3, 1],
+    "use_noise": True,
+    "activation": "lrelu",
+    "mapping_kwargs": {
+        "num_layers": 2,
+        "embed_features": None,
+        "layer_features": None,
+        "activation": "lrelu",
+        "lr_multiplier": 0.01,
+        "w_avg_beta": 0.995,
+    },
+}
 # StyleGAN3 at 16 px with 4 layers (the released configs have 14): as stylegan3's train.py
 # records them, with magnitude_ema_beta; R adds 1x1 convolutions and radial filters
 TINY3 = {
@@ -57,11 +74,18 @@ R = {"conv_kernel": 1, "use_radial_filters": True}
 # name: (network, its recorded init kwargs, c_dim, --psi)
 SNAPSHOTS = {
     "sg2": (stylegan2.Generator, ADA_LAYOUT, 0, 0.7),
-    "sg2-cond": (stylegan2.Generator, TINY, 4, 1.0),
+    "sg2-cond": (stylegan2.Generator, CONVERTED, 4, 1.0),
     "sg3t": (stylegan3.Generator, TINY3, 0, 0.6),
     "sg3r-cond": (stylegan3.Generator, {**TINY3, **R}, 2, 1.0),
 }
-IGNORED = {"num_fp16_res", "magnitude_ema_beta", "synthesis_kwargs", "mapping_kwargs"}
+IGNORED = {
+    "num_fp16_res",
+    "magnitude_ema_beta",
+    "synthesis_kwargs",
+    "mapping_kwargs",
+    "architecture",
+    "activation",
+}
 
 
 def _net(name: str, seed: int = 0) -> torch.nn.Module:

@@ -125,6 +125,8 @@ def build(g: Persistent, arch: str) -> nn.Module:
     if kwargs["mapping_kwargs"].get("activation", "lrelu") != "lrelu":
         raise SnapshotError("G_ema's mapping network uses another activation than lrelu")
     kwargs.pop("architecture", None)  # checked by architecture()
+    if kwargs.pop("activation", "lrelu") != "lrelu":  # recorded by legacy.py's TF conversion
+        raise SnapshotError("G_ema's synthesis network uses another activation than lrelu")
     if arch == "stylegan2":
         _refuse_unknown(kwargs, TOP | STYLEGAN2, "synthesis network")
         net_class: type[nn.Module] = stylegan2.Generator
