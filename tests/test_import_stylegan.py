@@ -9,13 +9,13 @@ import pickle
 from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
 import pytest
 import torch
 from stylegan_snapshots import snapshot
 
 from service.latents import latents
 from service.manifest import Manifest, sha256_of
-from service.runtime import cpu_session
 from training import cli
 from training.importers.stylegan_pickle import read
 from training.nets import stylegan2, stylegan3
@@ -127,6 +127,10 @@ def imported(tmp_path_factory) -> dict:
         made[name] = {"g": g, "out": out, "path": path, "psi": psi, "c_dim": c_dim}
     made["marker"] = marker
     return made
+
+
+def cpu_session(path: Path) -> ort.InferenceSession:
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
 
 def _generate(out: Path, feeds: dict[str, np.ndarray]) -> np.ndarray:

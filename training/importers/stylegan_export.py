@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 import torch
 from torch import nn
 
@@ -108,14 +109,18 @@ class _Generate(nn.Module):
         return self.g(z, c, psi)
 
 
+def _session(path: Path) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # errors still raise
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
 class _Chained:
     """mapping.onnx then synthesis.onnx in ONNX Runtime, as the service will run them."""
 
     def __init__(self, out: Path) -> None:
-        from service.runtime import cpu_session
-
-        self.mapping = cpu_session(out / "mapping.onnx")
-        self.synthesis = cpu_session(out / "synthesis.onnx")
+        self.mapping = _session(out / "mapping.onnx")
+        self.synthesis = _session(out / "synthesis.onnx")
 
     def run(self, _outputs, feeds: dict) -> list[np.ndarray]:
         ws = self.mapping.run(None, feeds)[0]
