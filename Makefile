@@ -31,11 +31,13 @@ test: setup-dev
 	bash scripts/install-system-test-deps.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 lint: setup-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: setup-dev
 	$(BIN)/ruff check --fix .

@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.loadgen import Spec
-from service import capacity
+from service.engine.runtime import ProviderChoice, make_session
 from service.manifest import Manifest
-from service.runtime import ProviderChoice, make_session
+from service.resources import capacity
 from service.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]

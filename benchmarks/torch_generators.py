@@ -57,7 +57,7 @@ def _feeds(manifest: Manifest, rows: int = 2) -> dict[str, np.ndarray]:
 
 
 def _max_diff(module: nn.Module, path: Path, feeds: dict[str, np.ndarray]) -> float:
-    from service.runtime import cpu_session
+    from service.engine.runtime import cpu_session
 
     session = cpu_session(path)
     expected = session.run(None, feeds)[0]

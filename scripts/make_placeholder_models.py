@@ -22,9 +22,9 @@ if str(ROOT) not in sys.path:  # run as a script: make `service` importable with
     sys.path.insert(0, str(ROOT))
 
 from service import imaging  # noqa: E402
+from service.engine.runtime import cpu_session  # noqa: E402
 from service.latents import default_label, latents  # noqa: E402
 from service.manifest import FileRef, ImageSpec, LatentSpec, Manifest, sha256_of  # noqa: E402
-from service.runtime import cpu_session  # noqa: E402
 
 OPSET = 17
 # onnx >= 1.19 writes IR version 11+ by default, newer than some ONNX Runtime releases read.

@@ -14,8 +14,8 @@ from pathlib import Path
 import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 
-from service import http_protocol, signals, workers
 from service.app import create_app
+from service.server import http_protocol, signals, workers
 from service.settings import Settings
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -90,8 +90,8 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="ganserve-workers-") as folder:
         os.environ.update(workers.prepare(Path(folder)))
         app = "service.app:create_app"
-        # Each worker accepts its share of the connections (service/balance.py).
-        options["loop"] = "service.balance:BalancedLoop"
+        # Each worker accepts its share of the connections (service/server/balance.py).
+        options["loop"] = "service.server.balance:BalancedLoop"
         workers.serve(uvicorn.Config(app, factory=True, workers=settings.workers, **options))
 
 

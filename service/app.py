@@ -13,20 +13,24 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import multiprocess
 
-from service import errors, imaging, openapi, priority, signals, workers
-from service.metrics import Metrics
-from service.middleware import (
+from service import imaging
+from service.api import errors, openapi
+from service.api.middleware import (
     ApiKeyMiddleware,
     BodyLimitMiddleware,
     BodyTimeoutMiddleware,
     MetricsMiddleware,
     SecurityHeadersMiddleware,
 )
-from service.repository import Repository
-from service.route_shortcut import RouteShortcut
-from service.routes import generate, health, models, page, translate, v2
-from service.routes import metrics as metrics_route
-from service.routes.common import Services
+from service.api.route_shortcut import RouteShortcut
+from service.api.routes import generate, health, models, page, translate
+from service.api.routes import metrics as metrics_route
+from service.api.services import Services
+from service.api.v2 import routes as v2
+from service.metrics import Metrics
+from service.repository.repository import Repository
+from service.resources import priority
+from service.server import signals, workers
 from service.settings import Settings
 
 log = logging.getLogger("ganserve")

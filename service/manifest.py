@@ -16,15 +16,22 @@ MANIFEST_FILE = "model.json"
 SCHEMA_VERSION = 1
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 
-Kind = Literal["unconditional", "conditional", "translation", "stylegan"]
+Kind = Literal["unconditional", "conditional", "translation", "super-resolution", "stylegan"]
 
 # The ONNX file roles each kind may ship: a generator has its one; a translation model has
-# either direction or both (the CycleGAN authors release each direction as its own file); a
-# StyleGAN has both of its halves (see StyleGANSpec).
+# either direction or both (the CycleGAN authors release each direction as its own file).
 ROLES: dict[str, tuple[str, ...]] = {
     "unconditional": ("generator",),
     "conditional": ("generator",),
     "translation": ("a2b", "b2a"),
+}
+# A super-resolution model ships one network, `upscale`; a StyleGAN both of its halves (see
+# StyleGANSpec). They stay out of ROLES until the service serves the kind: the service takes
+# ROLES' keys as the kinds its routes serve.
+UPSCALE = "upscale"
+KIND_ROLES: dict[str, tuple[str, ...]] = {
+    **ROLES,
+    "super-resolution": (UPSCALE,),
     "stylegan": ("mapping", "synthesis"),
 }
 
@@ -35,11 +42,18 @@ class _Strict(BaseModel):
 
 class ImageSpec(_Strict):
     channels: Literal[1, 3]
-    height: int = Field(gt=0, description="training height; translation accepts other sizes")
+    height: int = Field(
+        gt=0,
+        description="training height; translation and super-resolution accept other sizes",
+    )
     width: int = Field(gt=0)
-    range: tuple[float, float] = (-1.0, 1.0)
+    range: tuple[float, float] = Field(
+        default=(-1.0, 1.0), description="the pixel range the network takes (and gives)"
+    )
     multiple_of: int = Field(
-        default=1, gt=0, description="translation: H and W fed to the network must divide by this"
+        default=1,
+        gt=0,
+        description="translation, super-resolution: H and W fed to the network must divide by this",
     )
 
 
@@ -93,6 +107,9 @@ class Manifest(BaseModel):
     latent: LatentSpec | None = None
     classes: list[str] | None = None
     domains: dict[Literal["a", "b"], str] | None = None
+    scale: Literal[1, 2, 4] | None = Field(
+        default=None, description="super-resolution: output sides = input sides x scale"
+    )
     stylegan: StyleGANSpec | None = None
     files: dict[str, FileRef]
     untrained: bool = Field(
@@ -104,7 +121,7 @@ class Manifest(BaseModel):
     @model_validator(mode="after")
     def _kind_fields(self) -> Manifest:
         if not self.roles():
-            wanted = " or ".join(repr(r) for r in ROLES[self.kind])
+            wanted = " or ".join(repr(r) for r in KIND_ROLES[self.kind])
             raise ValueError(f"kind {self.kind!r} needs files {wanted}")
         if self.kind in ("unconditional", "conditional", "stylegan") and self.latent is None:
             raise ValueError(f"kind {self.kind!r} needs 'latent'")
@@ -121,6 +138,18 @@ class Manifest(BaseModel):
                 raise ValueError("kind 'translation' needs 'domains' with keys 'a' and 'b'")
             if self.image.channels != 3:
                 raise ValueError("translation models take 3-channel images")
+        if self.kind == "super-resolution":
+            if self.scale is None:
+                raise ValueError("kind 'super-resolution' needs 'scale' (1, 2 or 4)")
+            if self.image.channels != 3:
+                raise ValueError("super-resolution models take 3-channel images")
+            if self.latent is not None or self.domains is not None:
+                raise ValueError("super-resolution models have no 'latent' or 'domains'")
+            low, high = self.image.range
+            if not low < high:
+                raise ValueError(f"image.range {[low, high]} is empty")
+        elif self.scale is not None:
+            raise ValueError("'scale' is only for super-resolution models")
         for role, ref in self.files.items():
             if Path(ref.path).is_absolute() or ".." in Path(ref.path).parts:
                 raise ValueError(f"file {role!r} must be a path inside the model folder")
@@ -130,7 +159,7 @@ class Manifest(BaseModel):
         spec = self.stylegan
         if spec is None:
             raise ValueError("kind 'stylegan' needs 'stylegan'")
-        if set(self.roles()) != set(ROLES["stylegan"]):
+        if set(self.roles()) != set(KIND_ROLES["stylegan"]):
             raise ValueError("kind 'stylegan' needs files 'mapping' and 'synthesis'")
         if self.latent is not None and self.latent.dim != spec.z_dim:
             raise ValueError(f"latent.dim {self.latent.dim} is not stylegan.z_dim {spec.z_dim}")
@@ -140,8 +169,8 @@ class Manifest(BaseModel):
             raise ValueError(f"stylegan.c_dim {spec.c_dim} needs as many 'classes'")
 
     def roles(self) -> tuple[str, ...]:
-        """The ONNX roles this model ships, in ROLES order (its translation directions)."""
-        return tuple(role for role in ROLES[self.kind] if role in self.files)
+        """The ONNX roles this model ships, in KIND_ROLES order (its translation directions)."""
+        return tuple(role for role in KIND_ROLES[self.kind] if role in self.files)
 
     @classmethod
     def load(cls, folder: Path) -> Manifest:

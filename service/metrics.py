@@ -1,7 +1,7 @@
 """Prometheus metrics, one registry per app so tests that build many apps never collide.
 
 With several workers (`PROMETHEUS_MULTIPROC_DIR` set before prometheus-client is imported,
-see service/workers.py) every sample also goes to that folder, and a scrape on any worker
+see service/server/workers.py) every sample also goes to that folder, and a scrape on any worker
 collects the folder: counters and histograms summed over workers, gauges as their mode says.
 
 The label `model` is the session key: the model name for generators (`dcgan-mnist`), the name
@@ -26,11 +26,11 @@ from prometheus_client import (
     multiprocess,
 )
 
-from service.memory import resident_bytes
+from service.resources.memory import resident_bytes
 
 if TYPE_CHECKING:
-    from service.admission import WorkEstimate
-    from service.memory import MemoryBudget
+    from service.engine.admission import WorkEstimate
+    from service.resources.memory import MemoryBudget
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 48, 64, 96, 128, 256)

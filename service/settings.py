@@ -12,14 +12,15 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from service import capacity, imaging, runtime
+from service import imaging
+from service.resources import accelerator, capacity
 
 
 def auto_workers(provider: str, memory_budget_mb: int) -> int:
     """`workers=auto`: one process per usable core, each within its memory budget; one on
     CUDA, where every worker would hold its own copy of the models and its own GPU arena
     and the GPU, not the event loop, is what the requests wait for."""
-    if runtime.tries_cuda(provider):
+    if accelerator.tries_cuda(provider):
         return 1
     fits = capacity.memory() // (memory_budget_mb * 1024 * 1024)
     return max(1, min(capacity.cores(), fits))

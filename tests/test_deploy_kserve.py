@@ -7,8 +7,8 @@ from __future__ import annotations
 import yaml
 from deploy_files import ROOT
 
+from service.api.middleware import PUBLIC_PATHS
 from service.app import create_app
-from service.middleware import PUBLIC_PATHS
 from service.settings import Settings
 
 PREFIX = "GANSERVE_"

@@ -1,4 +1,4 @@
-"""`python -m service.triton_export`: a Triton model repository from a ganserve model folder."""
+"""`python -m service.repository.triton_export`: a Triton model repository from a model folder."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from onnx_models import DIM, make_conditional, make_translation, make_unconditional
 
 from service.manifest import Manifest
-from service.triton_export import export, main
+from service.repository.triton_export import export, main
 
 ROOT = Path(__file__).resolve().parent.parent
 ONNX_TYPES = {1: "TYPE_FP32", 7: "TYPE_INT64"}
@@ -127,7 +127,14 @@ def test_command_line_on_the_shipped_models(tmp_path: Path) -> None:
         if not (src / "model.json").exists():
             continue
         result = subprocess.run(
-            [sys.executable, "-m", "service.triton_export", str(src), "--out", str(tmp_path)],
+            [
+                sys.executable,
+                "-m",
+                "service.repository.triton_export",
+                str(src),
+                "--out",
+                str(tmp_path),
+            ],
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -137,7 +144,7 @@ def test_command_line_on_the_shipped_models(tmp_path: Path) -> None:
         for line in result.stdout.split():
             check_against_onnx(Path(line))
     # the exporter imports no torch
-    probe = "import sys, service.triton_export; assert 'torch' not in sys.modules"
+    probe = "import sys, service.repository.triton_export; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", probe], cwd=ROOT, check=True, timeout=60)
 
 
@@ -149,3 +156,18 @@ def test_a_mismatched_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixt
     (uncond / manifest.files["generator"].path).write_bytes((trans / "a2b.onnx").read_bytes())
     assert main([str(uncond), "--out", str(tmp_path / "repo")]) == 1
     assert "inputs" in capsys.readouterr().err
+
+
+def test_the_old_command_name_still_exports_and_says_where_it_went(tmp_path: Path) -> None:
+    """Scripts written before service/ was laid out in layers call `service.triton_export`."""
+    src = make_unconditional(tmp_path / "models" / "uncond")
+    result = subprocess.run(
+        [sys.executable, "-m", "service.triton_export", str(src), "--out", str(tmp_path / "o")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "python -m service.repository.triton_export" in result.stderr
+    assert (tmp_path / "o" / "uncond" / "config.pbtxt").is_file()

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from training_fixtures import tiny_npz
 
-from service.runtime import cpu_session
+from service.engine.runtime import cpu_session
 from training.evaluation import strided_judge, train_judge
 
 

@@ -17,8 +17,8 @@ from PIL import Image
 from training_fixtures import colour_judge, tiny_photos, tiny_values
 
 from scripts.make_placeholder_models import _image_output, _model
+from service.engine.runtime import cpu_session
 from service.manifest import Manifest
-from service.runtime import cpu_session
 from training import cli, config
 from training.data import translation_domains
 from training.evaluation import photo_judge, translation

@@ -21,12 +21,30 @@ import contextlib
 import copy
 import platform
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import torch
+from torch import nn
 
-if TYPE_CHECKING:
-    from training.loops.base import Trainer
+
+class Trainer(Protocol):
+    """What choosing a precision needs of a trainer: training/loops/base.py's `Trainer`, which
+    calls `choose(self)`, satisfies it (a protocol, so this module imports no loop)."""
+
+    cfg: Any  # the run's config: amp, channels_last, family
+    world: Any  # the distributed world: size
+    device: torch.device
+    models: dict[str, nn.Module]
+    step: int
+    amp: bool
+    channels_last: bool
+
+    def train_step(self, step: int) -> dict[str, float]: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state(self, state: dict[str, Any]) -> None: ...
+
 
 # the flags that decide whether bf16 and fused kernels are fast on a CPU
 CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_tile", "fma")

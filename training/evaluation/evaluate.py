@@ -29,7 +29,7 @@ def generate(
     folder: Path, manifest: Manifest, seeds: list[int], labels: np.ndarray | None, batch: int = 500
 ) -> np.ndarray:
     """Images float32 [N, C, H, W] from the folder's ONNX generator, as the service makes them."""
-    from service.runtime import cpu_session
+    from service.engine.runtime import cpu_session
 
     session = cpu_session(folder / manifest.files["generator"].path, threads=2)
     assert manifest.latent is not None

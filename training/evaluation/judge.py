@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 ONNX_FILE = "judge.onnx"
+FEATURE_DIM = 128  # width of every judge's penultimate features
 CARD_FILE = "judge.json"
 
 
@@ -35,8 +36,8 @@ class Judge:
 
     @classmethod
     def load(cls, folder: str | Path) -> Judge:
+        from service.engine.runtime import cpu_session
         from service.manifest import sha256_of
-        from service.runtime import cpu_session
 
         folder = Path(folder)
         info = json.loads((folder / CARD_FILE).read_text())

@@ -34,9 +34,8 @@ from torch import nn
 from service.manifest import sha256_of
 from training.data import open_rgb, split_files
 from training.evaluation import colour
-from training.evaluation.judge import CARD_FILE, ONNX_FILE, Judge
+from training.evaluation.judge import CARD_FILE, FEATURE_DIM, ONNX_FILE, Judge
 from training.evaluation.train_judge import (
-    FEATURE_DIM,
     _block,
     _shift,
     export_onnx,

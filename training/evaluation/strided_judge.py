@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from training.evaluation.train_judge import FEATURE_DIM
+from training.evaluation.judge import FEATURE_DIM
 
 
 class StridedJudgeNet(nn.Module):

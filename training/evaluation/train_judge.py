@@ -25,10 +25,10 @@ from torch.nn import functional as F
 
 from service.manifest import sha256_of
 from training.evaluation.data import describe, load_split
-from training.evaluation.judge import CARD_FILE, ONNX_FILE, Judge
+from training.evaluation.judge import CARD_FILE, FEATURE_DIM, ONNX_FILE, Judge
+from training.evaluation.strided_judge import StridedJudgeNet, deform
 from training.revision import git_revision
 
-FEATURE_DIM = 128
 CLASSES = [str(d) for d in range(10)]
 ARCHITECTURES = {
     "vgg": "CNN 2x(conv3x3-BN-ReLU) blocks of 16, 32, 64 channels with 2x2 max pooling "
@@ -118,8 +118,6 @@ def train(
     arch: str = "vgg",
 ) -> nn.Module:
     """`arch` vgg: JudgeNet with random shifts; strided: the second judge with deformations."""
-    from training.evaluation.strided_judge import StridedJudgeNet, deform
-
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     net = JudgeNet() if arch == "vgg" else StridedJudgeNet()

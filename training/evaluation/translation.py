@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from service.engine.runtime import check_signature, cpu_session, output_name
 from service.imaging import MAX_PIXELS, MAX_SIDE, read_photo, to_network, to_photo
 from service.manifest import Manifest
-from service.runtime import check_signature, cpu_session, output_name
 from training.data import open_rgb, split_files
 from training.evaluation import metrics as M
 from training.evaluation.judge import Judge, softmax

@@ -8,21 +8,27 @@ from service.manifest import Manifest
 def text(m: Manifest, with_samples: bool, notes: list[str]) -> str:
     src = m.source  # type: ignore[attr-defined]
     img = m.image
-    lines = [
-        f"# {m.name}",
-        "",
-        m.description,
-        "",
-        f"- kind: {m.kind}; image {img.channels}x{img.height}x{img.width} in [-1, 1]"
-        + (f"; latent dim {m.latent.dim}" if m.latent else "")
-        + (
-            f"; {m.stylegan.architecture}, num_ws {m.stylegan.num_ws}, w_dim {m.stylegan.w_dim}, "
-            f"c_dim {m.stylegan.c_dim}, default psi {m.stylegan.psi}"
-            if m.stylegan
-            else ""
+    low, high = img.range
+    translation = m.kind == "translation"
+    if m.kind == "super-resolution":
+        kind = (
+            f"- kind: {m.kind}, x{m.scale}; RGB in [{low:g}, {high:g}] at any size, sides "
+            f"padded to multiples of {img.multiple_of}; output {m.scale} times larger"
         )
-        + (f"; sides padded to multiples of {img.multiple_of}" if m.kind == "translation" else ""),
-    ]
+    else:
+        kind = (
+            f"- kind: {m.kind}; image {img.channels}x{img.height}x{img.width} in "
+            f"[{low:g}, {high:g}]"
+            + (f"; latent dim {m.latent.dim}" if m.latent else "")
+            + (
+                f"; {m.stylegan.architecture}, num_ws {m.stylegan.num_ws}, w_dim "
+                f"{m.stylegan.w_dim}, c_dim {m.stylegan.c_dim}, default psi {m.stylegan.psi}"
+                if m.stylegan
+                else ""
+            )
+            + (f"; sides padded to multiples of {img.multiple_of}" if translation else "")
+        )
+    lines = [f"# {m.name}", "", m.description, "", kind]
     if m.domains:
         names = {"a2b": ("a", "b"), "b2a": ("b", "a")}
         ways = [f"{r} ({m.domains[names[r][0]]} -> {m.domains[names[r][1]]})" for r in m.roles()]
@@ -40,7 +46,7 @@ def text(m: Manifest, with_samples: bool, notes: list[str]) -> str:
             f"{role} " + ", ".join(f"{d:.2g} at {size}" for size, d in sizes.items())
             for role, sizes in src["onnx_parity_max_abs_diff"].items()
         )
-        batch = " on a batch of two" if m.kind == "translation" else ""
+        batch = "" if m.kind == "stylegan" else " on a batch of two"  # stylegan: per batch
         lines.append(f"- ONNX Runtime vs PyTorch, max abs diff{batch}: {checks}")
     lines += [f"- {note}" for note in notes]
     lines += ["", "## How it was imported", "", "```", src["command"], "```", ""]

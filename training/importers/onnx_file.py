@@ -18,8 +18,8 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
+from service.engine.runtime import SIGNATURES
 from service.manifest import ImageSpec, Manifest
-from service.runtime import SIGNATURES
 from training.importers import folder, provenance
 from training.importers.job import Job
 

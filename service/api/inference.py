@@ -1,0 +1,91 @@
+"""One request's rows through a session's batcher, answered as the error contract says.
+
+The batcher knows nothing of HTTP: here its outcomes become answers (overloaded, timeout,
+too large for the memory budget, client gone, inference failed), and queued work nobody
+waits for any more is cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+
+import numpy as np
+from fastapi import Request
+
+from service.api.errors import ApiError
+from service.engine.admission import Overloaded
+from service.engine.batcher import Batcher, DeadlinePassed, TooLarge
+
+
+async def _hangup(request: Request) -> None:
+    """Return when the client disconnects. The body is read by now, so the server's next
+    message is `http.disconnect`, sent when the connection drops (or the response is done)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+async def infer(
+    request: Request, batcher: Batcher, inputs: dict[str, np.ndarray], timeout_s: float
+) -> np.ndarray:
+    """Through the session's batcher, with the overload, deadline, hang-up and failure answers.
+
+    The batcher refuses at once what its estimate says cannot finish within `timeout_s`, and
+    drops work still queued at the deadline; work still queued when the client hangs up is
+    cancelled, and the batcher drops it before it reaches the session.
+    """
+    request.state.model = batcher.name
+    try:
+        output = await batcher.run_now(inputs, timeout_s)  # idle and cheap: no hand-offs
+    except (Overloaded, TooLarge) as exc:
+        raise refusal(batcher.name, exc) from exc
+    except Exception as exc:
+        raise _failed(batcher.name) from exc
+    if output is not None:
+        return output
+    work = asyncio.ensure_future(batcher.submit(inputs, timeout_s))
+    hangup = asyncio.ensure_future(_hangup(request))
+    # The client gone, its work is cancelled (queued rows never reach the session). A
+    # callback, not `asyncio.wait`: its waiter and callbacks per request cost more.
+    hangup.add_done_callback(lambda _: work.cancel())
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if hangup.done() and not hangup.cancelled():
+            # Nobody reads the answer; 499 (nginx's "client closed request") marks it in metrics.
+            gone = "the client disconnected before the answer"
+            raise ApiError(499, "client_closed", gone) from None
+        raise  # this request itself was cancelled (the server is stopping)
+    except (Overloaded, TooLarge) as exc:
+        raise refusal(batcher.name, exc) from exc
+    except DeadlinePassed as exc:
+        raise ApiError(503, "timeout", str(exc), {"Retry-After": "1"}) from exc
+    except Exception as exc:  # the batch this request was in failed in ONNX Runtime
+        raise _failed(batcher.name) from exc
+    finally:
+        hangup.cancel()
+
+
+def _failed(key: str) -> ApiError:
+    return ApiError(
+        500, "inference_failed", f"{key} failed on this request's batch; see the server log"
+    )
+
+
+@contextlib.contextmanager
+def admitted(batcher: Batcher, rows: int, work_per_row: int, timeout_s: float) -> Iterator[None]:
+    """The batcher's reservation for work whose input is still being made (a photo decoded),
+    its refusals answered as the error contract says."""
+    try:
+        with batcher.reserved(rows, work_per_row, timeout_s):
+            yield
+    except (Overloaded, TooLarge) as exc:
+        raise refusal(batcher.name, exc) from exc
+
+
+def refusal(key: str, exc: Overloaded | TooLarge) -> ApiError:
+    """The answer to work refused before it queued: over the memory budget, or overloaded."""
+    if isinstance(exc, TooLarge):
+        return ApiError(413, "image_too_large", str(exc))
+    return ApiError(503, "overloaded", f"{key} is busy: {exc}", {"Retry-After": exc.retry_after})

@@ -1,0 +1,110 @@
+"""`POST /translate`: an uploaded photo through one direction of a CycleGAN."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import Response
+
+from service import imaging
+from service.api.errors import ApiError
+from service.api.inference import admitted, infer
+from service.api.services import pick_model, services
+from service.manifest import NAME_PATTERN
+from service.repository.model import Model
+from service.resources.memory import give_back_after_burst
+
+router = APIRouter(tags=["translate"])
+
+
+# The error contract's answer to each reason a photo cannot be read.
+IMAGE_ERRORS: dict[type[imaging.ImageError], tuple[int, str]] = {
+    imaging.EmptyImage: (400, "empty_file"),
+    imaging.NotAnImage: (400, "not_an_image"),
+    imaging.CorruptImage: (400, "corrupt_image"),
+    imaging.UnsupportedFormat: (415, "unsupported_format"),
+    imaging.TooManyPixels: (413, "image_too_large"),
+}
+
+
+def image_api_error(exc: imaging.ImageError) -> ApiError:
+    status, code = IMAGE_ERRORS[type(exc)]
+    return ApiError(status, code, str(exc))
+
+
+def _direction(model: Model, asked: str) -> str:
+    """The asked direction, refused with the ones it has when this model lacks it."""
+    have = list(model.runners)
+    if asked not in have:
+        domains = model.manifest.domains or {}
+        names = {"a2b": ("a", "b"), "b2a": ("b", "a")}
+        offer = ", ".join(f"{r} ({domains[names[r][0]]} -> {domains[names[r][1]]})" for r in have)
+        raise ApiError(
+            400,
+            "direction_unavailable",
+            f"model {model.name!r} has no {asked} direction; it has {offer}",
+        )
+    return asked
+
+
+@router.post(
+    "/translate",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}, "description": "the translated image"}},
+)
+async def translate(
+    request: Request,
+    file: Annotated[UploadFile, File(description="JPEG, PNG or WebP")],
+    model: Annotated[str | None, Form(pattern=NAME_PATTERN, max_length=64)] = None,
+    direction: Annotated[Literal["a2b", "b2a"], Form()] = "a2b",
+) -> Response:
+    """The upload translated, as a PNG of the same size (of the capped size when it is
+    larger than `max_side`). A direction the model does not ship is refused."""
+    svc = services(request)
+    chosen = pick_model(svc, model, ("translation",))
+    direction = _direction(chosen, direction)
+    data = await file.read()
+    if len(data) > svc.settings.max_upload_bytes:
+        raise ApiError(
+            413,
+            "upload_too_large",
+            f"the file is over the {svc.settings.max_upload_bytes} byte cap",
+        )
+    settings = svc.settings
+    multiple_of = chosen.manifest.image.multiple_of
+    batcher = chosen.batchers[direction]
+    # Refused by its size in the header, before the work and memory of decoding it.
+    pixels = imaging.planned_pixels(data, settings.max_side, multiple_of)
+    weighed = (
+        admitted(batcher, 1, pixels, settings.request_timeout_s)
+        if pixels is not None
+        else contextlib.nullcontext()
+    )
+    with weighed:
+        try:
+            x, height, width = await svc.in_pool(
+                imaging.prepare_upload, data, settings.max_pixels, settings.max_side, multiple_of
+            )
+        except imaging.ImageError as exc:
+            raise image_api_error(exc) from exc
+    out = await infer(request, batcher, {"image": x}, settings.request_timeout_s)
+    png = await svc.in_pool(imaging.from_network, out, height, width)
+    del x, out  # the photo's arrays freed, and with no more work its memory goes back
+    await give_back_after_burst(lambda: batcher.idle, svc.in_pool)
+    svc.metrics.images.labels(batcher.name, "/translate").inc()
+    domains = chosen.manifest.domains or {}
+    src, dst = (domains.get("a"), domains.get("b"))
+    if direction == "b2a":
+        src, dst = dst, src
+    return Response(
+        png,
+        media_type="image/png",
+        headers={
+            "X-Model": chosen.name,
+            "X-Direction": direction,
+            "X-Domains": f"{src}->{dst}",
+            "X-Image-Size": f"{width}x{height}",
+        },
+    )

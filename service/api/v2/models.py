@@ -1,0 +1,232 @@
+"""One V2 model per ONNX session: a generator by its model name, a translation direction as
+`<name>.a2b` or `<name>.b2a` (a dot: model names may hold dashes, never dots).
+
+Each model's version is its manifest's `version`. Inputs are checked against the model as
+strictly as the rest of the API checks its requests; outputs are the session's first output
+(FP32) and `pixels`, the same uint8 conversion the PNGs get.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from service import imaging
+from service.api.errors import ApiError
+from service.api.v2.schemas import ModelMetadata, TensorMetadata
+from service.api.v2.tensors import DATATYPE_OF, refuse
+from service.engine.batcher import Batcher
+from service.engine.runtime import Runner, output_name
+from service.latents import default_label, latents
+from service.manifest import Manifest
+from service.repository.model import Model
+from service.repository.repository import Repository
+from service.settings import Settings
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*(\.(a2b|b2a))?$"
+VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._+-]*$"
+PLATFORM = "onnxruntime_onnx"
+PIXELS = "pixels"  # UINT8 [N, H, W, C]
+ONNX_DATATYPES = {"tensor(float)": "FP32", "tensor(int64)": "INT64"}
+
+Feeds = dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Target:
+    """A V2 model: one session of a served model."""
+
+    name: str
+    model: Model
+    role: str  # generator, a2b or b2a
+
+    @property
+    def manifest(self) -> Manifest:
+        assert self.model.manifest is not None
+        return self.model.manifest
+
+    @property
+    def runner(self) -> Runner:
+        return self.model.runners[self.role]
+
+    @property
+    def batcher(self) -> Batcher:
+        return self.model.batchers[self.role]
+
+    @property
+    def output(self) -> str:
+        return output_name(self.runner.session)
+
+    @property
+    def translation(self) -> bool:
+        return self.manifest.kind == "translation"
+
+
+def find(repository: Repository, name: str, version: str | None = None) -> Target:
+    """The ready V2 model `name` (at `version` when given): else 404, or 503 while it failed."""
+    base, _, direction = name.partition(".")
+    model = repository.models.get(base)
+    if model is None:
+        raise ApiError(404, "unknown_model", f"no model named {name!r}")
+    if not model.ready:
+        raise ApiError(
+            503, "model_not_ready", f"model {base!r} failed: {model.reason}", {"Retry-After": "30"}
+        )
+    assert model.manifest is not None
+    roles = model.manifest.roles()
+    if (model.kind == "translation") != bool(direction) or (direction and direction not in roles):
+        hint = " or ".join(f"{base}.{r}" for r in roles) if model.kind == "translation" else base
+        raise ApiError(404, "unknown_model", f"no model named {name!r}; did you mean {hint}?")
+    if version is not None and version != model.manifest.version:
+        raise ApiError(
+            404,
+            "unknown_version",
+            f"model {name!r} has version {model.manifest.version!r}, not {version!r}",
+        )
+    return Target(name, model, direction or "generator")
+
+
+def metadata(target: Target) -> ModelMetadata:
+    spec = target.manifest.image
+    inputs = [
+        TensorMetadata(
+            name=arg.name,
+            datatype=ONNX_DATATYPES[arg.type],
+            shape=[d if isinstance(d, int) else -1 for d in arg.shape],
+        )
+        for arg in target.runner.session.get_inputs()
+    ]
+    if target.translation:
+        image, pixels = [-1, 3, -1, -1], [-1, -1, -1, 3]
+    else:
+        image = [-1, spec.channels, spec.height, spec.width]
+        pixels = [-1, spec.height, spec.width, spec.channels]
+    return ModelMetadata(
+        name=target.name,
+        versions=[target.manifest.version],
+        platform=PLATFORM,
+        inputs=inputs,
+        outputs=[
+            TensorMetadata(name=target.output, datatype="FP32", shape=image),
+            TensorMetadata(name=PIXELS, datatype="UINT8", shape=pixels),
+        ],
+    )
+
+
+def output_names(target: Target) -> list[str]:
+    return [target.output, PIXELS]
+
+
+# -- inputs ---------------------------------------------------------------------------------
+
+
+def prepare(
+    target: Target, arrays: Feeds, settings: Settings
+) -> tuple[Feeds, tuple[int, int] | None]:
+    """The session's feeds, and for translation the height and width to crop the output to."""
+    if target.translation:
+        _expect(arrays, {"image"}, set(), target.name)
+        return _image(arrays["image"], target, settings)
+    conditional = target.manifest.kind == "conditional"
+    _expect(arrays, set(), {"z", "seed", "label"} if conditional else {"z", "seed"}, target.name)
+    return _latents(arrays, target, settings.max_n), None
+
+
+def _expect(arrays: Feeds, required: set[str], allowed: set[str], model: str) -> None:
+    unknown = set(arrays) - required - allowed
+    if unknown:
+        allowed_names = sorted(required | allowed)
+        raise refuse(f"{model} takes no input {sorted(unknown)}; its inputs: {allowed_names}")
+    missing = required - set(arrays)
+    if missing:
+        raise refuse(f"{model} needs the input {sorted(missing)}")
+
+
+def _check(name: str, array: np.ndarray, datatypes: tuple[str, ...], rank: int, max_n: int) -> int:
+    """Datatype, rank and rows (1..max_n); returns the rows."""
+    got = DATATYPE_OF[array.dtype.str]
+    if got not in datatypes:
+        raise refuse(f"input {name!r} must be {' or '.join(datatypes)}, got {got}")
+    if array.ndim != rank:
+        raise refuse(f"input {name!r} must have {rank} axes, got shape {list(array.shape)}")
+    rows = array.shape[0]
+    if not 1 <= rows <= max_n:
+        raise refuse(f"input {name!r} has {rows} rows; 1..{max_n} are served per request")
+    return rows
+
+
+def _finite(name: str, array: np.ndarray) -> None:
+    if not np.isfinite(array).all():
+        raise refuse(f"input {name!r} holds NaN or infinite values")
+
+
+def _latents(arrays: Feeds, target: Target, max_n: int) -> Feeds:
+    dim = target.manifest.latent.dim if target.manifest.latent else 0
+    if ("z" in arrays) == ("seed" in arrays):
+        raise refuse(f"{target.name} takes either z (FP32 [N, {dim}]) or seed (INT64 [N])")
+    if "seed" in arrays:
+        seed = arrays["seed"]
+        rows = _check("seed", seed, ("INT64", "UINT64"), 1, max_n)
+        if (seed < 0).any():
+            raise refuse("input 'seed' holds negative values")
+        seeds = [int(s) for s in seed]
+        feeds = {"z": latents(seeds, dim)}
+    else:
+        z = arrays["z"]
+        rows = _check("z", z, ("FP32",), 2, max_n)
+        if z.shape[1] != dim:
+            raise refuse(f"input 'z' must be [N, {dim}], got {list(z.shape)}")
+        _finite("z", z)
+        feeds, seeds = {"z": z}, []
+    if target.manifest.kind != "conditional":
+        return feeds
+    classes = len(target.manifest.classes or [])
+    if "label" not in arrays:
+        if not seeds:
+            raise refuse(f"{target.name} is conditional: give label (INT64 [N]) with z")
+        feeds["label"] = np.array([default_label(s, classes) for s in seeds], np.int64)
+        return feeds
+    label = arrays["label"]
+    if _check("label", label, ("INT64",), 1, max_n) != rows:
+        raise refuse(f"input 'label' has {len(label)} rows, the latents {rows}")
+    if ((label < 0) | (label >= classes)).any():
+        raise refuse(f"input 'label' holds values outside 0..{classes - 1}")
+    feeds["label"] = label
+    return feeds
+
+
+def _image(image: np.ndarray, target: Target, settings: Settings) -> tuple[Feeds, tuple[int, int]]:
+    _check("image", image, ("FP32",), 4, settings.max_n)
+    channels, height, width = image.shape[1:]
+    if channels != 3 or height < 1 or width < 1:
+        raise refuse(f"input 'image' must be [N, 3, H, W], got {list(image.shape)}")
+    if max(height, width) > settings.max_side or height * width > settings.max_pixels:
+        raise refuse(
+            f"input 'image' is {width}x{height}; at most {settings.max_side} pixels a side "
+            f"and {settings.max_pixels} pixels an image are served"
+        )
+    _finite("image", image)
+    if image.min() < -1 or image.max() > 1:
+        raise refuse("input 'image' holds values outside [-1, 1]")
+    padded = imaging.pad_to_multiple(image, target.manifest.image.multiple_of)
+    return {"image": padded}, (height, width)
+
+
+# -- outputs --------------------------------------------------------------------------------
+
+
+def outputs(
+    target: Target, out: np.ndarray, crop: tuple[int, int] | None, wanted: list[str]
+) -> dict[str, np.ndarray]:
+    """The requested outputs, in the requested order, of one run's output."""
+    if crop is not None:
+        out = np.ascontiguousarray(out[:, :, : crop[0], : crop[1]])
+    result = {}
+    for name in wanted:
+        if name == PIXELS:
+            pixels = imaging.to_uint8(out)
+            result[name] = pixels[..., None] if pixels.ndim == 3 else pixels
+        else:
+            result[name] = out
+    return result

@@ -1,0 +1,200 @@
+"""The Open Inference Protocol (KServe V2) over REST, beside the service's own API: the same
+models, batchers, limits, metrics and API key; errors in the protocol's `{"error": "..."}`."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+import numpy as np
+from fastapi import APIRouter, Header, Path, Request
+from fastapi.responses import JSONResponse, Response
+
+from service.api.errors import error_response
+from service.api.inference import infer
+from service.api.services import Services, services
+from service.api.v2.models import (
+    NAME_PATTERN,
+    VERSION_PATTERN,
+    Target,
+    find,
+    metadata,
+    output_names,
+    outputs,
+    prepare,
+)
+from service.api.v2.schemas import (
+    InferRequest,
+    InferResponse,
+    Live,
+    ModelMetadata,
+    ModelReady,
+    Ready,
+    ServerMetadata,
+)
+from service.api.v2.tensors import (
+    BINARY_EXTENSION,
+    HEADER_LENGTH,
+    decode_request,
+    encode_response,
+    refuse,
+    requested_outputs,
+)
+from service.resources.memory import give_back_after_burst
+from service.settings import Settings
+
+T = TypeVar("T")
+
+router = APIRouter(prefix="/v2", tags=["open inference protocol"])
+
+Name = Annotated[
+    str, Path(pattern=NAME_PATTERN, max_length=72, description="`<model>`, `<model>.a2b`")
+]
+Version = Annotated[str, Path(pattern=VERSION_PATTERN, max_length=64)]
+HeaderLength = Annotated[
+    int | None,
+    Header(alias=HEADER_LENGTH, ge=0, description="binary tensors: the JSON's length in bytes"),
+]
+
+# Decoding or encoding this many bytes costs less than the hand-off to the CPU pool and back.
+INLINE_BYTES = 64 * 1024
+INFER_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/InferRequest"}},
+            "application/octet-stream": {
+                "schema": {"type": "string", "format": "binary"},
+            },
+        },
+    }
+}
+BINARY_ANSWER = {
+    200: {"content": {"application/octet-stream": {}}, "description": "JSON, or JSON + tensors"}
+}
+
+
+@router.get("", response_model=ServerMetadata)
+async def server_metadata(request: Request) -> ServerMetadata:
+    """Name, version and the protocol extensions served."""
+    return ServerMetadata(
+        name="ganserve", version=request.app.version, extensions=[BINARY_EXTENSION]
+    )
+
+
+@router.get("/health/live", response_model=Live)
+async def live() -> Live:
+    return Live(live=True)
+
+
+@router.get("/health/ready", response_model=Ready)
+async def ready(request: Request) -> Ready | JSONResponse:
+    """Ready when /readyz is: a model is loaded and warm, and CUDA is in use when demanded."""
+    reason = services(request).not_ready_reason()
+    if reason:
+        # Not logged: probes ask every few seconds while the models load.
+        return error_response(503, "not_ready", reason, {"Retry-After": "5"}, request.url.path)
+    return Ready(ready=True)
+
+
+@router.get("/models/{name}", response_model=ModelMetadata)
+async def model_metadata(name: Name, request: Request) -> ModelMetadata:
+    """Platform, versions, and each input and output with its datatype and shape."""
+    return metadata(find(services(request).repository, name))
+
+
+@router.get("/models/{name}/versions/{version}", response_model=ModelMetadata)
+async def model_version_metadata(name: Name, version: Version, request: Request) -> ModelMetadata:
+    return metadata(find(services(request).repository, name, version))
+
+
+@router.get("/models/{name}/ready", response_model=ModelReady)
+async def model_ready(name: Name, request: Request) -> ModelReady:
+    find(services(request).repository, name)
+    return ModelReady(name=name, ready=True)
+
+
+@router.get("/models/{name}/versions/{version}/ready", response_model=ModelReady)
+async def model_version_ready(name: Name, version: Version, request: Request) -> ModelReady:
+    find(services(request).repository, name, version)
+    return ModelReady(name=name, ready=True)
+
+
+@router.post(
+    "/models/{name}/infer",
+    response_model=InferResponse,
+    responses=BINARY_ANSWER,
+    openapi_extra=INFER_BODY,
+)
+async def model_infer(name: Name, request: Request, length: HeaderLength = None) -> Response:
+    """Inputs in, outputs out: JSON `data`, or raw bytes with the binary tensor extension."""
+    svc = services(request)
+    return await _infer(svc, request, find(svc.repository, name), length)
+
+
+@router.post(
+    "/models/{name}/versions/{version}/infer",
+    response_model=InferResponse,
+    responses=BINARY_ANSWER,
+    openapi_extra=INFER_BODY,
+)
+async def model_version_infer(
+    name: Name, version: Version, request: Request, length: HeaderLength = None
+) -> Response:
+    svc = services(request)
+    return await _infer(svc, request, find(svc.repository, name, version), length)
+
+
+async def _infer(
+    svc: Services, request: Request, target: Target, header_length: int | None
+) -> Response:
+    if request.headers.get("content-encoding", "identity") != "identity":
+        raise refuse("compressed request bodies are not supported")
+    body = await request.body()
+    if len(body) > svc.settings.max_upload_bytes:
+        raise refuse(f"the body is over the {svc.settings.max_upload_bytes} byte cap")
+    parsed, feeds, crop, wanted = await _off_loop(
+        svc, len(body), _decode, target, body, header_length, svc.settings
+    )
+    out = await infer(request, target.batcher, feeds, svc.settings.request_timeout_s)
+    svc.metrics.images.labels(target.batcher.name, request.scope["route"].path).inc(len(out))
+    head = {
+        "model_name": target.name,
+        "model_version": target.manifest.version,
+        "id": parsed.id if parsed.id is not None else uuid.uuid4().hex,
+    }
+    content, headers, media_type = await _off_loop(
+        svc, out.nbytes, _encode, target, head, out, crop, wanted
+    )
+    if target.translation:
+        del parsed, feeds, out  # the photo's arrays freed, and with no more work back to the OS
+        await give_back_after_burst(lambda: target.batcher.idle, svc.in_pool)
+    return Response(content, media_type=media_type, headers=headers)
+
+
+def _decode(
+    target: Target, body: bytes, header_length: int | None, settings: Settings
+) -> tuple[InferRequest, dict, tuple[int, int] | None, dict[str, bool]]:
+    """The request, the session's feeds, the crop of translations, and the outputs asked."""
+    parsed, arrays = decode_request(body, header_length)
+    wanted = requested_outputs(parsed, output_names(target))
+    feeds, crop = prepare(target, arrays, settings)
+    return parsed, feeds, crop, wanted
+
+
+def _encode(
+    target: Target,
+    head: dict[str, Any],
+    out: np.ndarray,
+    crop: tuple[int, int] | None,
+    wanted: dict[str, bool],
+) -> tuple[bytes, dict[str, str], str]:
+    return encode_response(head, outputs(target, out, crop, list(wanted)), wanted)
+
+
+async def _off_loop(svc: Services, size: int, fn: Callable[..., T], *args: Any) -> T:
+    """`fn(*args)` on the event loop when `size` bytes are cheap to handle, else in the pool."""
+    if size <= INLINE_BYTES:
+        return fn(*args)
+    return await svc.in_pool(fn, *args)

@@ -1,0 +1,140 @@
+"""Loading one model folder: verify the manifest and the files' hashes, open the sessions,
+check their signatures, choose their thread count, warm them up. Blocking; run off the loop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from service.engine.runtime import (
+    CUDA,
+    ProviderChoice,
+    Runner,
+    batch_buckets,
+    check_signature,
+    fewer_threads_if_faster,
+    make_session,
+)
+from service.manifest import MANIFEST_FILE, Manifest, sha256_of
+from service.repository.model import LoadError, Model, first_line, session_key
+from service.repository.warmup import measured_cost, probe, warm_up
+from service.resources import priority
+from service.resources.memory import give_back_freed
+from service.settings import Settings
+
+log = logging.getLogger("ganserve.repository")
+
+# Translation runs yield the cores to /generate and decoding (service/resources/priority.py),
+# so during a burst they run slower than their probe measured at load (docs/reliability.md):
+# admission takes on only what its estimate says finishes within half the request timeout.
+TRANSLATION_HEADROOM = 0.5
+
+
+def fingerprint(folder: Path) -> str:
+    """Cheap change detector: manifest bytes plus size and mtime of every other file."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            st = path.stat()
+            digest.update(f"{path.relative_to(folder)}:{st.st_size}:{st.st_mtime_ns};".encode())
+    digest.update((folder / MANIFEST_FILE).read_bytes())
+    return digest.hexdigest()
+
+
+def load_model(folder: Path, settings: Settings, choice: ProviderChoice) -> Model:
+    """Blocking: verify and load one folder. Never raises; a broken model comes back failed."""
+    name = folder.name
+    try:
+        stamp = fingerprint(folder)
+    except OSError as exc:
+        return Model(name=name, state="failed", reason=f"unreadable: {exc}")
+    manifest = None
+    try:
+        manifest = _read_manifest(folder)
+        runners = {}
+        for role in manifest.roles():
+            args = (folder, manifest, role, settings, choice)
+            # A translation session's intra-op threads run at bulk priority (priority.py).
+            bulk = manifest.kind == "translation"
+            runners[role] = priority.lowered(_load_runner, *args) if bulk else _load_runner(*args)
+    except LoadError as exc:
+        log.error("model %s failed: %s", name, exc)
+        return Model(
+            name=name, state="failed", reason=str(exc), manifest=manifest, fingerprint=stamp
+        )
+    log.info(
+        "model %s ready (%s, %s)",
+        name,
+        manifest.kind,
+        ", ".join(f"{r.key} on {r.provider}, {r.threads} threads" for r in runners.values()),
+    )
+    return Model(name=name, state="ready", manifest=manifest, runners=runners, fingerprint=stamp)
+
+
+def _read_manifest(folder: Path) -> Manifest:
+    try:
+        manifest = Manifest.load(folder)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "model.json"
+        raise LoadError(f"bad manifest: {where}: {first['msg']}") from exc
+    if manifest.name != folder.name:
+        raise LoadError(f"manifest name {manifest.name!r} differs from folder {folder.name!r}")
+    return manifest
+
+
+def _load_runner(
+    folder: Path, manifest: Manifest, role: str, settings: Settings, choice: ProviderChoice
+) -> Runner:
+    ref = manifest.files[role]
+    path = folder / ref.path
+    if not path.is_file():
+        raise LoadError(f"{role}: file {ref.path} is missing")
+    if sha256_of(path) != ref.sha256:
+        raise LoadError(f"{role}: sha256 of {ref.path} differs from the manifest")
+    generator = manifest.kind != "translation"
+    try:
+        session = make_session(
+            path, choice, settings.intra_op_threads, settings.inter_op_threads, arena=generator
+        )
+    except Exception as exc:  # ORT raises its own exception types for anything unloadable
+        raise LoadError(f"{role}: ONNX Runtime cannot load {ref.path}: {first_line(exc)}") from exc
+    try:
+        check_signature(session, manifest)
+    except ValueError as exc:
+        raise LoadError(f"{role}: wrong signature for {manifest.kind}: {exc}") from exc
+    provider = session.get_providers()[0]
+    threads = settings.intra_op_threads
+    if provider != CUDA and threads > 1:
+        try:
+            session, threads = fewer_threads_if_faster(
+                session,
+                path,
+                choice,
+                settings.inter_op_threads,
+                probe(manifest, settings),
+                arena=generator,
+            )
+        except Exception as exc:
+            raise LoadError(f"{role}: timing run failed: {first_line(exc)}") from exc
+    buckets = batch_buckets(settings.max_batch) if provider == CUDA and generator else ()
+    key = session_key(manifest.name, role, manifest)
+    runner = Runner(key, session, provider, buckets=buckets, threads=threads)
+    warm_up(runner, manifest, settings.max_batch)
+    if not generator:
+        give_back_freed()  # the probe's peak is measured from memory the OS holds back
+    try:
+        runner.estimate = measured_cost(
+            runner,
+            probe(manifest, settings, settings.max_side),
+            1.0 if generator else TRANSLATION_HEADROOM,
+        )
+    except Exception as exc:
+        raise LoadError(f"{role}: timing run failed: {first_line(exc)}") from exc
+    if not generator:
+        give_back_freed()
+    return runner

@@ -1,0 +1,187 @@
+"""The model repository: scan `models/`, load, and reload without downtime.
+
+A model is replaced only by a fully loaded and warmed-up successor; requests that already
+picked the old one finish on it (its batcher drains, then the session is dropped). Loading a
+folder is service/repository/loading.py; the batcher each session gets is made here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from concurrent.futures import Executor, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from service.engine.batcher import Batcher
+from service.engine.runtime import CUDA, ProviderChoice
+from service.manifest import MANIFEST_FILE
+from service.metrics import Metrics
+from service.repository.loading import fingerprint, load_model
+from service.repository.model import Model
+from service.resources.memory import MemoryBudget, resident_bytes
+from service.settings import Settings
+
+log = logging.getLogger("ganserve.repository")
+
+
+def _discard(metric: Any, *labels: str) -> None:
+    with contextlib.suppress(KeyError):
+        metric.remove(*labels)
+
+
+class Repository:
+    """All models by name. Changed only by `reload`, one reload at a time."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        metrics: Metrics,
+        executor: Executor,
+        translation_executor: Executor | None = None,
+    ) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self._translation_executor = translation_executor or executor
+        self.memory = MemoryBudget(settings.memory_budget_mb << 20)
+        metrics.watch_memory(self.memory)
+        self._executor = executor
+        # Not asyncio's default executor, whose threads asyncio.run waits for at exit: a load
+        # cut short by SIGTERM or Ctrl-C would hold the exit (service/server/signals.py).
+        self._load_executor = ThreadPoolExecutor(1, thread_name_prefix="ganserve-load")
+        self.choice = ProviderChoice(settings.provider)
+        self.models: dict[str, Model] = {}
+        self._lock = asyncio.Lock()
+        self.loaded = False
+
+    # -- loading ------------------------------------------------------------------------
+
+    async def reload(self) -> dict[str, str]:
+        """Rescan the folder; returns what happened per model (loaded, kept, failed, ...)."""
+        async with self._lock:
+            report: dict[str, str] = {}
+            folders = self._scan()
+            for name in sorted(set(self.models) - set(folders)):
+                report[name] = "removed"
+                self._retire(self.models.pop(name))
+            for name, folder in folders.items():
+                report[name] = await self._refresh(name, folder)
+            self.memory.set_baseline(resident_bytes())
+            self.loaded = True
+            return report
+
+    def _scan(self) -> dict[str, Path]:
+        root = self.settings.models_dir
+        if not root.is_dir():
+            log.warning("models folder %s does not exist", root)
+            return {}
+        return {
+            p.name: p for p in sorted(root.iterdir()) if p.is_dir() and (p / MANIFEST_FILE).exists()
+        }
+
+    async def _refresh(self, name: str, folder: Path) -> str:
+        old = self.models.get(name)
+        if old is not None and old.ready:
+            try:
+                unchanged = fingerprint(folder) == old.fingerprint
+            except OSError:
+                unchanged = False
+            if unchanged:
+                return "unchanged"
+        new = await asyncio.get_running_loop().run_in_executor(
+            self._load_executor, load_model, folder, self.settings, self.choice
+        )
+        if not new.ready:
+            if old is not None and old.ready:
+                old.reload_error = new.reason
+                log.error("model %s: broken replacement refused, old one keeps serving", name)
+                return f"kept: {new.reason}"
+            if old is not None:
+                self._retire(old)
+            self._publish(new)
+            self.models[name] = new
+            return f"failed: {new.reason}"
+        translation = new.kind == "translation"  # its rows' work is their pixels
+        for role, runner in new.runners.items():
+            # On CPU photos cost more per pixel in one run than apart (docs/benchmarks.md).
+            one_photo = translation and runner.provider != CUDA
+            new.batchers[role] = Batcher(
+                runner.run,
+                max_batch=1 if one_photo else self.settings.max_batch,
+                max_delay_s=self.settings.max_delay_ms / 1000,
+                queue_size=self.settings.queue_size,
+                executor=self._translation_executor if translation else self._executor,
+                metrics=self.metrics.for_session(runner.key),
+                inline_max_s=self.settings.inline_run_ms / 1000,
+                max_work=self.settings.max_batch_pixels if translation else None,
+                estimate=runner.estimate,
+                memory=self.memory if translation else None,  # generators: arena at load
+                name=runner.key,
+            )
+            full_run = self.settings.max_batch_pixels if translation else self.settings.max_batch
+            self.metrics.watch_session(runner.key, runner.estimate, full_run)
+        self.models[name] = new  # requests from now on use the new sessions
+        if old is not None:
+            self._retire(old, keep=set(new.session_keys()))
+        self._publish(new)
+        return "loaded" if old is None else "replaced"
+
+    def _publish(self, model: Model) -> None:
+        version = model.manifest.version if model.manifest else ""
+        for key, runner in zip(model.session_keys(), model.runners.values(), strict=False):
+            self.metrics.model_info.labels(key, model.kind or "", version, runner.provider).set(1)
+        for key in model.session_keys():
+            self.metrics.model_ready.labels(key).set(1 if model.ready else 0)
+
+    def _retire(self, model: Model, keep: set[str] = frozenset()) -> None:
+        """Drop a model's metrics series; its batchers finish what they hold in the background."""
+        version = model.manifest.version if model.manifest else ""
+        for key, runner in zip(model.session_keys(), model.runners.values(), strict=False):
+            _discard(self.metrics.model_info, key, model.kind or "", version, runner.provider)
+        for key in model.session_keys():
+            if key not in keep:
+                _discard(self.metrics.model_ready, key)
+        for batcher in model.batchers.values():
+            batcher.close()
+
+    async def close(self) -> None:
+        for model in self.models.values():
+            for batcher in model.batchers.values():
+                await batcher.aclose()
+        self._load_executor.shutdown(wait=False)
+
+    # -- lookup -------------------------------------------------------------------------
+
+    def ready_models(self, kind: str | None = None) -> list[Model]:
+        return [m for m in self.models.values() if m.ready and (kind is None or m.kind == kind)]
+
+    def default(self, kind: str) -> Model | None:
+        """The setting's model for this kind when it is ready, else the first ready one."""
+        preferred = getattr(self.settings, f"default_{kind}")
+        model = self.models.get(preferred) if preferred else None
+        if model is not None and model.ready and model.kind == kind:
+            return model
+        ready = self.ready_models(kind)
+        return ready[0] if ready else None
+
+    def not_ready_reason(self) -> str | None:
+        """Why this process should not get traffic yet; None when it may."""
+        if not self.loaded:
+            return "models are still loading"
+        if not self.ready_models():
+            return "no model is ready; see /models"
+        return self.cuda_problem()
+
+    def cuda_problem(self) -> str | None:
+        """With provider=cuda, the reason /readyz fails when any session is not on CUDA."""
+        if self.settings.provider != "cuda":
+            return None
+        for model in self.ready_models():
+            for runner in model.runners.values():
+                if runner.provider != CUDA:
+                    return (
+                        f"provider=cuda but {runner.key} runs on {runner.provider}: "
+                        "CUDA did not load"
+                    )
+        return None

@@ -1,0 +1,144 @@
+"""Process memory: resident size, the peak of one run, handing freed memory back, and the
+process-wide budget that runs reserve their estimated peak from.
+
+ONNX Runtime's CPU arena keeps the largest run's buffers for the life of the session: a burst
+of 1024x1024 photos left the process at its peak for good. Translation sessions therefore run
+without the arena, and glibc is asked to return the freed pages once a photo's answer is
+written and its session holds no more work (`give_back_after_burst`, called by every route
+that translates: /translate and /v2; docs/reliability.md has the measurements). Not
+after every run, and large buffers not mapped on their own (`M_MMAP_THRESHOLD`): either way
+the next run faults every page of its buffers in again, which made a 256x256 CycleGAN run
+1.4-2x slower on this machine (docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+log = logging.getLogger("ganserve.memory")
+
+T = TypeVar("T")
+STATUS = Path("/proc/self/status")
+CLEAR_REFS = Path("/proc/self/clear_refs")
+
+
+def _status_bytes(field: str) -> int | None:
+    try:
+        for line in STATUS.read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def resident_bytes() -> int:
+    """The process's resident set now (0 where /proc is not there)."""
+    return _status_bytes("VmRSS") or 0
+
+
+def peak_bytes_of(fn: Callable[[], T]) -> tuple[T, int | None]:
+    """`fn()` and how far the resident set rose above its start while it ran.
+
+    Linux resets the high-water mark on writing 5 to clear_refs; elsewhere (or without the
+    right) the peak is unknown and None comes back. Process-wide, so another thread's
+    allocations in the meantime count too: an overestimate, the safe side for a budget.
+    """
+    before = resident_bytes()
+    try:
+        CLEAR_REFS.write_text("5")
+    except OSError:
+        return fn(), None
+    result = fn()
+    peak = _status_bytes("VmHWM")
+    return result, None if peak is None else max(0, peak - before)
+
+
+def _glibc() -> ctypes.CDLL | None:
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim.argtypes = [ctypes.c_size_t]
+    except (OSError, AttributeError):  # not glibc: its allocator decides alone
+        return None
+    return libc
+
+
+_LIBC = _glibc()
+
+
+def give_back_freed() -> None:
+    """Freed heap pages handed back to the OS (about 1 ms after a large run)."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+async def give_back_after_burst(
+    idle: Callable[[], bool], in_pool: Callable[[Callable[[], None]], Awaitable[object]]
+) -> None:
+    """After a translation request, its arrays dropped: freed pages back to the OS (in the
+    pool, off the loop) when its session holds no more work (`idle()`, the batcher's word),
+    i.e. once a burst is done. Translation sessions only: generators keep their arena, and a
+    trim per request would cost their hot path."""
+    if idle():
+        await in_pool(give_back_freed)
+
+
+class MemoryBudget:
+    """Bytes that runs in flight may hold together, above the process with its models loaded.
+
+    A translation run reserves its estimated peak before `session.run` and waits, first come
+    first served, while the others' reservations leave no room (a run larger than the room,
+    possible after a reload moved the baseline, runs alone rather than never). Generators
+    reserve nothing: their arena is allocated at warm-up and their shapes are fixed.
+    """
+
+    def __init__(self, budget_bytes: int) -> None:
+        self.budget_bytes = budget_bytes
+        self.room = budget_bytes
+        self.reserved = 0
+        self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
+
+    def set_baseline(self, resident: int) -> None:
+        """What the process holds with its models loaded and idle; runs share the rest."""
+        self.room = max(0, self.budget_bytes - resident)
+
+    def fits_alone(self, nbytes: int) -> bool:
+        return nbytes <= self.room
+
+    async def reserve(self, nbytes: int) -> None:
+        if nbytes == 0:  # nothing measured: nothing to wait for
+            return
+        if not self._waiters and self._fits(nbytes):
+            self.reserved += nbytes
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append((nbytes, waiter))
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release(nbytes)  # granted just as it was cancelled
+            else:
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove((nbytes, waiter))
+            raise
+
+    def release(self, nbytes: int) -> None:
+        if nbytes == 0:
+            return
+        self.reserved -= nbytes
+        while self._waiters and self._fits(self._waiters[0][0]):
+            nbytes_next, waiter = self._waiters.popleft()
+            if not waiter.done():
+                self.reserved += nbytes_next
+                waiter.set_result(None)
+
+    def _fits(self, nbytes: int) -> bool:
+        return self.reserved == 0 or self.reserved + nbytes <= self.room
