@@ -200,7 +200,7 @@ def run(path: Path, psi: float, classes: list[str] | None, job: Job) -> Manifest
     if net.c_dim and classes is None:
         classes = [str(i) for i in range(net.c_dim)]
     parity = stylegan_export.export(net, job.out, psi, job.tolerance, job.opset)
-    _say("parity", "ONNX Runtime matches PyTorch at batches 1 and 3", started)
+    _say("parity", "ONNX Runtime matches PyTorch at batches 1 and 2", started)
     spec = StyleGANSpec(
         architecture=arch,
         resolution=net.img_resolution,
