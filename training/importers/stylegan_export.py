@@ -114,6 +114,8 @@ class _Generate(nn.Module):
 def _session(path: Path) -> ort.InferenceSession:
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors still raise
+    # no arena: it would keep each run's peak (gigabytes at 1024 px) beside PyTorch's rows
+    options.enable_cpu_mem_arena = False
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
@@ -151,23 +153,20 @@ def export(
     for n in PARITY_BATCHES:
         feeds = feeds_for(g, n, rng, psi)
         key = f"batch {n}"
-        ws = _check("mapping", chained.mapping.run, mapping, feeds, tolerance)
-        parity["mapping"][key] = ws[1]
-        parity["synthesis"][key] = _check(
-            "synthesis", chained.synthesis.run, synthesis, {"ws": ws[0]}, tolerance
-        )[1]
-        parity["generate"][key] = _check(
-            "mapping + synthesis vs G(z, c, psi)", chained.run, generate, feeds, tolerance
-        )[1]
+        ws = chained.mapping.run(None, feeds)[0]
+        parity["mapping"][key] = _compare("mapping", ws, mapping, feeds, tolerance)
+        image = chained.synthesis.run(None, {"ws": ws})[0]  # the chain's own output
+        parity["synthesis"][key] = _compare("synthesis", image, synthesis, {"ws": ws}, tolerance)
+        role = "mapping + synthesis vs G(z, c, psi)"
+        parity["generate"][key] = _compare(role, image, generate, feeds, tolerance)
     return parity
 
 
-def _check(
-    role: str, run, module: nn.Module, feeds: dict[str, np.ndarray], tolerance: float
-) -> tuple[np.ndarray, float]:
-    """ONNX Runtime's output on the whole batch against `module` row by row; the output and
-    the largest difference."""
-    out = run(None, feeds)[0]
+def _compare(
+    role: str, out: np.ndarray, module: nn.Module, feeds: dict[str, np.ndarray], tolerance: float
+) -> float:
+    """ONNX Runtime's output on the whole batch against `module` row by row: the largest
+    difference."""
     with torch.no_grad():
         rows = [
             module(*(torch.from_numpy(v[i : i + 1]) for v in feeds.values())).numpy()
@@ -181,7 +180,7 @@ def _check(
     print(f"parity: {role}: max |onnxruntime - torch| = {diff:.3g} on {shapes}", flush=True)
     if diff > tolerance:
         raise ExportError(f"{role}: ONNX Runtime differs from PyTorch by {diff} > {tolerance}")
-    return out, diff
+    return diff
 
 
 def samples(out: Path, manifest: Manifest) -> None:
