@@ -16,7 +16,7 @@ MANIFEST_FILE = "model.json"
 SCHEMA_VERSION = 1
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 
-Kind = Literal["unconditional", "conditional", "translation", "super-resolution"]
+Kind = Literal["unconditional", "conditional", "translation", "super-resolution", "stylegan"]
 
 # The ONNX file roles each kind may ship: a generator has its one; a translation model has
 # either direction or both (the CycleGAN authors release each direction as its own file); a
@@ -29,7 +29,9 @@ ROLES: dict[str, tuple[str, ...]] = {
     "translation": ("a2b", "b2a"),
     "super-resolution": (UPSCALE,),
 }
-KIND_ROLES = ROLES  # the name training/ reads them by
+# A StyleGAN ships both of its halves (see StyleGANSpec). It stays out of ROLES until the
+# service serves the kind; KIND_ROLES is every kind a manifest may hold.
+KIND_ROLES: dict[str, tuple[str, ...]] = {**ROLES, "stylegan": ("mapping", "synthesis")}
 
 
 class _Strict(BaseModel):
@@ -63,6 +65,28 @@ class FileRef(_Strict):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
+class StyleGANSpec(_Strict):
+    """A StyleGAN generator (kind `stylegan`), shipped as its two halves.
+
+    `mapping.onnx`: `z` [N, z_dim], `c` [N, c_dim] (only when c_dim > 0: one-hot labels),
+    `psi` [N] -> `ws` [N, num_ws, w_dim]; `synthesis.onnx`: `ws` -> `image` [N, C, R, R].
+    Two files rather than one generator because each request picks its own truncation psi
+    (a per-row input, so rows with different psi batch together) and `/interpolate` walks W:
+    it maps both ends, interpolates the ws and synthesises them, which needs synthesis on
+    its own; a whole-generator file beside it would ship the synthesis weights (nearly all
+    of them) twice. Mapping then synthesis is exactly NVIDIA's
+    `G(z, c, truncation_psi=psi, noise_mode='const')`.
+    """
+
+    architecture: Literal["stylegan2", "stylegan3-t", "stylegan3-r"]
+    resolution: int = Field(gt=0)
+    z_dim: int = Field(gt=0)
+    c_dim: int = Field(ge=0, description="0: unconditional; else one-hot labels of c_dim")
+    w_dim: int = Field(gt=0)
+    num_ws: int = Field(gt=0, description="rows of ws: one per modulated layer")
+    psi: float = Field(default=1.0, description="the truncation psi of a request naming none")
+
+
 class Manifest(BaseModel):
     """Everything a consumer may rely on about one served model.
 
@@ -84,6 +108,7 @@ class Manifest(BaseModel):
     scale: Literal[1, 2, 4] | None = Field(
         default=None, description="super-resolution: output sides = input sides x scale"
     )
+    stylegan: StyleGANSpec | None = None
     files: dict[str, FileRef]
     untrained: bool = Field(
         default=False, description="true for placeholder models made without training"
@@ -96,11 +121,15 @@ class Manifest(BaseModel):
         if not self.roles():
             wanted = " or ".join(repr(r) for r in KIND_ROLES[self.kind])
             raise ValueError(f"kind {self.kind!r} needs files {wanted}")
-        if self.kind in ("unconditional", "conditional") and self.latent is None:
+        if self.kind in ("unconditional", "conditional", "stylegan") and self.latent is None:
             raise ValueError(f"kind {self.kind!r} needs 'latent'")
         if self.kind == "conditional" and not self.classes:
             raise ValueError("kind 'conditional' needs a non-empty 'classes' list")
-        if self.kind != "conditional" and self.classes:
+        if self.kind == "stylegan":
+            self._stylegan_fields()
+        elif self.stylegan is not None:
+            raise ValueError("'stylegan' is only for kind 'stylegan'")
+        elif self.kind != "conditional" and self.classes:
             raise ValueError("'classes' is only for conditional models")
         if self.kind == "translation":
             if self.domains is None or set(self.domains) != {"a", "b"}:
@@ -123,6 +152,19 @@ class Manifest(BaseModel):
             if Path(ref.path).is_absolute() or ".." in Path(ref.path).parts:
                 raise ValueError(f"file {role!r} must be a path inside the model folder")
         return self
+
+    def _stylegan_fields(self) -> None:
+        spec = self.stylegan
+        if spec is None:
+            raise ValueError("kind 'stylegan' needs 'stylegan'")
+        if set(self.roles()) != set(KIND_ROLES["stylegan"]):
+            raise ValueError("kind 'stylegan' needs files 'mapping' and 'synthesis'")
+        if self.latent is not None and self.latent.dim != spec.z_dim:
+            raise ValueError(f"latent.dim {self.latent.dim} is not stylegan.z_dim {spec.z_dim}")
+        if (self.image.height, self.image.width) != (spec.resolution, spec.resolution):
+            raise ValueError(f"image is not {spec.resolution}x{spec.resolution}")
+        if len(self.classes or []) != spec.c_dim:
+            raise ValueError(f"stylegan.c_dim {spec.c_dim} needs as many 'classes'")
 
     def roles(self) -> tuple[str, ...]:
         """The ONNX roles this model ships, in KIND_ROLES order (its translation directions)."""

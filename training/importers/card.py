@@ -20,6 +20,12 @@ def text(m: Manifest, with_samples: bool, notes: list[str]) -> str:
             f"- kind: {m.kind}; image {img.channels}x{img.height}x{img.width} in "
             f"[{low:g}, {high:g}]"
             + (f"; latent dim {m.latent.dim}" if m.latent else "")
+            + (
+                f"; {m.stylegan.architecture}, num_ws {m.stylegan.num_ws}, w_dim "
+                f"{m.stylegan.w_dim}, c_dim {m.stylegan.c_dim}, default psi {m.stylegan.psi}"
+                if m.stylegan
+                else ""
+            )
             + (f"; sides padded to multiples of {img.multiple_of}" if translation else "")
         )
     lines = [f"# {m.name}", "", m.description, "", kind]
@@ -40,7 +46,8 @@ def text(m: Manifest, with_samples: bool, notes: list[str]) -> str:
             f"{role} " + ", ".join(f"{d:.2g} at {size}" for size, d in sizes.items())
             for role, sizes in src["onnx_parity_max_abs_diff"].items()
         )
-        lines.append(f"- ONNX Runtime vs PyTorch, max abs diff on a batch of two: {checks}")
+        batch = "" if m.kind == "stylegan" else " on a batch of two"  # stylegan: per batch
+        lines.append(f"- ONNX Runtime vs PyTorch, max abs diff{batch}: {checks}")
     lines += [f"- {note}" for note in notes]
     lines += ["", "## How it was imported", "", "```", src["command"], "```", ""]
     if with_samples:

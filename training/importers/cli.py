@@ -1,5 +1,5 @@
-"""`python -m training import {cyclegan,pix2pix,esrgan,onnx}`: someone else's model as a folder
-the service loads (see `python -m training import <source> --help`)."""
+"""`python -m training import {cyclegan,pix2pix,esrgan,onnx,stylegan}`: someone else's model
+as a folder the service loads (see `python -m training import <source> --help`)."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def add_commands(sub) -> None:
     imp = sub.add_parser(
         "import",
         help="serve someone else's model: the CycleGAN/pix2pix authors' checkpoints, "
-        "ESRGAN/Real-ESRGAN, any ONNX",
+        "ESRGAN/Real-ESRGAN, NVIDIA's StyleGAN snapshots, any ONNX",
         description=__doc__,
     )
     sources = imp.add_subparsers(dest="source", required=True)
@@ -116,6 +116,20 @@ def add_commands(sub) -> None:
     _common(onx, "domain a (translators)")
     for p in (cyc, pix, onx):
         p.set_defaults(handler=_run)
+    sg = sources.add_parser(
+        "stylegan",
+        help="an NVIDIA StyleGAN2-ADA or StyleGAN3 snapshot (.pkl), read without running it",
+        description=_doc("stylegan"),
+    )
+    sg.add_argument("files", type=Path, nargs=1, metavar="SNAPSHOT.pkl")
+    sg.add_argument("--out", type=Path, required=True, help="models/<name>: the model folder")
+    sg.add_argument(
+        "--psi", type=float, default=1.0, help="truncation psi of requests naming none (1.0)"
+    )
+    sg.add_argument("--classes", help="conditional snapshots: class names in label order")
+    sg.add_argument("--tolerance", type=float, default=1e-3, help="largest |onnxruntime - torch|")
+    sg.add_argument("--opset", type=int, default=18, help="ONNX opset (>= 18)")
+    sg.set_defaults(handler=_run_stylegan)
 
 
 def _run_esrgan(args: argparse.Namespace) -> int:
@@ -142,6 +156,27 @@ def _doc(module: str) -> str:
     from importlib import import_module
 
     return import_module(f"training.importers.{module}").__doc__ or ""
+
+
+def _run_stylegan(args: argparse.Namespace) -> int:
+    from training.export import ExportError
+    from training.importers import stylegan
+    from training.importers.job import Job
+    from training.importers.state_dict import CheckpointError
+    from training.importers.stylegan_pickle import SnapshotError
+
+    command = "python -m training " + shlex.join(sys.argv[1:])
+    classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
+    job = Job(args.out, ("a", "b"), command, tolerance=args.tolerance, opset=args.opset)
+    try:
+        stylegan.run(args.files[0], args.psi, classes, job)
+    except (SnapshotError, CheckpointError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ExportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.manifest import FileRef, ImageSpec, LatentSpec, Manifest, sha256_of
+from service.manifest import FileRef, ImageSpec, LatentSpec, Manifest, StyleGANSpec, sha256_of
 from training.export import PHOTOS, samples
-from training.importers import card
+from training.importers import card, stylegan_export
 from training.importers.job import Job
 
 
@@ -24,11 +24,13 @@ def write(
     classes: list[str] | None = None,
     notes: list[str] | None = None,
     scale: int | None = None,
+    stylegan: StyleGANSpec | None = None,
 ) -> Manifest:
     """`roles` name the files `<role>.onnx` in `job.out`; `domains` whether the manifest
-    names them (translation); `scale` a super-resolution model's. The samples of a
-    translation direction are the job's photos for it, a super-resolution model's the
-    picture it enlarges (a generator's preview needs none)."""
+    names them (translation); `scale` a super-resolution model's; `stylegan` a StyleGAN's
+    spec. The samples of a translation direction are the job's photos for it, a
+    super-resolution model's the picture it enlarges (a generator's preview needs none; a
+    StyleGAN's is drawn through both of its files)."""
     out = job.out
     photos = job.photos_for(roles)
     manifest = Manifest(
@@ -40,11 +42,14 @@ def write(
         classes=classes,
         domains=dict(zip("ab", job.domains, strict=True)) if domains else None,
         scale=scale,
+        stylegan=stylegan,
         files={r: FileRef(path=f"{r}.onnx", sha256=sha256_of(out / f"{r}.onnx")) for r in roles},
         source=source,
     )
     with_samples = kind != "translation" or bool(photos)
-    if with_samples:
+    if kind == "stylegan":
+        stylegan_export.samples(out, manifest)
+    elif with_samples:
         extra = {PHOTOS[role]: batch for role, batch in photos.items()}
         if photos:  # one grid, so every direction shows as many photos
             n = min(len(batch) for batch in photos.values())
