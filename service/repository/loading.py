@@ -167,13 +167,15 @@ def _load_translator(
     sha256 = manifest.files[role].sha256
     side = side_of(manifest, settings.max_side)
     key = CostKey(sha256, runner.provider, runner.threads, side)
+    # The warm-up's buffers back to the OS: held, they would stay until the first photo's
+    # answer, and the probe's peak is measured from memory the OS holds back.
+    give_back_freed()
     cached = cache.get(key)
     if cached is not None:
         runner.estimate = WorkEstimate(
             unit_s=cached.unit_s, unit_bytes=cached.unit_bytes, headroom=TRANSLATION_HEADROOM
         )
         return runner, None
-    give_back_freed()  # the probe's peak is measured from memory the OS holds back
     try:
         small = measured_cost(runner, probe(manifest, settings), TRANSLATION_HEADROOM)
     except Exception as exc:

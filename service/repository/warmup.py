@@ -26,9 +26,9 @@ from service.settings import Settings
 
 PROBE_SIDE = 256  # translation: the thread count and first estimate come from this side
 
-# On the shipped CycleGAN a 256x256 photo's time per pixel is 0.55-0.70 of a 1024x1024
+# On the shipped CycleGAN a 256x256 photo's time per pixel is 0.54-0.70 of a 1024x1024
 # one's (1 or 2 threads; alone, both directions at once, beside a CPU burner); doubled, it
-# predicts 1.11-1.41 times the measured cost: on the slow, safe side (benchmarks/photo_cost.py,
+# predicts 1.09-1.41 times the measured cost: on the slow, safe side (benchmarks/photo_cost.py,
 # docs/benchmarks.md#start-up). A 512x512 photo as is predicted 0.65-0.95, and a growth rate
 # fitted on 128x128 and 256x256 photos 0.42-1.97.
 SCALE_TO_MAX_SIDE = 2.0
