@@ -1,0 +1,2 @@
+"""The Open Inference Protocol over gRPC (`inference.GRPCInferenceService`): its definition and
+generated code in protocol/."""
