@@ -8,6 +8,7 @@ import os
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -32,6 +33,9 @@ from service.repository.repository import Repository
 from service.resources import priority
 from service.server import signals, workers
 from service.settings import Settings
+
+if TYPE_CHECKING:
+    from service.api.grpc import server as grpc_server
 
 log = logging.getLogger("ganserve")
 
@@ -61,15 +65,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         with signals.cancelled_by_exit_signals(loading):
             await asyncio.wait([loading])
         tasks = []
+        grpc = None
         if not loading.cancelled():  # else uvicorn, which saw the signal too, shuts down now
             results = loading.result()
             log.info("models: %s", ", ".join(f"{k}: {v}" for k, v in results.items()) or "none")
             if board:
                 tasks.append(asyncio.create_task(board.watch(lambda: svc.reload(spread=False))))
             tasks.append(asyncio.create_task(metrics.refresh_every(1.0)))  # memory, work gauges
+            if settings.grpc_port:
+                grpc = await _start_grpc(svc, app.version)
         try:
-            yield
+            # SIGTERM starts gRPC's drain at once, beside uvicorn's of HTTP.
+            with signals.on_exit_signals(lambda name: grpc and grpc.drain(name)):
+                yield
         finally:
+            if grpc:
+                await grpc.drain()
             for task in tasks:
                 task.cancel()
             if board:
@@ -123,3 +134,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics
     return app
+
+
+async def _start_grpc(svc: Services, version: str) -> grpc_server.Endpoint:
+    """The gRPC endpoint, imported here: see service/api/grpc/__init__.py for why."""
+    from service.api.grpc import server
+
+    return await server.start(svc, version)

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
 
     host: str = "0.0.0.0"
     port: int = Field(default=8000, ge=0, le=65535)
+    grpc_port: int = Field(
+        default=8001, ge=0, le=65535, description="the Open Inference Protocol over gRPC; 0: off"
+    )
     workers: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
         default="auto", description="processes serving the port; auto: see auto_workers"
     )

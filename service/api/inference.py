@@ -1,6 +1,6 @@
 """One request's rows through a session's batcher, answered as the error contract says.
 
-The batcher knows nothing of HTTP: here its outcomes become answers (overloaded, timeout,
+The batcher knows nothing of HTTP or gRPC: here its outcomes become answers (overloaded, timeout,
 too large for the memory budget, client gone, inference failed), and queued work nobody
 waits for any more is cancelled.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 import numpy as np
 from fastapi import Request
@@ -29,13 +29,24 @@ async def _hangup(request: Request) -> None:
 async def infer(
     request: Request, batcher: Batcher, inputs: dict[str, np.ndarray], timeout_s: float
 ) -> np.ndarray:
+    """`run` for an HTTP request: its client hanging up cancels its queued work."""
+    request.state.model = batcher.name
+    return await run(batcher, inputs, timeout_s, lambda: _hangup(request))
+
+
+async def run(
+    batcher: Batcher,
+    inputs: dict[str, np.ndarray],
+    timeout_s: float,
+    hangup: Callable[[], Awaitable[None]] | None = None,
+) -> np.ndarray:
     """Through the session's batcher, with the overload, deadline, hang-up and failure answers.
 
     The batcher refuses at once what its estimate says cannot finish within `timeout_s`, and
-    drops work still queued at the deadline; work still queued when the client hangs up is
-    cancelled, and the batcher drops it before it reaches the session.
+    drops work still queued at the deadline; work still queued when `hangup()` returns (the
+    client is gone) is cancelled, and the batcher drops it before it reaches the session.
+    Without `hangup` (gRPC), cancelling the caller is the hang-up: it cancels the work too.
     """
-    request.state.model = batcher.name
     try:
         output = await batcher.run_now(inputs, timeout_s)  # idle and cheap: no hand-offs
     except (Overloaded, TooLarge) as exc:
@@ -45,18 +56,19 @@ async def infer(
     if output is not None:
         return output
     work = asyncio.ensure_future(batcher.submit(inputs, timeout_s))
-    hangup = asyncio.ensure_future(_hangup(request))
-    # The client gone, its work is cancelled (queued rows never reach the session). A
-    # callback, not `asyncio.wait`: its waiter and callbacks per request cost more.
-    hangup.add_done_callback(lambda _: work.cancel())
+    gone = asyncio.ensure_future(hangup()) if hangup is not None else None
+    if gone is not None:
+        # The client gone, its work is cancelled (queued rows never reach the session). A
+        # callback, not `asyncio.wait`: its waiter and callbacks per request cost more.
+        gone.add_done_callback(lambda _: work.cancel())
     try:
         return await work
     except asyncio.CancelledError:
-        if hangup.done() and not hangup.cancelled():
+        if gone is not None and gone.done() and not gone.cancelled():
             # Nobody reads the answer; 499 (nginx's "client closed request") marks it in metrics.
-            gone = "the client disconnected before the answer"
-            raise ApiError(499, "client_closed", gone) from None
-        raise  # this request itself was cancelled (the server is stopping)
+            message = "the client disconnected before the answer"
+            raise ApiError(499, "client_closed", message) from None
+        raise  # this request itself was cancelled (the server is stopping, or gRPC's call)
     except (Overloaded, TooLarge) as exc:
         raise refusal(batcher.name, exc) from exc
     except DeadlinePassed as exc:
@@ -64,7 +76,8 @@ async def infer(
     except Exception as exc:  # the batch this request was in failed in ONNX Runtime
         raise _failed(batcher.name) from exc
     finally:
-        hangup.cancel()
+        if gone is not None:
+            gone.cancel()
 
 
 def _failed(key: str) -> ApiError:
