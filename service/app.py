@@ -72,9 +72,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if board:
                 tasks.append(asyncio.create_task(board.watch(lambda: svc.reload(spread=False))))
             tasks.append(asyncio.create_task(metrics.refresh_every(1.0)))  # memory, work gauges
-            if settings.grpc_port:
-                grpc = await _start_grpc(svc, app.version)
         try:
+            if settings.grpc_port and not loading.cancelled():
+                grpc = await _start_grpc(svc, app.version)
             # SIGTERM starts gRPC's drain at once, beside uvicorn's of HTTP.
             with signals.on_exit_signals(lambda name: grpc and grpc.drain(name)):
                 yield
