@@ -107,6 +107,12 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _ports_differ(self) -> Settings:
+        if self.grpc_port and self.grpc_port == self.port:
+            raise ValueError("grpc_port must differ from port (or be 0: no gRPC)")
+        return self
+
+    @model_validator(mode="after")
     def _queue_holds_a_request(self) -> Settings:
         if self.queue_size < self.max_n:
             raise ValueError("queue_size must be at least max_n, or big requests never fit")
