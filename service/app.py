@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi_offline import FastAPIOffline
 from prometheus_client import multiprocess
 
 from service import imaging
 from service.api import errors, openapi
 from service.api.middleware import (
+    DOCS_ASSETS,
     ApiKeyMiddleware,
     BodyLimitMiddleware,
     BodyTimeoutMiddleware,
@@ -27,7 +29,10 @@ from service.api.route_shortcut import RouteShortcut
 from service.api.routes import generate, health, models, page, translate
 from service.api.routes import metrics as metrics_route
 from service.api.services import Services
+from service.api.v2 import config as v2_config
+from service.api.v2 import repository as v2_repository
 from service.api.v2 import routes as v2
+from service.api.v2 import statistics as v2_statistics
 from service.metrics import Metrics
 from service.repository.repository import Repository
 from service.resources import priority
@@ -91,7 +96,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             translation_pool.shutdown(wait=False, cancel_futures=True)
             cpu_pool.shutdown(wait=False, cancel_futures=True)
 
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from DOCS_ASSETS, files of the fastapi-offline
+    # package served by the service itself: the docs work where no CDN can be reached.
+    app = FastAPIOffline(
+        static_url=DOCS_ASSETS,
         title="ganserve",
         version="0.1.0",
         summary="GAN generators and translators, served with ONNX Runtime",
@@ -101,7 +109,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
     openapi.install(app, settings)
-    for module in (generate, translate, models, health, metrics_route, page, v2):
+    # The V2 statistics first: `/v2/models/stats` is not the metadata of a model named `stats`.
+    v2_routes = (v2_statistics, v2_config, v2_repository, v2)
+    for module in (generate, translate, models, health, metrics_route, page, *v2_routes):
         app.include_router(module.router)
     page.mount_static(app)
 
@@ -110,7 +120,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(
             RouteShortcut, routes=generate.router.routes, handlers=app.exception_handlers
         )
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes + MULTIPART_SLACK)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_upload_bytes + MULTIPART_SLACK,
+        cap_bytes=settings.max_upload_bytes,
+    )
     app.add_middleware(BodyTimeoutMiddleware, timeout_s=settings.body_timeout_s)
     if settings.api_key:
         app.add_middleware(ApiKeyMiddleware, api_key=settings.api_key)
@@ -128,6 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "X-Direction",
                 "X-Domains",
                 "X-Image-Size",
+                "X-Resized",
             ],
         )
     app.add_middleware(SecurityHeadersMiddleware)

@@ -12,6 +12,7 @@ import math
 import struct
 import warnings
 import zlib
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -208,12 +209,26 @@ def read_photo(data: bytes, max_pixels: int, max_side: int) -> np.ndarray:
     return cap_side(decode_upload(data, max_pixels), max_side)
 
 
-def prepare_upload(
-    data: bytes, max_pixels: int, max_side: int, multiple_of: int
-) -> tuple[np.ndarray, int, int]:
-    """Upload bytes -> the network input and the height and width to crop its output to."""
-    rgb = read_photo(data, max_pixels, max_side)
-    return to_network(rgb, multiple_of), rgb.shape[0], rgb.shape[1]
+class Upload(NamedTuple):
+    """A photo made network input: `x`, the `height` and `width` it was translated at (its
+    longest side capped at `max_side`), and its own `size` (width, height), to answer at."""
+
+    x: np.ndarray
+    height: int
+    width: int
+    size: tuple[int, int]
+
+    @property
+    def resized(self) -> bool:
+        return self.size != (self.width, self.height)
+
+
+def prepare_upload(data: bytes, max_pixels: int, max_side: int, multiple_of: int) -> Upload:
+    """Upload bytes -> the network input, the size it is translated at, and its own."""
+    rgb = decode_upload(data, max_pixels)
+    size = (rgb.shape[1], rgb.shape[0])
+    rgb = cap_side(rgb, max_side)
+    return Upload(to_network(rgb, multiple_of), rgb.shape[0], rgb.shape[1], size)
 
 
 def to_photo(out: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -221,6 +236,12 @@ def to_photo(out: np.ndarray, height: int, width: int) -> np.ndarray:
     return to_uint8(out[:, :, :height, :width])[0]
 
 
-def from_network(out: np.ndarray, height: int, width: int) -> bytes:
-    """float [1, 3, H', W'] -> PNG of the top-left height x width (the padding cropped off)."""
-    return encode_png(to_photo(out, height, width))
+def from_network(
+    out: np.ndarray, height: int, width: int, size: tuple[int, int] | None = None
+) -> bytes:
+    """float [1, 3, H', W'] -> PNG of the top-left height x width (the padding cropped off),
+    scaled back up to `size` (width, height) when the photo was translated smaller."""
+    photo = to_photo(out, height, width)
+    if size is not None and size != (width, height):
+        photo = np.asarray(Image.fromarray(photo).resize(size, Image.Resampling.LANCZOS))
+    return encode_png(photo)

@@ -16,7 +16,7 @@ MANIFEST_FILE = "model.json"
 SCHEMA_VERSION = 1
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 
-Kind = Literal["unconditional", "conditional", "translation"]
+Kind = Literal["unconditional", "conditional", "translation", "super-resolution"]
 
 # The ONNX file roles each kind may ship: a generator has its one; a translation model has
 # either direction or both (the CycleGAN authors release each direction as its own file).
@@ -25,6 +25,10 @@ ROLES: dict[str, tuple[str, ...]] = {
     "conditional": ("generator",),
     "translation": ("a2b", "b2a"),
 }
+# A super-resolution model ships one network, `upscale`. It stays out of ROLES until the
+# service serves the kind: the service takes ROLES' keys as the kinds its routes serve.
+UPSCALE = "upscale"
+KIND_ROLES: dict[str, tuple[str, ...]] = {**ROLES, "super-resolution": (UPSCALE,)}
 
 
 class _Strict(BaseModel):
@@ -33,11 +37,18 @@ class _Strict(BaseModel):
 
 class ImageSpec(_Strict):
     channels: Literal[1, 3]
-    height: int = Field(gt=0, description="training height; translation accepts other sizes")
+    height: int = Field(
+        gt=0,
+        description="training height; translation and super-resolution accept other sizes",
+    )
     width: int = Field(gt=0)
-    range: tuple[float, float] = (-1.0, 1.0)
+    range: tuple[float, float] = Field(
+        default=(-1.0, 1.0), description="the pixel range the network takes (and gives)"
+    )
     multiple_of: int = Field(
-        default=1, gt=0, description="translation: H and W fed to the network must divide by this"
+        default=1,
+        gt=0,
+        description="translation, super-resolution: H and W fed to the network must divide by this",
     )
 
 
@@ -69,6 +80,9 @@ class Manifest(BaseModel):
     latent: LatentSpec | None = None
     classes: list[str] | None = None
     domains: dict[Literal["a", "b"], str] | None = None
+    scale: Literal[1, 2, 4] | None = Field(
+        default=None, description="super-resolution: output sides = input sides x scale"
+    )
     files: dict[str, FileRef]
     untrained: bool = Field(
         default=False, description="true for placeholder models made without training"
@@ -79,7 +93,7 @@ class Manifest(BaseModel):
     @model_validator(mode="after")
     def _kind_fields(self) -> Manifest:
         if not self.roles():
-            wanted = " or ".join(repr(r) for r in ROLES[self.kind])
+            wanted = " or ".join(repr(r) for r in KIND_ROLES[self.kind])
             raise ValueError(f"kind {self.kind!r} needs files {wanted}")
         if self.kind in ("unconditional", "conditional") and self.latent is None:
             raise ValueError(f"kind {self.kind!r} needs 'latent'")
@@ -92,14 +106,26 @@ class Manifest(BaseModel):
                 raise ValueError("kind 'translation' needs 'domains' with keys 'a' and 'b'")
             if self.image.channels != 3:
                 raise ValueError("translation models take 3-channel images")
+        if self.kind == "super-resolution":
+            if self.scale is None:
+                raise ValueError("kind 'super-resolution' needs 'scale' (1, 2 or 4)")
+            if self.image.channels != 3:
+                raise ValueError("super-resolution models take 3-channel images")
+            if self.latent is not None or self.domains is not None:
+                raise ValueError("super-resolution models have no 'latent' or 'domains'")
+            low, high = self.image.range
+            if not low < high:
+                raise ValueError(f"image.range {[low, high]} is empty")
+        elif self.scale is not None:
+            raise ValueError("'scale' is only for super-resolution models")
         for role, ref in self.files.items():
             if Path(ref.path).is_absolute() or ".." in Path(ref.path).parts:
                 raise ValueError(f"file {role!r} must be a path inside the model folder")
         return self
 
     def roles(self) -> tuple[str, ...]:
-        """The ONNX roles this model ships, in ROLES order (its translation directions)."""
-        return tuple(role for role in ROLES[self.kind] if role in self.files)
+        """The ONNX roles this model ships, in KIND_ROLES order (its translation directions)."""
+        return tuple(role for role in KIND_ROLES[self.kind] if role in self.files)
 
     @classmethod
     def load(cls, folder: Path) -> Manifest:

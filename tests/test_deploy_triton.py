@@ -156,3 +156,18 @@ def test_a_mismatched_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixt
     (uncond / manifest.files["generator"].path).write_bytes((trans / "a2b.onnx").read_bytes())
     assert main([str(uncond), "--out", str(tmp_path / "repo")]) == 1
     assert "inputs" in capsys.readouterr().err
+
+
+def test_the_old_command_name_still_exports_and_says_where_it_went(tmp_path: Path) -> None:
+    """Scripts written before service/ was laid out in layers call `service.triton_export`."""
+    src = make_unconditional(tmp_path / "models" / "uncond")
+    result = subprocess.run(
+        [sys.executable, "-m", "service.triton_export", str(src), "--out", str(tmp_path / "o")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "python -m service.repository.triton_export" in result.stderr
+    assert (tmp_path / "o" / "uncond" / "config.pbtxt").is_file()

@@ -20,8 +20,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from service import imaging
 from service.latents import default_label, latents
-from service.manifest import FileRef, ImageSpec, LatentSpec, Manifest, sha256_of
+from service.manifest import UPSCALE, FileRef, ImageSpec, LatentSpec, Manifest, sha256_of
 from training import checkpoint, factory
 from training.config import Config, build
 from training.imaging import grid, save_png
@@ -32,7 +33,8 @@ OPSET = 17
 IR_VERSION = 10  # ONNX Runtime 1.31 reads IR <= 13; onnx >= 1.23 writes 14 by default
 
 
-PHOTOS = {"a2b": "val_a", "b2a": "val_b"}  # the photos each translation direction samples
+# the photos each translation direction samples, and those a super-resolution model enlarges
+PHOTOS = {"a2b": "val_a", "b2a": "val_b", UPSCALE: "low_res"}
 
 
 class ExportError(RuntimeError):
@@ -250,7 +252,11 @@ def _served_scale(crops: torch.Tensor, manifest: Manifest) -> torch.Tensor:
 def samples(out: Path, manifest: Manifest, extra: dict[str, Any]) -> None:
     """The preview grid, made through ONNX Runtime from the exported file itself; a
     translation direction's photos are `extra["val_a"]` (a2b) or `extra["val_b"]` (b2a),
-    equally many, [N, 3, H, W] in [-1, 1]."""
+    equally many, [N, 3, H, W] in [-1, 1]; a super-resolution model's are `extra["low_res"]`,
+    [N, 3, H, W] in its `image.range`."""
+    if manifest.kind == "super-resolution":
+        _before_after(out, manifest, extra[PHOTOS[UPSCALE]].numpy())
+        return
     if manifest.kind == "translation":  # per direction: its photos, then their translations
         rows = []
         for role in manifest.roles():
@@ -272,3 +278,16 @@ def samples(out: Path, manifest: Manifest, extra: dict[str, Any]) -> None:
     else:
         feeds = {"z": latents(list(range(64)), manifest.latent.dim)}
     save_png(grid(session.run(None, feeds)[0], 8), out / "samples.png")
+
+
+def _before_after(out: Path, manifest: Manifest, photos: np.ndarray) -> None:
+    """One row per photo: the photo enlarged by nearest neighbour, then the network's output,
+    each mapped from the model's range to 0-255 and rounded as Real-ESRGAN rounds it."""
+    upscaled = _session(out / manifest.files[UPSCALE].path).run(None, {"image": photos})[0]
+    scale = manifest.scale or 1
+    before = photos.repeat(scale, axis=2).repeat(scale, axis=3)
+    pairs = np.stack([before, upscaled], 1).reshape(-1, *upscaled.shape[1:])
+    low, high = manifest.image.range
+    unit = np.clip((pairs - low) / (high - low), 0, 1)
+    pixels = (unit * 255).round().astype(np.uint8).transpose(0, 2, 3, 1)
+    save_png(imaging.grid(np.ascontiguousarray(pixels), cols=2), out / "samples.png")

@@ -87,16 +87,7 @@ def install(app: FastAPI) -> None:
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = list(exc.errors())
         malformed = any(err.get("type") == "json_invalid" for err in errors)
-        missing_file = any(
-            err.get("type") == "missing" and tuple(err.get("loc", ()))[-1:] == ("file",)
-            for err in errors
-        )
-        if malformed:
-            code = "malformed_json"
-        elif missing_file:
-            code = "missing_file"
-        else:
-            code = "invalid_request"
+        code = "malformed_json" if malformed else "invalid_request"
         status = 400 if malformed else 422
         message = _describe(errors)
         log.warning("%s %s -> %d %s: %s", request.method, request.url.path, status, code, message)

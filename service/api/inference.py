@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Iterator
 
 import numpy as np
@@ -40,13 +41,31 @@ async def run(
     timeout_s: float,
     hangup: Callable[[], Awaitable[None]] | None = None,
 ) -> np.ndarray:
-    """Through the session's batcher, with the overload, deadline, hang-up and failure answers.
+    """Through the session's batcher, with the overload, deadline, hang-up and failure answers,
+    each counted in the session's statistics as a success or a failure with its duration,
+    whichever protocol asked.
 
     The batcher refuses at once what its estimate says cannot finish within `timeout_s`, and
     drops work still queued at the deadline; work still queued when `hangup()` returns (the
     client is gone) is cancelled, and the batcher drops it before it reaches the session.
     Without `hangup` (gRPC), cancelling the caller is the hang-up: it cancels the work too.
     """
+    start = time.perf_counter()
+    try:
+        output = await _answer(batcher, inputs, timeout_s, hangup)
+    except ApiError:
+        batcher.stats.answered(False, time.perf_counter() - start)
+        raise
+    batcher.stats.answered(True, time.perf_counter() - start)
+    return output
+
+
+async def _answer(
+    batcher: Batcher,
+    inputs: dict[str, np.ndarray],
+    timeout_s: float,
+    hangup: Callable[[], Awaitable[None]] | None,
+) -> np.ndarray:
     try:
         output = await batcher.run_now(inputs, timeout_s)  # idle and cheap: no hand-offs
     except (Overloaded, TooLarge) as exc:

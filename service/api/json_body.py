@@ -16,6 +16,8 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 
+from service.api.content_types import is_json, not_json
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -26,49 +28,42 @@ def openapi_body(model: type[BaseModel]) -> dict[str, Any]:
     return {"requestBody": {"content": {"application/json": {"schema": schema}}, "required": True}}
 
 
-def _is_json(content_type: str | None) -> bool:
-    """FastAPI's test: `application/json` or `application/<anything>+json`, parameters aside."""
-    if not content_type:
-        return False  # FastAPI's strict content type: no header, no JSON
-    media = content_type.split(";", 1)[0].strip().lower()
-    kind, _, subtype = media.partition("/")
-    return kind == "application" and (subtype == "json" or subtype.endswith("+json"))
-
-
 def _refusal(errors: list[Any]) -> RequestValidationError:
     return RequestValidationError([{**err, "loc": ("body", *err.get("loc", ()))} for err in errors])
 
 
 async def read(request: Request, model: type[M]) -> M:
-    """The body as `model`, or FastAPI's answer to it: 400 malformed JSON, 422 invalid."""
+    """The body as `model`, or FastAPI's answer to it: 400 malformed JSON, 422 invalid; and
+    415 naming the content type to send when the body is not declared JSON (FastAPI's strict
+    content type: no header, no JSON)."""
+    content_type = request.headers.get("content-type")
+    if not is_json(content_type):
+        raise not_json(content_type)
     data = await request.body()
     if not data:
         raise RequestValidationError(
             [{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}]
         )
-    if _is_json(request.headers.get("content-type")):
-        try:
-            return model.model_validate_json(data)
-        except ValidationError:
-            pass  # refused: FastAPI's path below says why, in its words
-        try:
-            value: Any = json.loads(data)
-        except json.JSONDecodeError as exc:
-            raise RequestValidationError(
-                [
-                    {
-                        "type": "json_invalid",
-                        "loc": ("body", exc.pos),
-                        "msg": "JSON decode error",
-                        "input": {},
-                        "ctx": {"error": exc.msg},
-                    }
-                ]
-            ) from exc
-        except ValueError as exc:  # not UTF-8
-            raise HTTPException(400, "There was an error parsing the body") from exc
-    else:
-        value = data  # not JSON: FastAPI validates the bytes, and refuses them
+    try:
+        return model.model_validate_json(data)
+    except ValidationError:
+        pass  # refused: FastAPI's path below says why, in its words
+    try:
+        value: Any = json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "json_invalid",
+                    "loc": ("body", exc.pos),
+                    "msg": "JSON decode error",
+                    "input": {},
+                    "ctx": {"error": exc.msg},
+                }
+            ]
+        ) from exc
+    except ValueError as exc:  # not UTF-8
+        raise HTTPException(400, "There was an error parsing the body") from exc
     try:
         return model.model_validate(value, from_attributes=True)
     except ValidationError as exc:

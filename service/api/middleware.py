@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.api.errors import error_content
+from service.api.upload_cap import over_cap
 from service.metrics import Metrics
 
 log = logging.getLogger("ganserve.http")
@@ -36,7 +37,9 @@ PUBLIC_PATHS = {
     "/docs/oauth2-redirect",
     "/favicon.ico",
 }
-PUBLIC_PREFIXES = ("/static/",)
+# Swagger UI's and ReDoc's scripts and style sheet, served by the service (service/app.py).
+DOCS_ASSETS = "/docs/assets"
+PUBLIC_PREFIXES = ("/static/", f"{DOCS_ASSETS}/")
 
 
 async def _send_error(
@@ -130,11 +133,13 @@ class ApiKeyMiddleware:
 
 
 class BodyLimitMiddleware:
-    """Refuse bodies over `max_bytes`: by Content-Length before reading, else while streaming."""
+    """Refuse bodies over `max_bytes`: by Content-Length before reading, else while streaming.
+    The refusal names `cap_bytes`, the setting (`max_bytes` adds room for a form's envelope)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, cap_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.message = over_cap("the body", cap_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -153,7 +158,7 @@ class BodyLimitMiddleware:
                 send,
                 413,
                 "upload_too_large",
-                f"the body is over the {self.max_bytes} byte cap",
+                self.message,
                 [(b"connection", b"close")],
             )
             return
@@ -169,7 +174,7 @@ class BodyLimitMiddleware:
                     # `Connection: close` makes the server stop reading the rest.
                     raise HTTPException(
                         413,
-                        f"the body is over the {self.max_bytes} byte cap",
+                        self.message,
                         headers={"Connection": "close"},
                     )
             return message

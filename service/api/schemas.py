@@ -40,7 +40,9 @@ class GenerateRequest(_Request):
     model: ModelName | None = Field(default=None, description="model name; omitted: the default")
     n: Whole = Field(default=1, description="images, 1..max_n")
     label: Label | None = Field(default=None, description="class index or name, for all images")
-    labels: list[Label] | None = Field(default=None, description="one class per image")
+    labels: list[Label] | None = Field(
+        default=None, description="one class per image: exactly n entries (n defaults to 1)"
+    )
     seed: Seed | None = Field(
         default=None, description="image i uses seed+i; omitted: random seeds"
     )

@@ -31,7 +31,7 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
@@ -39,6 +39,7 @@ import numpy as np
 
 from service.engine.admission import Overloaded, WorkEstimate
 from service.engine.session_metrics import SessionMetrics
+from service.engine.session_stats import SessionStats
 from service.resources.memory import MemoryBudget
 
 Inputs = dict[str, np.ndarray]
@@ -108,6 +109,7 @@ class Batcher:
         self._row_s: dict[tuple, float] = {}
         self._executor = executor
         self._metrics = metrics
+        self.stats = SessionStats()  # counts and durations, kept for the V2 statistics
         self._queue: deque[_Item] = deque()
         self._rows = 0  # rows waiting, not yet taken into a batch
         self._wakeup = asyncio.Event()
@@ -198,7 +200,7 @@ class Batcher:
             raise
         finally:
             self.estimate.finished()
-        self._observe(key, rows, work, run_s, (0.0,))
+        self._observe(key, rows, work, run_s, [0.0])
         return output
 
     def admit(self, rows: int, per_row: int, timeout_s: float | None) -> None:
@@ -365,14 +367,13 @@ class Batcher:
         row_s = self._row_s.get(key)
         return row_s is not None and row_s * rows <= self.inline_max_s
 
-    def _observe(
-        self, key: tuple, rows: int, work: int, run_s: float, waits: Iterable[float]
-    ) -> None:
+    def _observe(self, key: tuple, rows: int, work: int, run_s: float, waits: list[float]) -> None:
         """A run's time into the estimates and the metrics (`waits`: each request's queue wait)."""
         if len(self._row_s) >= MAX_SHAPES_TIMED and key not in self._row_s:
             self._row_s.clear()  # uploads of ever new sizes must not grow it without bound
         self._row_s[key] = run_s / rows
         self.estimate.observe(work, run_s)
+        self.stats.ran(rows, run_s, waits)
         if self._metrics:
             self._metrics.batch_size.observe(rows)
             self._metrics.inference.observe(run_s)  # the run alone, not the hand-offs

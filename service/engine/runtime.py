@@ -135,6 +135,8 @@ def fewer_threads_if_faster(
 
 def check_signature(session: ort.InferenceSession, manifest: Manifest) -> None:
     """Names, element types and ranks per kind; static sizes must agree with the manifest."""
+    if manifest.kind not in SIGNATURES:
+        raise SignatureError(f"this version does not serve kind {manifest.kind!r}")
     want_in, want_out = SIGNATURES[manifest.kind]
     _check_args("input", session.get_inputs(), want_in)
     _check_args("output", session.get_outputs()[:1], want_out)

@@ -16,6 +16,18 @@ function setFile(chosen) {
     : "Choose a file, or drop one on this box.";
 }
 
+/** X-Resized (`1280x960->1024x768->1280x960`): the photo was over the service's max_side,
+ * translated smaller and scaled back to its own size. Said in words, or "" when it was not. */
+function resizeNote(response) {
+  const resized = response.headers.get("X-Resized");
+  if (!resized) return "";
+  const [own, translated] = resized.split("->");
+  return (
+    `The photo (${own}) is larger than the service translates (max_side): it was translated ` +
+    `at ${translated} and scaled back up to ${own}, so its detail is softer.`
+  );
+}
+
 function show(photo, blob, response, m, direction) {
   for (const url of objectUrls) URL.revokeObjectURL(url);
   const original = URL.createObjectURL(photo);
@@ -29,12 +41,14 @@ function show(photo, blob, response, m, direction) {
   $("tr-original-caption").textContent = `original (${src}): ${photo.name}`;
   $("tr-output").src = output;
   $("tr-output").alt = `${photo.name} translated ${src} to ${dst}`;
-  $("tr-output-caption").textContent = `${dst}${size ? `, ${size}` : ""}`;
+  const note = resizeNote(response);
+  const scaled = note ? " (translated smaller, scaled back)" : "";
+  $("tr-output-caption").textContent = `${dst}${size ? `, ${size}` : ""}${scaled}`;
   const base = photo.name.replace(/\.[^.]*$/, "") || "photo";
   $("tr-download").href = output;
   $("tr-download").download = `${base}-${direction}-${m.name}.png`;
   $("translate-result").hidden = false;
-  return `Translated ${photo.name} from ${src} to ${dst} with ${m.name}.`;
+  return `Translated ${photo.name} from ${src} to ${dst} with ${m.name}.${note ? ` ${note}` : ""}`;
 }
 
 function translate() {

@@ -101,3 +101,24 @@ def test_a_non_image_upload_is_explained(open_page) -> None:
     expect(page.locator("#translate-result")).to_be_hidden()
     expect(page.locator("#translate-form button[type=submit]")).to_be_enabled()
     shot(page, "bad-upload", full_page=False)
+
+
+def test_a_photo_over_max_side_is_said_to_be_scaled_back(open_page, tmp_path: Path) -> None:
+    """The service's max_side is 1024: a wider photo comes back at its own size, and the page
+    says it was translated smaller (from X-Resized)."""
+    page = open_page().open("trans")
+    path = tmp_path / "wide.png"
+    path.write_bytes(photo("PNG", (1100, 80)))
+    page.set_input_files("#tr-file", str(path))
+    expect(message(page)).to_contain_text(
+        "The photo (1100x80) is larger than the service translates (max_side): it was "
+        "translated at 1024x74 and scaled back up to 1100x80"
+    )
+    expect(page.locator("#tr-output-caption")).to_have_text(
+        "zebra, 1100x80 (translated smaller, scaled back)"
+    )
+    page.wait_for_function("document.getElementById('tr-output').naturalWidth > 0")
+    assert page.locator("#tr-output").evaluate("i => [i.naturalWidth, i.naturalHeight]") == [
+        1100,
+        80,
+    ]

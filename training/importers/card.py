@@ -8,15 +8,21 @@ from service.manifest import Manifest
 def text(m: Manifest, with_samples: bool, notes: list[str]) -> str:
     src = m.source  # type: ignore[attr-defined]
     img = m.image
-    lines = [
-        f"# {m.name}",
-        "",
-        m.description,
-        "",
-        f"- kind: {m.kind}; image {img.channels}x{img.height}x{img.width} in [-1, 1]"
-        + (f"; latent dim {m.latent.dim}" if m.latent else "")
-        + (f"; sides padded to multiples of {img.multiple_of}" if m.kind == "translation" else ""),
-    ]
+    low, high = img.range
+    translation = m.kind == "translation"
+    if m.kind == "super-resolution":
+        kind = (
+            f"- kind: {m.kind}, x{m.scale}; RGB in [{low:g}, {high:g}] at any size, sides "
+            f"padded to multiples of {img.multiple_of}; output {m.scale} times larger"
+        )
+    else:
+        kind = (
+            f"- kind: {m.kind}; image {img.channels}x{img.height}x{img.width} in "
+            f"[{low:g}, {high:g}]"
+            + (f"; latent dim {m.latent.dim}" if m.latent else "")
+            + (f"; sides padded to multiples of {img.multiple_of}" if translation else "")
+        )
+    lines = [f"# {m.name}", "", m.description, "", kind]
     if m.domains:
         names = {"a2b": ("a", "b"), "b2a": ("b", "a")}
         ways = [f"{r} ({m.domains[names[r][0]]} -> {m.domains[names[r][1]]})" for r in m.roles()]

@@ -1,5 +1,5 @@
-"""`python -m training import {cyclegan,pix2pix,onnx}`: someone else's model as a folder the
-service loads (see `python -m training import <source> --help`)."""
+"""`python -m training import {cyclegan,pix2pix,esrgan,onnx}`: someone else's model as a folder
+the service loads (see `python -m training import <source> --help`)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,21 @@ import sys
 from pathlib import Path
 
 from training.importers.unet import LEVELS
+
+# The ESRGAN options are read from the checkpoint; one given must agree with it.
+ESRGAN_OPTIONS: list[tuple[str, dict, str]] = [
+    ("arch", {"choices": ["RRDBNet", "SRVGGNetCompact"]}, "the network (default: from keys)"),
+    ("scale", {"type": int, "choices": [1, 2, 4]}, "output size / input size"),
+    ("num_feat", {"type": int}, "feature channels (their num_feat)"),
+    ("num_block", {"type": int}, "RRDBNet: RRDB blocks (their num_block)"),
+    ("num_grow_ch", {"type": int}, "RRDBNet: growth channels (their num_grow_ch)"),
+    ("num_conv", {"type": int}, "SRVGGNetCompact: body convolutions (their num_conv)"),
+    (
+        "act_type",
+        {"choices": ["prelu", "relu", "leakyrelu"]},
+        "SRVGGNetCompact: activation; needed only without PReLU weights (no body.1.weight)",
+    ),
+]
 
 
 def _domains(text: str) -> tuple[str, str]:
@@ -46,10 +61,11 @@ def _torch(p: argparse.ArgumentParser) -> None:
 
 
 def add_commands(sub) -> None:
-    """Register `import` and its three sources on the training CLI's subparsers."""
+    """Register `import` and its sources on the training CLI's subparsers."""
     imp = sub.add_parser(
         "import",
-        help="serve someone else's model: the CycleGAN/pix2pix authors' checkpoints, any ONNX",
+        help="serve someone else's model: the CycleGAN/pix2pix authors' checkpoints, "
+        "ESRGAN/Real-ESRGAN, any ONNX",
         description=__doc__,
     )
     sources = imp.add_subparsers(dest="source", required=True)
@@ -77,6 +93,19 @@ def add_commands(sub) -> None:
     )
     _common(pix, "inputs (without: no samples.png)")
     _torch(pix)
+    esr = sources.add_parser(
+        "esrgan",
+        help="an ESRGAN / Real-ESRGAN checkpoint (RRDBNet x4/x2/x1, SRVGGNetCompact): "
+        "super-resolution",
+        description=_doc("esrgan"),
+    )
+    esr.add_argument("files", type=Path, nargs=1, metavar="CHECKPOINT.pth")
+    esr.add_argument("--out", type=Path, required=True, help="models/<name>: the model folder")
+    esr.add_argument("--photo", type=Path, help="a photo whose centre samples.png enlarges")
+    for option, kind, what in ESRGAN_OPTIONS:
+        esr.add_argument("--" + option.replace("_", "-"), dest=option, help=what, **kind)
+    _torch(esr)
+    esr.set_defaults(handler=_run_esrgan)
     onx = sources.add_parser(
         "onnx",
         help="an ONNX generator or translator exported elsewhere, served as is",
@@ -87,6 +116,26 @@ def add_commands(sub) -> None:
     _common(onx, "domain a (translators)")
     for p in (cyc, pix, onx):
         p.set_defaults(handler=_run)
+
+
+def _run_esrgan(args: argparse.Namespace) -> int:
+    from training.export import ExportError
+    from training.importers import esrgan, low_res
+    from training.importers.job import Job
+    from training.importers.state_dict import CheckpointError
+
+    job = Job(args.out, None, "python -m training " + shlex.join(sys.argv[1:]))
+    job.tolerance, job.opset = args.tolerance, args.opset
+    given = {option: getattr(args, option) for option, _, _ in ESRGAN_OPTIONS if option != "arch"}
+    try:
+        esrgan.run(args.files[0], args.arch, given, args.photo, job)
+    except (CheckpointError, low_res.PhotoError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ExportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    return 0
 
 
 def _doc(module: str) -> str:

@@ -1,5 +1,6 @@
 """The model folder of an imported model: its ONNX files (already in place), model.json with
-their hashes and the `source` record, samples.png when photos were given, README.md."""
+their hashes and the `source` record, samples.png (a translator's: when photos were given),
+README.md."""
 
 from __future__ import annotations
 
@@ -22,10 +23,12 @@ def write(
     latent: int | None = None,
     classes: list[str] | None = None,
     notes: list[str] | None = None,
+    scale: int | None = None,
 ) -> Manifest:
     """`roles` name the files `<role>.onnx` in `job.out`; `domains` whether the manifest
-    names them (translation). The samples of a translation direction are the job's photos
-    for it (a generator's preview needs none)."""
+    names them (translation); `scale` a super-resolution model's. The samples of a
+    translation direction are the job's photos for it, a super-resolution model's the
+    picture it enlarges (a generator's preview needs none)."""
     out = job.out
     photos = job.photos_for(roles)
     manifest = Manifest(
@@ -36,6 +39,7 @@ def write(
         latent=LatentSpec(dim=latent) if latent else None,
         classes=classes,
         domains=dict(zip("ab", job.domains, strict=True)) if domains else None,
+        scale=scale,
         files={r: FileRef(path=f"{r}.onnx", sha256=sha256_of(out / f"{r}.onnx")) for r in roles},
         source=source,
     )

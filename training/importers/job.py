@@ -1,5 +1,6 @@
 """What every import is asked for, whatever the source: the folder to write, the domain
-names, the sample photos per direction, the export checks, and the command for the record."""
+names (translators), the sample photos per role, the export checks, and the command for the
+record."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import torch
 @dataclass
 class Job:
     out: Path
-    domains: tuple[str, str]
+    domains: tuple[str, str] | None  # translation only
     command: str
     photos: dict[str, torch.Tensor] = field(default_factory=dict)  # role -> [N, 3, H, W]
     tolerance: float = 1e-4  # largest |onnxruntime - torch| (checkpoints)

@@ -21,6 +21,16 @@ AUTHORS_LICENCE = (
     "ganserve claims none either way: ask the authors before redistributing them or using "
     "them beyond research."
 )
+ESRGAN_AUTHORS = (
+    "Xintao Wang et al.: ESRGAN's RRDBNet as BasicSR defines it "
+    "(github.com/XPixelGroup/BasicSR, basicsr/archs/rrdbnet_arch.py) and Real-ESRGAN's "
+    "SRVGGNetCompact (github.com/xinntao/Real-ESRGAN, realesrgan/archs/srvgg_arch.py)"
+)
+ESRGAN_LICENCE = (
+    "BasicSR's code is Apache-2.0 and Real-ESRGAN's BSD-3-Clause; ganserve rebuilt the "
+    "networks and copies none of their code. Their released weights state no separate "
+    "licence of their own; ganserve claims none for them either way."
+)
 UNKNOWN_LICENCE = (
     "Unknown: whatever the file's makers gave it. ganserve records none and claims none."
 )

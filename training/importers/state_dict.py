@@ -2,10 +2,11 @@
 
 `read` accepts what the authors' `save_networks` writes (a bare state_dict, with or without
 the `module.` prefix DataParallel adds, and the `_metadata` attribute), and refuses anything
-else with a sentence instead of a traceback. `fit` drops the InstanceNorm running statistics
-older releases carry (InstanceNorm without affine normalises by each image's own statistics,
-so they were never used) and loads strictly, naming the option to change when the layout is
-another one.
+else with a sentence instead of a traceback; its two halves, `load` (the file) and `tensors`
+(its state_dict), serve formats that wrap the state_dict, like BasicSR's `{'params': ...}`.
+`fit` drops the InstanceNorm running statistics older releases carry (InstanceNorm without
+affine normalises by each image's own statistics, so they were never used) and loads
+strictly, naming the option to change when the layout is another one.
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ class CheckpointError(ValueError):
 
 def read(path: Path) -> dict[str, torch.Tensor]:
     """The tensors of a state_dict file, with the DataParallel prefix and metadata removed."""
+    return tensors(load(path), path.name)
+
+
+def load(path: Path) -> object:
+    """What a torch.save file holds, loaded as tensors and plain containers only."""
     if not path.is_file():
         raise CheckpointError(f"{path}: no such file")
     with path.open("rb") as f:
@@ -48,16 +54,22 @@ def read(path: Path) -> dict[str, torch.Tensor]:
         ) from None
     except (RuntimeError, EOFError, ValueError, OSError, zipfile.BadZipFile) as exc:
         raise CheckpointError(f"{path.name} is not a readable checkpoint: {_first(exc)}") from None
+    return state
+
+
+def tensors(state: object, name: str) -> dict[str, torch.Tensor]:
+    """`state` as a state_dict, or a refusal naming what it is instead (`name`: where it
+    came from, for the message)."""
     if not isinstance(state, dict) or not state:
-        raise CheckpointError(f"{path.name} holds a {type(state).__name__}, not a state_dict")
+        raise CheckpointError(f"{name} holds a {type(state).__name__}, not a state_dict")
     if {"config", "models", "step"} <= set(state):
         raise CheckpointError(
-            f"{path.name} is a ganserve training checkpoint: use `python -m training export`"
+            f"{name} is a ganserve training checkpoint: use `python -m training export`"
         )
     bad = [k for k, v in state.items() if not isinstance(k, str) or not torch.is_tensor(v)]
     if bad:
         raise CheckpointError(
-            f"{path.name} is not a state_dict: {len(bad)} entries are not tensors "
+            f"{name} is not a state_dict: {len(bad)} entries are not tensors "
             f"(first: {str(bad[0])[:60]!r})"
         )
     state = dict(state)  # a plain dict: the authors' loader deletes `_metadata` too

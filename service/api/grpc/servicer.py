@@ -45,8 +45,8 @@ from service.api.v2.models import (
     outputs,
     prepare,
 )
-from service.api.v2.routes import INLINE_BYTES
-from service.api.v2.tensors import BINARY_EXTENSION, refuse
+from service.api.v2.routes import EXTENSIONS, INLINE_BYTES
+from service.api.v2.tensors import refuse
 from service.resources.memory import give_back_after_burst
 from service.settings import Settings
 
@@ -192,7 +192,7 @@ class InferenceServicer:
     @rpc()
     async def ServerMetadata(self, request: Any, context: Context, call: Call) -> Any:
         return pb.ServerMetadataResponse(
-            name="ganserve", version=self.version, extensions=[BINARY_EXTENSION]
+            name="ganserve", version=self.version, extensions=EXTENSIONS
         )
 
     @rpc()

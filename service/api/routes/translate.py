@@ -5,13 +5,15 @@ from __future__ import annotations
 import contextlib
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import Response
 
 from service import imaging
+from service.api.content_types import multipart_form
 from service.api.errors import ApiError
 from service.api.inference import admitted, infer
 from service.api.services import pick_model, services
+from service.api.upload_cap import over_cap
 from service.manifest import NAME_PATTERN
 from service.repository.model import Model
 from service.resources.memory import give_back_after_burst
@@ -51,6 +53,7 @@ def _direction(model: Model, asked: str) -> str:
 
 @router.post(
     "/translate",
+    dependencies=[Depends(multipart_form)],
     response_class=Response,
     responses={200: {"content": {"image/png": {}}, "description": "the translated image"}},
 )
@@ -60,18 +63,15 @@ async def translate(
     model: Annotated[str | None, Form(pattern=NAME_PATTERN, max_length=64)] = None,
     direction: Annotated[Literal["a2b", "b2a"], Form()] = "a2b",
 ) -> Response:
-    """The upload translated, as a PNG of the same size (of the capped size when it is
-    larger than `max_side`). A direction the model does not ship is refused."""
+    """The upload translated, as a PNG of the same size. A photo larger than `max_side` is
+    translated at that size and scaled back to its own (`X-Resized` says so). A direction the
+    model does not ship is refused."""
     svc = services(request)
     chosen = pick_model(svc, model, ("translation",))
     direction = _direction(chosen, direction)
     data = await file.read()
     if len(data) > svc.settings.max_upload_bytes:
-        raise ApiError(
-            413,
-            "upload_too_large",
-            f"the file is over the {svc.settings.max_upload_bytes} byte cap",
-        )
+        raise ApiError(413, "upload_too_large", over_cap("the file", svc.settings.max_upload_bytes))
     settings = svc.settings
     multiple_of = chosen.manifest.image.multiple_of
     batcher = chosen.batchers[direction]
@@ -84,14 +84,15 @@ async def translate(
     )
     with weighed:
         try:
-            x, height, width = await svc.in_pool(
+            upload = await svc.in_pool(
                 imaging.prepare_upload, data, settings.max_pixels, settings.max_side, multiple_of
             )
         except imaging.ImageError as exc:
             raise image_api_error(exc) from exc
-    out = await infer(request, batcher, {"image": x}, settings.request_timeout_s)
-    png = await svc.in_pool(imaging.from_network, out, height, width)
-    del x, out  # the photo's arrays freed, and with no more work its memory goes back
+    out = await infer(request, batcher, {"image": upload.x}, settings.request_timeout_s)
+    png = await svc.in_pool(imaging.from_network, out, upload.height, upload.width, upload.size)
+    headers = _size_headers(upload)
+    del upload, out  # the photo's arrays freed, and with no more work its memory goes back
     await give_back_after_burst(lambda: batcher.idle, svc.in_pool)
     svc.metrics.images.labels(batcher.name, "/translate").inc()
     domains = chosen.manifest.domains or {}
@@ -105,6 +106,16 @@ async def translate(
             "X-Model": chosen.name,
             "X-Direction": direction,
             "X-Domains": f"{src}->{dst}",
-            "X-Image-Size": f"{width}x{height}",
+            **headers,
         },
     )
+
+
+def _size_headers(upload: imaging.Upload) -> dict[str, str]:
+    """`X-Image-Size`, the answer's size (the upload's own), and for a photo over `max_side`
+    `X-Resized`: its size, the size it was translated at, and the size it came back at."""
+    own = "{}x{}".format(*upload.size)
+    headers = {"X-Image-Size": own}
+    if upload.resized:
+        headers["X-Resized"] = f"{own}->{upload.width}x{upload.height}->{own}"
+    return headers

@@ -75,6 +75,13 @@ def find(repository: Repository, name: str, version: str | None = None) -> Targe
         )
     assert model.manifest is not None
     roles = model.manifest.roles()
+    if model.kind == "translation" and not direction:
+        named = " or ".join(f"{base}.{r}" for r in roles)
+        raise ApiError(
+            404,
+            "unknown_model",
+            f"{base!r} is a translation model: name one of its directions, {named}",
+        )
     if (model.kind == "translation") != bool(direction) or (direction and direction not in roles):
         hint = " or ".join(f"{base}.{r}" for r in roles) if model.kind == "translation" else base
         raise ApiError(404, "unknown_model", f"no model named {name!r}; did you mean {hint}?")
@@ -85,6 +92,21 @@ def find(repository: Repository, name: str, version: str | None = None) -> Targe
             f"model {name!r} has version {model.manifest.version!r}, not {version!r}",
         )
     return Target(name, model, direction or "generator")
+
+
+def v2_name(model: Model, role: str) -> str:
+    """A session's V2 model name: the model's for a generator, `<name>.<role>` for a direction."""
+    return model.name if role == "generator" else f"{model.name}.{role}"
+
+
+def ready_targets(repository: Repository) -> list[Target]:
+    """Every session that serves, as a V2 model."""
+    return [
+        Target(v2_name(model, role), model, role)
+        for model in repository.models.values()
+        if model.ready
+        for role in model.runners
+    ]
 
 
 def metadata(target: Target) -> ModelMetadata:
@@ -204,7 +226,7 @@ def _image(image: np.ndarray, target: Target, settings: Settings) -> tuple[Feeds
     if max(height, width) > settings.max_side or height * width > settings.max_pixels:
         raise refuse(
             f"input 'image' is {width}x{height}; at most {settings.max_side} pixels a side "
-            f"and {settings.max_pixels} pixels an image are served"
+            f"(max_side) and {settings.max_pixels} pixels an image (max_pixels) are served"
         )
     _finite("image", image)
     if image.min() < -1 or image.max() > 1:

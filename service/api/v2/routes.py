@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from service.api.errors import error_response
 from service.api.inference import infer
 from service.api.services import Services, services
+from service.api.upload_cap import over_cap
 from service.api.v2.models import (
     NAME_PATTERN,
     VERSION_PATTERN,
@@ -36,6 +37,7 @@ from service.api.v2.schemas import (
 from service.api.v2.tensors import (
     BINARY_EXTENSION,
     HEADER_LENGTH,
+    check_content_type,
     decode_request,
     encode_response,
     refuse,
@@ -57,6 +59,8 @@ HeaderLength = Annotated[
     Header(alias=HEADER_LENGTH, ge=0, description="binary tensors: the JSON's length in bytes"),
 ]
 
+# The binary tensors, the repository index (repository.py), the statistics (statistics.py).
+EXTENSIONS = [BINARY_EXTENSION, "model_repository", "statistics"]
 # Decoding or encoding this many bytes costs less than the hand-off to the CPU pool and back.
 INLINE_BYTES = 64 * 1024
 INFER_BODY: dict[str, Any] = {
@@ -78,9 +82,7 @@ BINARY_ANSWER = {
 @router.get("", response_model=ServerMetadata)
 async def server_metadata(request: Request) -> ServerMetadata:
     """Name, version and the protocol extensions served."""
-    return ServerMetadata(
-        name="ganserve", version=request.app.version, extensions=[BINARY_EXTENSION]
-    )
+    return ServerMetadata(name="ganserve", version=request.app.version, extensions=EXTENSIONS)
 
 
 @router.get("/health/live", response_model=Live)
@@ -151,9 +153,10 @@ async def _infer(
 ) -> Response:
     if request.headers.get("content-encoding", "identity") != "identity":
         raise refuse("compressed request bodies are not supported")
+    check_content_type(request.headers.get("content-type"))
     body = await request.body()
     if len(body) > svc.settings.max_upload_bytes:
-        raise refuse(f"the body is over the {svc.settings.max_upload_bytes} byte cap")
+        raise refuse(over_cap("the body", svc.settings.max_upload_bytes))
     parsed, feeds, crop, wanted = await _off_loop(
         svc, len(body), _decode, target, body, header_length, svc.settings
     )

@@ -107,3 +107,84 @@ class V2Error(BaseModel):
     """Every error under /v2, whatever its status."""
 
     error: str
+
+
+# -- the model repository, configuration and statistics extensions (Triton's shapes) -------
+
+
+class RepositoryIndexRequest(_Request):
+    ready: bool = Field(default=False, description="true: only the models ready to serve")
+
+
+class RepositoryIndexEntry(BaseModel):
+    name: str = Field(description="a V2 model name: a generator, or `<model>.a2b` / `.b2a`")
+    version: str | None = None
+    state: str = Field(description="READY or UNAVAILABLE")
+    reason: str = Field(default="", description="why it is unavailable")
+
+
+class ConfigTensor(BaseModel):
+    name: str
+    data_type: str = Field(description="TYPE_FP32, TYPE_INT64, TYPE_UINT8")
+    dims: list[int] = Field(description="without the batch axis; -1 for a dynamic axis")
+    reshape: dict[str, list[int]] | None = Field(
+        default=None, description="a per-row scalar: [1] on the wire, [] for the model"
+    )
+
+
+class DynamicBatching(BaseModel):
+    max_queue_delay_microseconds: int
+
+
+class InstanceGroup(BaseModel):
+    kind: str = Field(description="KIND_CPU or KIND_GPU")
+    count: int
+
+
+class ModelConfig(BaseModel):
+    name: str
+    platform: str
+    backend: str
+    version_policy: dict[str, Any]
+    max_batch_size: int = Field(description="rows one request may hold (max_n)")
+    input: list[ConfigTensor]
+    output: list[ConfigTensor]
+    dynamic_batching: DynamicBatching
+    instance_group: list[InstanceGroup]
+
+
+class StatDuration(BaseModel):
+    count: int
+    ns: int
+
+
+class InferStatistics(BaseModel):
+    success: StatDuration
+    fail: StatDuration
+    queue: StatDuration
+    compute_input: StatDuration
+    compute_infer: StatDuration
+    compute_output: StatDuration
+    cache_hit: StatDuration
+    cache_miss: StatDuration
+
+
+class BatchStatistics(BaseModel):
+    batch_size: int
+    compute_input: StatDuration
+    compute_infer: StatDuration
+    compute_output: StatDuration
+
+
+class ModelStatistics(BaseModel):
+    name: str
+    version: str
+    last_inference: int = Field(description="milliseconds since the epoch; 0: none yet")
+    inference_count: int = Field(description="rows run")
+    execution_count: int = Field(description="session runs (batches)")
+    inference_stats: InferStatistics
+    batch_stats: list[BatchStatistics]
+
+
+class Statistics(BaseModel):
+    model_stats: list[ModelStatistics]

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
+from service.api.content_types import is_json, media_type
 from service.api.errors import ApiError
 from service.api.v2.schemas import InferRequest, RequestInput
 
@@ -30,6 +31,20 @@ DATATYPE_OF = {dtype.str: name for name, dtype in DTYPES.items()}  # '<f4' -> 'F
 # numpy kinds that JSON numbers of each datatype may parse to: no bools, strings or nulls,
 # and no fractions for integer types.
 JSON_KINDS = {"FP32": "iuf", "INT64": "iu", "UINT64": "iu", "UINT8": "iu"}
+
+
+# An infer body is JSON, or JSON and then raw tensors; tritonclient sends no content type.
+TENSOR_BODY = ("application/octet-stream",)
+SEND_TENSORS = (
+    "send the body as JSON with content-type: application/json (or JSON and then binary "
+    f"tensors as application/octet-stream, with {HEADER_LENGTH})"
+)
+
+
+def check_content_type(content_type: str | None) -> None:
+    """Refuse a body declared as something else (a form, text); none declared is JSON."""
+    if content_type and not (is_json(content_type) or media_type(content_type) in TENSOR_BODY):
+        raise refuse(f"{SEND_TENSORS}; got {media_type(content_type)}")
 
 
 def refuse(message: str) -> ApiError:

@@ -111,9 +111,10 @@ async def test_translate_both_directions_and_formats(client) -> None:
         assert png_size(r.content) == (20, 12)
 
 
-async def test_translate_scales_large_uploads_to_max_side(client) -> None:
+async def test_translate_runs_large_uploads_at_max_side_and_answers_at_their_size(client) -> None:
     r = await client.post("/translate", files={"file": ("x.png", upload((1000, 500), "PNG"))})
-    assert png_size(r.content) == (512, 256)
+    assert png_size(r.content) == (1000, 500)
+    assert r.headers["x-resized"] == "1000x500->512x256->1000x500"
 
 
 async def test_translate_applies_exif_orientation_and_drops_alpha(client) -> None:

@@ -108,7 +108,7 @@ async def test_bad_uploads(client, caplog, data: bytes, status: int, code: str) 
 
 
 async def test_translate_without_file_field(client) -> None:
-    r = await client.post("/translate", data={"direction": "a2b"})
+    r = await client.post("/translate", files={"photo": ("x.png", image_bytes("PNG"))})
     assert r.status_code == 422
     assert r.json()["error"]["code"] == "missing_file"
 
@@ -161,7 +161,8 @@ OTHER_BAD_INPUTS = {
     "malformed_json": lambda c: c.post(
         "/generate", content=b'{"n": 2,', headers={"content-type": "application/json"}
     ),
-    "missing_file": lambda c: c.post("/translate", data={"direction": "a2b"}),
+    "missing_file": lambda c: c.post("/translate", files={"photo": ("x.png", b"\x89PNG")}),
+    "wrong_content_type": lambda c: c.post("/translate", data={"direction": "a2b"}),
     "image_too_large": lambda c: c.post(
         "/translate", files={"file": ("x.png", image_bytes("PNG", (2000, 2000)))}
     ),

@@ -84,6 +84,11 @@ WITH_INPUTS = {
     ("get", "/v2/models/{name}/versions/{version}/ready"),
     ("post", "/v2/models/{name}/infer"),
     ("post", "/v2/models/{name}/versions/{version}/infer"),
+    ("get", "/v2/models/{name}/config"),
+    ("get", "/v2/models/{name}/versions/{version}/config"),
+    ("get", "/v2/models/{name}/stats"),
+    ("get", "/v2/models/{name}/versions/{version}/stats"),
+    ("post", "/v2/repository/index"),
 }
 CASES = [(*op, GenerationMode.POSITIVE) for op in sorted(ROUTE_ERRORS)] + [
     (*op, GenerationMode.NEGATIVE) for op in sorted(WITH_INPUTS)
@@ -123,13 +128,23 @@ def _sendable(case) -> bool:
     return not any(isinstance(v, dict | list) for k, v in body.items() if k != "file")
 
 
+def _counts_agree(case, mode: GenerationMode) -> bool:
+    """`labels` has `n` entries: said in the field's description (one shape per `n` was more
+    than schemathesis's canonicaliser takes) and enforced by the server, which refuses a
+    positive case that breaks it; benchmarks/schemathesis_hooks.py mends such a case instead."""
+    body = case.body if mode == GenerationMode.POSITIVE else None
+    if not isinstance(body, dict) or not isinstance(body.get("labels"), list):
+        return True
+    return len(body["labels"]) == body.get("n", 1)
+
+
 def _fuzz(schema, method: str, path: str, mode: GenerationMode, headers: dict) -> None:
     excluded = SCHEMA_CANNOT_SAY.get((method, path), [])
 
     @given(case=schema[path][method.upper()].as_strategy(generation_mode=mode))
     @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
     def run(case) -> None:
-        assume(_sendable(case))
+        assume(_sendable(case) and _counts_agree(case, mode))
         case.call_and_validate(headers=headers, excluded_checks=excluded, timeout=30)
 
     run()

@@ -49,6 +49,12 @@ async def test_every_route_but_the_public_ones_needs_the_key(app_client) -> None
         "/v2/models/{name}/versions/{version}",
         "/v2/models/{name}/versions/{version}/ready",
         "/v2/models/{name}/versions/{version}/infer",
+        "/v2/models/{name}/config",
+        "/v2/models/{name}/versions/{version}/config",
+        "/v2/models/stats",
+        "/v2/models/{name}/stats",
+        "/v2/models/{name}/versions/{version}/stats",
+        "/v2/repository/index",
     }
     async with app_client(api_key=KEY) as client:
         for method, path in PROTECTED:
@@ -103,6 +109,7 @@ async def test_cors_answers_only_configured_origins(app_client) -> None:
         exposed = {h.strip() for h in r.headers["access-control-expose-headers"].split(",")}
         # a page on that origin reads every header /generate and /translate answer with
         sent = {"X-Model", "X-Seeds", "X-Labels", "X-Direction", "X-Domains", "X-Image-Size"}
+        sent.add("X-Resized")
         assert sent <= exposed
 
 

@@ -372,7 +372,7 @@ async def test_an_upload_is_refused_by_its_header_before_it_is_decoded(
 def test_the_planned_pixels_are_those_of_the_decoded_input(width: int, height: int) -> None:
     buf = io.BytesIO()
     Image.new("RGB", (width, height), (90, 20, 200)).save(buf, format="PNG")
-    x, _, _ = imaging.prepare_upload(buf.getvalue(), 10**6, 128, 4)
+    x = imaging.prepare_upload(buf.getvalue(), 10**6, 128, 4).x
     assert imaging.planned_pixels(buf.getvalue(), 128, 4) == x.shape[2] * x.shape[3]
 
 

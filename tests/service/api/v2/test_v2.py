@@ -58,7 +58,7 @@ def generate_pixels(server: LiveServer, body: dict) -> np.ndarray:
 def test_server_metadata_and_health(client: triton.InferenceServerClient) -> None:
     meta = client.get_server_metadata(headers=AUTH)
     assert meta["name"] == "ganserve"
-    assert meta["extensions"] == ["binary_tensor_data"]
+    assert meta["extensions"] == ["binary_tensor_data", "model_repository", "statistics"]
     # Health needs no key (probes); everything else does.
     assert client.is_server_live()
     assert client.is_server_ready()

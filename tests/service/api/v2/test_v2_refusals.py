@@ -48,6 +48,9 @@ NAN_Z = Z.copy()
 NAN_Z[1, 3] = np.nan
 
 
+OVER_CAP = "over the 64 KiB cap (max_upload_bytes = 65536 bytes)"
+
+
 @pytest.mark.parametrize(
     ("model", "inputs", "message"),
     [
@@ -72,8 +75,8 @@ NAN_Z[1, 3] = np.nan
         ("trans.a2b", {"image": np.zeros((1, 3, 60, 60), np.float32)}, "pixels an image"),
         ("trans.a2b", {"image": IMAGE + 2}, "outside [-1, 1]"),
         ("trans.a2b", {"image": np.full_like(IMAGE, np.nan)}, "NaN or infinite"),
-        ("trans.a2b", {"image": np.zeros((1, 3, 120, 120), np.float32)}, "byte cap"),
-        ("trans.a2b", {"image": np.zeros((8, 3, 32, 32), np.float32)}, "byte cap"),
+        ("trans.a2b", {"image": np.zeros((1, 3, 120, 120), np.float32)}, OVER_CAP),
+        ("trans.a2b", {"image": np.zeros((8, 3, 32, 32), np.float32)}, OVER_CAP),
     ],
 )
 def test_inputs_the_model_cannot_take_are_400s(

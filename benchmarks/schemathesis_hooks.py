@@ -1,0 +1,67 @@
+"""Schemathesis hooks for the CLI run of `benchmarks/fuzz_cli.py`
+(`SCHEMATHESIS_HOOKS=benchmarks.schemathesis_hooks`): realistic values where the OpenAPI
+document cannot say them, so `/translate` and the V2 routes are reached, not refused at the
+door.
+
+- Uploads: the document's `encoding` says the file is JPEG, PNG or WebP; the CLI would send
+  arbitrary bytes. Here every upload is a small real photo in one of the three.
+- `/generate`: that `labels` has `n` entries is in the field's description (and enforced by
+  the server), which no generator reads; a positive case with `labels` gets `n` = their count.
+- V2 infer: whether a model takes a tensor (names, datatypes, a shape its data fills) no JSON
+  schema of the body can say; a positive case gets inputs the named model takes (seeds for a
+  generator, a small image for a translation direction) and no binary header. Negative
+  cases are left as generated.
+"""
+
+from __future__ import annotations
+
+import io
+
+import schemathesis
+from hypothesis import strategies as st
+from PIL import Image
+from schemathesis import GenerationMode
+
+HEADER_LENGTH = "Inference-Header-Content-Length"
+
+
+@st.composite
+def photos(draw: st.DrawFn) -> bytes:
+    """A small real photo file of a drawn size, colour and format."""
+    size = draw(st.tuples(st.integers(1, 40), st.integers(1, 40)))
+    color = draw(st.tuples(*[st.integers(0, 255)] * 3))
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, draw(st.sampled_from(["JPEG", "PNG", "WEBP"])))
+    return buf.getvalue()
+
+
+for media_type in ("image/jpeg", "image/png", "image/webp"):
+    schemathesis.openapi.media_type(media_type, photos())
+
+
+def _positive(case: schemathesis.Case) -> bool:
+    return case.meta is not None and case.meta.generation.mode == GenerationMode.POSITIVE
+
+
+def infer_body(model: str) -> dict:
+    """Inputs `model` takes: a direction (`<model>.a2b`) an 8x8 image, a generator seeds."""
+    if "." in model:
+        image = {"name": "image", "shape": [1, 3, 8, 8], "datatype": "FP32", "data": [0.0] * 192}
+        return {"inputs": [image]}
+    return {"inputs": [{"name": "seed", "shape": [2], "datatype": "INT64", "data": [1, 2]}]}
+
+
+@schemathesis.hook
+def map_case(context: schemathesis.HookContext, case: schemathesis.Case) -> schemathesis.Case:
+    if not _positive(case):
+        return case
+    path = case.operation.path
+    body = case.body
+    if path == "/generate" and isinstance(body, dict) and isinstance(body.get("labels"), list):
+        body["n"] = len(body["labels"])
+    elif path.endswith("/infer"):
+        case.body = infer_body(case.path_parameters["name"])
+        case.media_type = "application/json"
+        if case.headers:
+            case.headers.pop(HEADER_LENGTH, None)
+    return case
