@@ -22,11 +22,13 @@ from typing import Any, TypeVar
 
 import grpc
 import numpy as np
+from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 
 from service.api.errors import ApiError
 from service.api.grpc import status
 from service.api.grpc.protocol import grpc_service_pb2 as pb
+from service.api.grpc.protocol import model_config_pb2
 from service.api.grpc.tensors import (
     decode_inputs,
     encode_response,
@@ -35,6 +37,7 @@ from service.api.grpc.tensors import (
 )
 from service.api.inference import run
 from service.api.services import Services
+from service.api.v2.config import configuration
 from service.api.v2.models import (
     NAME_PATTERN,
     VERSION_PATTERN,
@@ -44,8 +47,12 @@ from service.api.v2.models import (
     output_names,
     outputs,
     prepare,
+    ready_targets,
 )
+from service.api.v2.repository import index
 from service.api.v2.routes import EXTENSIONS, INLINE_BYTES
+from service.api.v2.schemas import Statistics
+from service.api.v2.statistics import model_statistics
 from service.api.v2.tensors import refuse
 from service.resources.memory import give_back_after_burst
 from service.settings import Settings
@@ -57,8 +64,6 @@ Context = grpc.aio.ServicerContext
 MAX_ID = 256  # characters of a request id, as over REST
 _NAME = re.compile(NAME_PATTERN)
 _VERSION = re.compile(VERSION_PATTERN)
-
-
 SERVICE = pb.DESCRIPTOR.services_by_name["GRPCInferenceService"]
 
 
@@ -141,8 +146,7 @@ class InferenceServicer:
         self.key = (svc.settings.api_key or "").encode()
 
     def handler(self) -> grpc.GenericRpcHandler:
-        """Every call of the service served here, its request read by `_reader` (the others
-        UNIMPLEMENTED, gRPC's answer to a method it does not know)."""
+        """Every call of the service, its request read by `_reader`."""
         return grpc.method_handlers_generic_handler(
             SERVICE.full_name,
             {
@@ -152,7 +156,6 @@ class InferenceServicer:
                     response_serializer=getattr(pb, method.output_type.name).SerializeToString,
                 )
                 for method in SERVICE.methods
-                if hasattr(self, method.name)
             },
         )
 
@@ -231,6 +234,39 @@ class InferenceServicer:
             del feeds, out  # the photo's arrays freed, and with no more work back to the OS
             await give_back_after_burst(lambda: target.batcher.idle, svc.in_pool)
         return response
+
+    # -- the repository calls tritonclient.grpc makes: REST's answers, in Triton's messages --
+
+    @rpc()
+    async def RepositoryIndex(self, request: Any, context: Context, call: Call) -> Any:
+        """POST /v2/repository/index (`ready`: only those that serve; one repository, so
+        `repository_name` names nothing)."""
+        entries = index(self.svc.repository, request.ready)
+        return json_format.ParseDict(
+            {"models": [e.model_dump(exclude_none=True) for e in entries]},
+            pb.RepositoryIndexResponse(),
+        )
+
+    @rpc()
+    async def ModelConfig(self, request: Any, context: Context, call: Call) -> Any:
+        """GET /v2/models/{name}[/versions/{v}]/config, but its version_policy: Triton's
+        versions are integers, ganserve's the manifest's strings (ModelMetadata has them)."""
+        target = self.find(request.name, request.version)
+        config = configuration(target, self.svc.settings).model_dump(exclude_none=True)
+        del config["version_policy"]
+        message = json_format.ParseDict(config, model_config_pb2.ModelConfig())
+        return pb.ModelConfigResponse(config=message)
+
+    @rpc()
+    async def ModelStatistics(self, request: Any, context: Context, call: Call) -> Any:
+        """GET /v2/models/stats (no name: every ready model) or
+        /v2/models/{name}[/versions/{v}]/stats: this worker's counts."""
+        if request.name:
+            targets = [self.find(request.name, request.version)]
+        else:
+            targets = ready_targets(self.svc.repository)
+        stats = Statistics(model_stats=[model_statistics(t) for t in targets])
+        return json_format.ParseDict(stats.model_dump(), pb.ModelStatisticsResponse())
 
     # -- helpers --------------------------------------------------------------------------
 

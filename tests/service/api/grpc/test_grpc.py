@@ -15,12 +15,13 @@ import numpy as np
 import pytest
 import tritonclient.grpc as triton
 import tritonclient.grpc.aio as triton_aio
+from google.protobuf import json_format
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_server import AUTH, HTTP_AUTH, infer, tensor
+from grpc_server import AUTH, HTTP_AUTH, MAX_N, infer, tensor
 from live_server import LiveServer
 from onnx_models import CLASSES, DIM
 from PIL import Image
-from tritonclient.grpc import service_pb2, service_pb2_grpc
+from tritonclient.grpc import model_config_pb2, service_pb2, service_pb2_grpc
 
 from service.imaging import to_uint8
 from service.latents import latents
@@ -218,6 +219,60 @@ async def test_grpc_and_http_requests_share_runs(server: LiveServer, grpc_port: 
     assert 'ganserve_requests_total{model="slow",route="grpc:ModelInfer",status="200"}' in metrics
     assert 'ganserve_images_total{model="slow",route="grpc:ModelInfer"}' in metrics
     assert 'ganserve_request_seconds_count{route="grpc:ModelInfer"}' in metrics
+
+
+def test_the_repository_index_is_the_rest_index(
+    server: LiveServer, client: triton.InferenceServerClient, grpc_port: int
+) -> None:
+    with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
+        stub = service_pb2_grpc.GRPCInferenceServiceStub(channel)
+        for ready in (False, True):  # tritonclient.grpc never sends `ready`: the stub does
+            index = stub.RepositoryIndex(
+                service_pb2.RepositoryIndexRequest(ready=ready), metadata=tuple(AUTH.items())
+            )
+            rest = httpx.post(
+                f"{server.url}/v2/repository/index", json={"ready": ready}, headers=HTTP_AUTH
+            ).json()
+            expected = service_pb2.RepositoryIndexResponse()
+            assert index == json_format.ParseDict({"models": rest}, expected)
+    names = {m.name: m for m in client.get_model_repository_index(headers=AUTH).models}
+    assert set(names) == {*MODELS, "broken"}
+    assert names["broken"].state == "UNAVAILABLE" and "sha256" in names["broken"].reason
+    assert not client.is_model_ready("broken", headers=AUTH)
+
+
+def test_each_configuration_is_the_rest_configuration(
+    server: LiveServer, client: triton.InferenceServerClient
+) -> None:
+    """Triton's ModelConfig message of what GET /v2/models/{name}/config answers in JSON, but
+    its version_policy: Triton's versions are integers, ganserve's the manifest's strings."""
+    for name in MODELS:
+        config = client.get_model_config(name, headers=AUTH).config
+        rest = httpx.get(f"{server.url}/v2/models/{name}/config", headers=HTTP_AUTH).json()
+        assert rest.pop("version_policy") == {"specific": {"versions": ["0.1.0"]}}
+        assert config == json_format.ParseDict(rest, model_config_pb2.ModelConfig())
+    assert client.get_model_config("uncond", "0.1.0", headers=AUTH).config.max_batch_size == MAX_N
+    with pytest.raises(triton.InferenceServerException) as missing:
+        client.get_model_config("trans", headers=AUTH)
+    assert missing.value.status() == "StatusCode.NOT_FOUND"
+
+
+def test_the_statistics_are_the_rest_statistics(
+    server: LiveServer, client: triton.InferenceServerClient
+) -> None:
+    """What the one worker counted, whichever protocol asks; gRPC's infers count in it."""
+    before = client.get_inference_statistics("uncond", headers=AUTH).model_stats[0]
+    infer(client, "uncond", {"seed": np.arange(3)})
+    stats = client.get_inference_statistics("uncond", headers=AUTH)
+    (after,) = stats.model_stats
+    assert after.inference_stats.success.count == before.inference_stats.success.count + 1
+    assert after.inference_count == before.inference_count + 3
+    rest = httpx.get(f"{server.url}/v2/models/uncond/stats", headers=HTTP_AUTH).json()
+    assert stats == json_format.ParseDict(rest, service_pb2.ModelStatisticsResponse())
+    every = client.get_inference_statistics(headers=AUTH)
+    rest = httpx.get(f"{server.url}/v2/models/stats", headers=HTTP_AUTH).json()
+    assert every == json_format.ParseDict(rest, service_pb2.ModelStatisticsResponse())
+    assert {m.name for m in every.model_stats} == set(MODELS)
 
 
 def test_the_server_logged_no_traceback(server: LiveServer) -> None:
