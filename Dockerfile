@@ -37,6 +37,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     NVIDIA_DRIVER_CAPABILITIES=compute,utility \
     GANSERVE_HOST=0.0.0.0 \
     GANSERVE_PORT=8000 \
+    GANSERVE_GRPC_PORT=8001 \
     GANSERVE_MODELS_DIR=/app/models
 COPY --from=build /opt/venv /opt/venv
 # The pip-installed CUDA/cuDNN folders go on the loader path (libcuda itself comes from the
@@ -50,7 +51,8 @@ COPY --chown=root:root service/ /app/service/
 # Shipped models, baked in; mount a folder on /app/models to replace them.
 COPY --chown=root:root models/ /app/models/
 USER 10001:10001
-EXPOSE 8000
+# HTTP (REST, /v2) and gRPC (the Open Inference Protocol, as Triton's 8001).
+EXPOSE 8000 8001
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
   CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('GANSERVE_PORT', '8000') + '/healthz', timeout=4)"]

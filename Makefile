@@ -6,7 +6,7 @@ HOST ?= 0.0.0.0
 PORT ?= 8000
 MODELS ?= models
 
-.PHONY: serve test lint format audit setup-serve setup-dev clean
+.PHONY: serve test lint format audit protocol setup-serve setup-dev clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -52,6 +52,11 @@ lint: setup-dev
 format: setup-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# The gRPC protocol's Python code, regenerated from its .proto files (service/api/grpc/protocol/);
+# commit the result. tests/service/api/grpc/test_grpc_protocol.py fails when the two differ.
+protocol: setup-dev
+	$(BIN)/python scripts/generate_protocol.py
 
 # Known vulnerabilities in the serving dependencies, pinned as installed (needs PyPI's JSON
 # API; --strict fails when a package could not be looked up, so a skipped audit never passes).

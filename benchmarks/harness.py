@@ -163,12 +163,13 @@ def multipart(photo: bytes, fields: dict[str, str]) -> tuple[bytes, str]:
     ) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
-def load(spec: Spec, work: Path) -> dict:
-    """Run one load generator process on `spec`; its JSON result."""
+def load(spec: Spec, work: Path, generator: str = "loadgen.py") -> dict:
+    """Run one load generator process on `spec` (HTTP; `grpc_loadgen.py`: gRPC); its JSON
+    result."""
     path = work / "spec.json"
     path.write_text(spec.dump())
     done = subprocess.run(
-        [sys.executable, str(HERE / "loadgen.py"), str(path)],
+        [sys.executable, str(HERE / generator), str(path)],
         capture_output=True,
         text=True,
         check=False,

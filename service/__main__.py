@@ -1,5 +1,5 @@
-"""`python -m service [--host H] [--port P] [--models DIR] [--workers N|auto]`: the entry point the
-image runs."""
+"""`python -m service [--host H] [--port P] [--grpc-port P] [--models DIR] [--workers N|auto]`: the
+entry point the image runs."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m service", description=__doc__)
     parser.add_argument("--host", help="bind address (GANSERVE_HOST)")
     parser.add_argument("--port", type=int, help="port (GANSERVE_PORT)")
+    parser.add_argument("--grpc-port", type=int, help="gRPC port, 0 for none (GANSERVE_GRPC_PORT)")
     parser.add_argument("--models", help="models folder (GANSERVE_MODELS_DIR)")
     parser.add_argument(
         "--workers",
@@ -36,6 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     overrides = {
         "host": args.host,
         "port": args.port,
+        "grpc_port": args.grpc_port,
         "models_dir": args.models,
         "workers": args.workers,
     }
@@ -70,6 +72,9 @@ def main(argv: list[str] | None = None) -> None:
         uvicorn.run(create_app(settings), **options)
         signals.exit_if_stopped()
         return
+    if settings.grpc_port and not workers.port_free(settings.host, settings.grpc_port):
+        # Each worker binds it with SO_REUSEPORT, which would share it with another server.
+        raise SystemExit(f"gRPC port {settings.grpc_port} is in use")
     # Each worker builds its app from the environment: the overrides and the shared folder
     # go there. On SIGTERM the supervisor stops every worker, each draining its requests.
     # `auto` is settled here, once: every worker is told the count the supervisor starts.

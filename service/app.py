@@ -7,6 +7,7 @@ import os
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -38,6 +39,9 @@ from service.server import logs, signals, workers
 from service.server.readiness import announce_when_ready, summary
 from service.settings import Settings
 
+if TYPE_CHECKING:
+    from service.api.grpc import server as grpc_server
+
 # Room for the multipart envelope around an upload of exactly max_upload_bytes.
 MULTIPART_SLACK = 64 * 1024
 
@@ -65,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         with signals.cancelled_by_exit_signals(loading):
             await asyncio.wait([loading])
         tasks = []
+        grpc = None
         if not loading.cancelled():  # else uvicorn, which saw the signal too, shuts down now
             if board:
                 tasks.append(asyncio.create_task(board.watch(lambda: svc.reload(spread=False))))
@@ -83,8 +88,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 probes = repository.probes.run(lambda: svc.not_ready_reason() is None)
                 tasks.append(asyncio.create_task(probes))
         try:
-            yield
+            if settings.grpc_port and not loading.cancelled():
+                grpc = await _start_grpc(svc, app.version)
+            # SIGTERM starts gRPC's drain at once, beside uvicorn's of HTTP.
+            with signals.on_exit_signals(lambda name: grpc and grpc.drain(name)):
+                yield
         finally:
+            if grpc:
+                await grpc.drain()
             for task in tasks:
                 task.cancel()
             if board:
@@ -148,3 +159,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics
     return app
+
+
+async def _start_grpc(svc: Services, version: str) -> grpc_server.Endpoint:
+    """The gRPC endpoint, imported here: see service/api/grpc/__init__.py for why."""
+    from service.api.grpc import server
+
+    return await server.start(svc, version)

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
 
     host: str = "0.0.0.0"
     port: int = Field(default=8000, ge=0, le=65535)
+    grpc_port: int = Field(
+        default=8001, ge=0, le=65535, description="the Open Inference Protocol over gRPC; 0: off"
+    )
     workers: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
         default="auto", description="processes serving the port; auto: see auto_workers"
     )
@@ -119,6 +122,12 @@ class Settings(BaseSettings):
             self.workers = auto_workers(self.provider, self.memory_budget_mb)
         if "intra_op_threads" not in self.model_fields_set:
             self.intra_op_threads = max(1, capacity.cores() // self.workers)
+        return self
+
+    @model_validator(mode="after")
+    def _ports_differ(self) -> Settings:
+        if self.grpc_port and self.grpc_port == self.port:
+            raise ValueError("grpc_port must differ from port (or be 0: no gRPC)")
         return self
 
     @model_validator(mode="after")

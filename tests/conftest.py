@@ -39,6 +39,7 @@ def settings(models_dir: Path) -> Settings:
     return Settings(
         models_dir=models_dir,
         provider="cpu",
+        grpc_port=0,  # in-process apps serve HTTP only; tests that want gRPC name a port
         intra_op_threads=1,
         max_batch=16,
         max_delay_ms=2,

@@ -63,10 +63,14 @@ def run_server(
 
 @contextmanager
 def live_server(models_dir: Path, log: Path, **settings: str) -> Iterator[LiveServer]:
-    """`python -m service` serving `models_dir` on CPU with one intra-op thread, and
-    `GANSERVE_<KEY>=value` for each keyword."""
+    """`python -m service` serving `models_dir` on CPU with one intra-op thread, without gRPC
+    unless `grpc_port` is given, and `GANSERVE_<KEY>=value` for each keyword."""
     port = free_port()
-    env = clean_env() | {"GANSERVE_PROVIDER": "cpu", "GANSERVE_INTRA_OP_THREADS": "1"}
+    env = clean_env() | {
+        "GANSERVE_PROVIDER": "cpu",
+        "GANSERVE_INTRA_OP_THREADS": "1",
+        "GANSERVE_GRPC_PORT": "0",
+    }
     env |= {f"GANSERVE_{k.upper()}": v for k, v in settings.items()}
     command = [sys.executable, "-m", "service", "--host", "127.0.0.1", "--port", str(port)]
     with run_server([*command, "--models", str(models_dir)], env, port, log) as server:

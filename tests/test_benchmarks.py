@@ -13,6 +13,7 @@ from pathlib import Path
 
 import onnxruntime
 import pytest
+from onnx_models import make_models_dir
 from training_fixtures import tiny_values
 
 from benchmarks.peers import venvs
@@ -180,3 +181,15 @@ def test_upscale_benchmark_runs_end_to_end(tmp_path: Path) -> None:
         assert r["service"]["peak_mib"] < 2048
     assert [s["model"] for s in report["seams"]] == ["srvgg-x4", "rrdb-x4"]
     assert report["seams"][0]["max_abs_uint8"] <= 1  # its reach is within the overlap
+
+
+def test_grpc_vs_rest_runs_both_protocols_side_by_side(tmp_path: Path) -> None:
+    models = make_models_dir(tmp_path / "models")
+    args = ["--quick", "--models", str(models), "--model", "uncond", "--workers", "1"]
+    run("grpc_vs_rest.py", *args, "--out", str(tmp_path))
+    report = json.loads((tmp_path / "grpc_vs_rest.json").read_text())
+    assert set(report["medians"]) == {"n=16, 32 clients", "n=1, 1 client"}
+    for name, by_protocol in report["runs"].items():
+        assert set(by_protocol) == {"REST binary", "gRPC"}, name
+        for runs in by_protocol.values():
+            assert all(r["statuses"] == {"200": r["requests"]} for r in runs)

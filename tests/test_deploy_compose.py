@@ -42,6 +42,9 @@ def test_compose_service_contract() -> None:
     port = env["GANSERVE_PORT"]
     assert port == runtime_env()["GANSERVE_PORT"]
     assert any(p["target"] == int(port) for p in svc["ports"])
+    grpc_port = env["GANSERVE_GRPC_PORT"]
+    assert grpc_port == runtime_env()["GANSERVE_GRPC_PORT"]
+    assert any(p["target"] == int(grpc_port) for p in svc["ports"])
     assert env["GANSERVE_MODELS_DIR"] == "/app/models"
     assert volumes(svc)["/app/models"] == (str(ROOT / "models"), True)
     check = " ".join(svc["healthcheck"]["test"])

@@ -68,7 +68,8 @@ def test_runtime_runs_as_non_root_exec_form_with_healthcheck() -> None:
     assert len(health) == 1 and "/healthz" in health[0] and "curl" not in health[0]
     env = runtime_env()
     exposed = [rest for word, rest in runtime if word == "EXPOSE"]
-    assert exposed == [env["GANSERVE_PORT"]]
+    assert exposed == [f"{env['GANSERVE_PORT']} {env['GANSERVE_GRPC_PORT']}"]  # HTTP and gRPC
+    assert env["GANSERVE_GRPC_PORT"] == "8001"  # Triton's
     assert env["GANSERVE_HOST"] == "0.0.0.0"
     assert env["GANSERVE_MODELS_DIR"] == "/app/models"
     assert any(word == "COPY" and "models/ /app/models/" in rest for word, rest in runtime)

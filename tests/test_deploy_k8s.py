@@ -45,6 +45,11 @@ def test_k8s_deployment_probes_gpu_and_settings() -> None:
     assert dep["spec"]["template"]["metadata"]["labels"] == labels
     assert docs["Service"]["spec"]["selector"] == labels
     assert docs["Service"]["spec"]["ports"][0]["targetPort"] == named
+    grpc = next(p for p in container["ports"] if p["name"] == "grpc")
+    assert grpc["containerPort"] == int(docs["ConfigMap"]["data"]["GANSERVE_GRPC_PORT"])
+    service_grpc = next(p for p in docs["Service"]["spec"]["ports"] if p["name"] == "grpc")
+    assert service_grpc["targetPort"] == "grpc"
+    assert service_grpc["appProtocol"] == "kubernetes.io/h2c"
     hpa = docs["HorizontalPodAutoscaler"]["spec"]
     assert hpa["scaleTargetRef"]["name"] == dep["metadata"]["name"]
     assert hpa["scaleTargetRef"]["kind"] == "Deployment"

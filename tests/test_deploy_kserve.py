@@ -14,19 +14,19 @@ from service.settings import Settings
 PREFIX = "GANSERVE_"
 
 
-def isvc() -> dict:
-    (doc,) = yaml.safe_load_all((ROOT / "deploy/kserve/inferenceservice.yaml").read_text())
+def isvc(name: str = "inferenceservice.yaml") -> dict:
+    (doc,) = yaml.safe_load_all((ROOT / "deploy/kserve" / name).read_text())
     return doc
 
 
-def container() -> dict:
-    predictor = isvc()["spec"]["predictor"]
+def container(name: str = "inferenceservice.yaml") -> dict:
+    predictor = isvc(name)["spec"]["predictor"]
     (one,) = predictor["containers"]
     return one
 
 
-def env() -> dict[str, str]:
-    return {e["name"]: e["value"] for e in container()["env"] if "value" in e}
+def env(name: str = "inferenceservice.yaml") -> dict[str, str]:
+    return {e["name"]: e["value"] for e in container(name)["env"] if "value" in e}
 
 
 def test_a_custom_predictor_speaking_v2() -> None:
@@ -71,3 +71,23 @@ def test_metrics_annotations_point_at_the_service() -> None:
     annotations = isvc()["spec"]["predictor"]["annotations"]
     assert annotations["prometheus.kserve.io/path"] == "/metrics"
     assert int(annotations["prometheus.kserve.io/port"]) == container()["ports"][0]["containerPort"]
+
+
+def test_the_grpc_predictor_routes_its_grpc_port_and_probes_grpc_health() -> None:
+    """KServe's gRPC predictor: one port, named h2c, the one ganserve serves gRPC on; the probes
+    grpc.health.v1 there (no key); settings real; the same image."""
+    name = "inferenceservice-grpc.yaml"
+    doc, one = isvc(name), container(name)
+    assert doc["kind"] == "InferenceService" and one["name"] == "kserve-container"
+    assert env(name)["PROTOCOL"] == "grpc-v2"
+    settings = {
+        k.removeprefix(PREFIX).lower(): v for k, v in env(name).items() if k.startswith(PREFIX)
+    }
+    assert set(settings) <= set(Settings.model_fields)
+    parsed = Settings(**settings)
+    (port,) = one["ports"]
+    assert port["name"] == "h2c" and port["containerPort"] == parsed.grpc_port == 8081
+    assert parsed.port != parsed.grpc_port
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert one[probe]["grpc"] == {"port": parsed.grpc_port}
+    assert one["image"] == container()["image"]

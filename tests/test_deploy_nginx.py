@@ -18,3 +18,15 @@ def test_scale_profile_puts_replicas_behind_nginx() -> None:
     listen = re.search(r"listen (\d+);", conf).group(1)
     assert any(p["target"] == int(listen) for p in lb["ports"])
     assert volumes(lb)["/etc/nginx/nginx.conf"] == (str(ROOT / "deploy/nginx/nginx.conf"), True)
+
+
+def test_grpc_goes_through_nginx_on_an_http2_port() -> None:
+    """grpc_pass to every replica's gRPC port, from a cleartext HTTP/2 port nginx publishes."""
+    services = compose_config("gpu", "--profile", "scale")["services"]
+    conf = (ROOT / "deploy/nginx/nginx.conf").read_text()
+    grpc_port = runtime_env()["GANSERVE_GRPC_PORT"]
+    server = re.search(r"server \{\s*listen (\d+);\s*http2 on;[^}]*grpc_pass grpc://(\w+);", conf)
+    assert server, "no server block with http2 on and grpc_pass"
+    assert server.group(2) == "ganserve_grpc"
+    assert re.search(rf"upstream {server.group(2)} \{{[^}}]*ganserve-replica:{grpc_port} ", conf)
+    assert any(p["target"] == int(server.group(1)) for p in services["lb"]["ports"])

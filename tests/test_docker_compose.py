@@ -1,6 +1,6 @@
 """The compose stack up for real with docker-compose: the service, Prometheus, and the `scale`
-profile's 3 replicas behind nginx (Grafana cannot run here: its dashboard's queries run against
-the live Prometheus instead).
+profile's 3 replicas behind nginx, HTTP and gRPC (Grafana cannot run here: its dashboard's
+queries run against the live Prometheus instead).
 
 The shipped compose files run as users run them (`docker-compose.yml` + the CPU file); a
 test-only override, written here, only swaps in the Debian stand-ins where Docker Hub cannot
@@ -17,7 +17,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpx
+import numpy as np
 import pytest
+import tritonclient.grpc as triton
 import yaml
 from deploy_files import ROOT, dashboard_exprs, tool
 from docker_support import (
@@ -49,6 +51,8 @@ class Stack:
     ganserve: str
     prometheus: str
     lb: str
+    ganserve_grpc: str  # host:port
+    lb_grpc: str
 
     def compose(self, *args: str, timeout: float = 300) -> str:
         result = subprocess.run(
@@ -90,7 +94,7 @@ def stack(
     prometheus, nginx = image_for("prom/prometheus:v3.5.0"), image_for("nginx:1.27-alpine")
     test_file = tmp_path_factory.mktemp("compose") / "test-override.yml"
     test_file.write_text(yaml.safe_dump(override(ganserve_image, prometheus, nginx)))
-    ports = {name: free_port() for name in ("ganserve", "prometheus", "lb")}
+    ports = {name: free_port() for name in ("ganserve", "prometheus", "lb", "grpc", "lb_grpc")}
     # Tiny models through the compose file's own GANSERVE_MODELS_PATH: 4 containers warming
     # the shipped models at once outlast the health checks on a busy 2-core machine.
     models = make_mountable(make_models_dir(tmp_path_factory.mktemp("models") / "models"))
@@ -101,6 +105,8 @@ def stack(
         "GANSERVE_PUBLISH_PORT": f"127.0.0.1:{ports['ganserve']}",
         "PROMETHEUS_PORT": f"127.0.0.1:{ports['prometheus']}",
         "GANSERVE_LB_PORT": f"127.0.0.1:{ports['lb']}",
+        "GANSERVE_PUBLISH_GRPC_PORT": f"127.0.0.1:{ports['grpc']}",
+        "GANSERVE_LB_GRPC_PORT": f"127.0.0.1:{ports['lb_grpc']}",
     }
     files = ["-f", "docker-compose.yml", "-f", "docker-compose.cpu.yml", "-f", str(test_file)]
     command = [compose, "--project-directory", str(ROOT), "-p", f"ganserve-test-{ports['lb']}"]
@@ -108,6 +114,7 @@ def stack(
         [*command, *files, "--profile", "scale"],
         env,
         *(f"http://127.0.0.1:{ports[name]}" for name in ("ganserve", "prometheus", "lb")),
+        *(f"127.0.0.1:{ports[name]}" for name in ("grpc", "lb_grpc")),
     )
     try:
         start = time.monotonic()
@@ -189,8 +196,8 @@ def test_every_dashboard_query_returns_a_series(loaded: Stack, expr: str) -> Non
     wait_for(expr, lambda: bool(series_with_values(loaded, expr)), timeout=20, every=1)
 
 
-def replica_requests(stack: Stack) -> dict[str, float]:
-    """Each replica's own count of /generate requests, read from its /metrics."""
+def replica_requests(stack: Stack, route: str = "/generate") -> dict[str, float]:
+    """Each replica's own count of `route`'s requests, read from its /metrics."""
     read = "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:8000/metrics').read().decode())"
     counts = {}
     for cid in stack.replicas():
@@ -200,7 +207,7 @@ def replica_requests(stack: Stack) -> dict[str, float]:
             for family in text_string_to_metric_families(text)
             if family.name == "ganserve_requests"
             for sample in family.samples
-            if sample.name == "ganserve_requests_total" and sample.labels["route"] == "/generate"
+            if sample.name == "ganserve_requests_total" and sample.labels["route"] == route
         )
     return counts
 
@@ -218,6 +225,28 @@ def test_nginx_spreads_requests_over_every_replica(
     report(pytestconfig, f"nginx: {load.tally.answered} requests over replicas {shares}")
     assert sum(shares.values()) == load.tally.answered
     assert min(shares.values()) >= load.tally.answered / (REPLICAS * 3)  # none starved
+
+
+def test_grpc_infers_directly_and_through_nginx_over_every_replica(
+    stack: Stack, pytestconfig: pytest.Config
+) -> None:
+    """tritonclient.grpc on the service's published gRPC port and on nginx's HTTP/2 port,
+    where the calls of one connection spread over the replicas (grpc_pass per call)."""
+    seed = triton.InferInput("seed", [4], "INT64")
+    seed.set_data_from_numpy(np.arange(4, dtype=np.int64))
+    for url in (stack.ganserve_grpc, stack.lb_grpc):
+        client = triton.InferenceServerClient(url)
+        assert client.is_server_ready()
+        assert client.infer("uncond", [seed]).as_numpy("pixels").shape == (4, 8, 8, 1)
+    before = replica_requests(stack, "grpc:ModelInfer")
+    calls = 60
+    for _ in range(calls):
+        client.infer("uncond", [seed])
+    after = replica_requests(stack, "grpc:ModelInfer")
+    shares = {cid[:12]: after[cid] - before.get(cid, 0) for cid in after}
+    report(pytestconfig, f"nginx gRPC: {calls} calls on one connection over replicas {shares}")
+    assert sum(shares.values()) == calls and len(shares) == REPLICAS
+    assert min(shares.values()) > 0
 
 
 def test_one_replica_stopped_under_load(stack: Stack, pytestconfig: pytest.Config) -> None:

@@ -1,6 +1,6 @@
 """One request's rows through a session's batcher, answered as the error contract says.
 
-The batcher knows nothing of HTTP: here its outcomes become answers (overloaded, timeout,
+The batcher knows nothing of HTTP or gRPC: here its outcomes become answers (overloaded, timeout,
 too large for the memory budget, client gone, inference failed), and queued work nobody
 waits for any more is cancelled.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 import numpy as np
 from fastapi import Request
@@ -34,18 +34,32 @@ async def infer(
     timeout_s: float,
     each: Callable[[int, np.ndarray], None] | None = None,
 ) -> np.ndarray | None:
+    """`run` for an HTTP request: its client hanging up cancels its queued work."""
+    request.state.model = batcher.name
+    return await run(batcher, inputs, timeout_s, lambda: _hangup(request), each)
+
+
+async def run(
+    batcher: Batcher,
+    inputs: dict[str, np.ndarray],
+    timeout_s: float,
+    hangup: Callable[[], Awaitable[None]] | None = None,
+    each: Callable[[int, np.ndarray], None] | None = None,
+) -> np.ndarray | None:
     """Through the session's batcher, with the overload, deadline, hang-up and failure answers,
-    each counted in the session's statistics as a success or a failure with its duration.
+    each counted in the session's statistics as a success or a failure with its duration,
+    whichever protocol asked.
 
     The batcher refuses at once what its estimate says cannot finish within `timeout_s`, and
-    drops work still queued at the deadline; work still queued when the client hangs up is
-    cancelled, and the batcher drops it before it reaches the session. With `each`, every
-    chunk of rows is handed to it as its run is done and None is returned (Batcher.submit).
+    drops work still queued at the deadline; work still queued when `hangup()` returns (the
+    client is gone) is cancelled, and the batcher drops it before it reaches the session.
+    Without `hangup` (gRPC), cancelling the caller is the hang-up: it cancels the work too.
+    With `each`, every chunk of rows is handed to it as its run is done and None is returned
+    (Batcher.submit).
     """
-    request.state.model = batcher.name
     start = time.perf_counter()
     try:
-        output = await _answer(request, batcher, inputs, timeout_s, each)
+        output = await _answer(batcher, inputs, timeout_s, hangup, each)
     except ApiError:
         batcher.stats.answered(False, time.perf_counter() - start)
         raise
@@ -54,10 +68,10 @@ async def infer(
 
 
 async def _answer(
-    request: Request,
     batcher: Batcher,
     inputs: dict[str, np.ndarray],
     timeout_s: float,
+    hangup: Callable[[], Awaitable[None]] | None,
     each: Callable[[int, np.ndarray], None] | None,
 ) -> np.ndarray | None:
     if each is None:
@@ -70,18 +84,19 @@ async def _answer(
         if output is not None:
             return output
     work = asyncio.ensure_future(batcher.submit(inputs, timeout_s, each=each))
-    hangup = asyncio.ensure_future(_hangup(request))
-    # The client gone, its work is cancelled (queued rows never reach the session). A
-    # callback, not `asyncio.wait`: its waiter and callbacks per request cost more.
-    hangup.add_done_callback(lambda _: work.cancel())
+    gone = asyncio.ensure_future(hangup()) if hangup is not None else None
+    if gone is not None:
+        # The client gone, its work is cancelled (queued rows never reach the session). A
+        # callback, not `asyncio.wait`: its waiter and callbacks per request cost more.
+        gone.add_done_callback(lambda _: work.cancel())
     try:
         return await work
     except asyncio.CancelledError:
-        if hangup.done() and not hangup.cancelled():
+        if gone is not None and gone.done() and not gone.cancelled():
             # Nobody reads the answer; 499 (nginx's "client closed request") marks it in metrics.
-            gone = "the client disconnected before the answer"
-            raise ApiError(499, "client_closed", gone) from None
-        raise  # this request itself was cancelled (the server is stopping)
+            message = "the client disconnected before the answer"
+            raise ApiError(499, "client_closed", message) from None
+        raise  # this request itself was cancelled (the server is stopping, or gRPC's call)
     except (Overloaded, TooLarge) as exc:
         raise refusal(batcher.name, exc) from exc
     except DeadlinePassed as exc:
@@ -89,7 +104,8 @@ async def _answer(
     except Exception as exc:  # the batch this request was in failed in ONNX Runtime
         raise _failed(batcher.name) from exc
     finally:
-        hangup.cancel()
+        if gone is not None:
+            gone.cancel()
 
 
 def _failed(key: str) -> ApiError:

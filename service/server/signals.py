@@ -19,7 +19,7 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
@@ -34,19 +34,32 @@ def cancelled_by_exit_signals(task: asyncio.Task) -> Iterator[None]:
     """While inside, SIGTERM or SIGINT also cancels `task`, then reaches the handler that was
     there (uvicorn's, which stops the server as ever). A signal no Python handler takes (at
     its default, or ignored) is left as it is."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread may set handlers (a test client's lifespan, say)
-        return
-    loop = asyncio.get_running_loop()
-    previous = {sig: h for sig in SIGNALS if callable(h := signal.getsignal(sig))}
 
     def stop(name: str) -> None:
         log.warning("%s while the models load: stopping, never ready", name)
         stopped.set()
         task.cancel()
 
+    with on_exit_signals(stop):
+        yield
+
+
+@contextmanager
+def on_exit_signals(callback: Callable[[str], object]) -> Iterator[None]:
+    """While inside, SIGTERM or SIGINT also calls `callback(signal name)` on the running loop,
+    then reaches the handler that was there (uvicorn's). So the gRPC server starts draining
+    when uvicorn starts to, not after uvicorn has drained HTTP. Signals no Python handler
+    takes are left alone, and so is everything outside the main thread (a test client's
+    lifespan), where no handler may be set."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    loop = asyncio.get_running_loop()
+    previous = {sig: h for sig in SIGNALS if callable(h := signal.getsignal(sig))}
+
     def handle(sig: int, frame: FrameType | None) -> None:
-        loop.call_soon_threadsafe(stop, signal.Signals(sig).name)  # not here: logging locks
+        # Not here but on the loop: logging and the callback's locks.
+        loop.call_soon_threadsafe(callback, signal.Signals(sig).name)
         previous[sig](sig, frame)
 
     for sig in previous:

@@ -92,6 +92,7 @@ def test_several_workers_run_from_the_environment_with_a_shared_folder(
     names = ("GANSERVE_MODELS_DIR", "GANSERVE_WORKERS", "GANSERVE_WORKERS_DIR")
     environ = {k: v for k, v in os.environ.items() if k not in names}
     environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    environ["GANSERVE_GRPC_PORT"] = "0"  # no probe of port 8001, which another server may hold
     monkeypatch.setattr(os, "environ", environ)
     entry.main(["--workers", "2", "--models", "elsewhere"])
     assert (seen["app"], seen["factory"], seen["workers"]) == ("service.app:create_app", True, 2)
@@ -102,3 +103,11 @@ def test_several_workers_run_from_the_environment_with_a_shared_folder(
     monkeypatch.setattr(settings, "auto_workers", lambda provider, memory_budget_mb: 3)
     entry.main(["--workers", "auto"])
     assert seen["workers"] == 3 and os.environ["GANSERVE_WORKERS"] == "3"
+
+
+def test_the_grpc_port_is_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GANSERVE_GRPC_PORT", raising=False)
+    assert Settings(grpc_port=0, port=8000).grpc_port == 0
+    assert Settings().grpc_port == 8001
+    with pytest.raises(ValueError, match="grpc_port must differ from port"):
+        Settings(grpc_port=9000, port=9000)

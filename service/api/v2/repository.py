@@ -15,6 +15,7 @@ from service.api.services import services
 from service.api.v2.models import v2_name
 from service.api.v2.schemas import RepositoryIndexEntry, RepositoryIndexRequest
 from service.repository.model import Model
+from service.repository.repository import Repository
 
 router = APIRouter(prefix="/v2", tags=["open inference protocol"])
 
@@ -32,13 +33,17 @@ def _entries(model: Model) -> list[RepositoryIndexEntry]:
     ]
 
 
+def index(repository: Repository, ready: bool = False) -> list[RepositoryIndexEntry]:
+    """Every model found and each translation direction (`ready`: only those that serve);
+    gRPC's RepositoryIndex answers the same."""
+    entries = [e for m in repository.models.values() for e in _entries(m)]
+    return [e for e in entries if e.state == "READY"] if ready else entries
+
+
 @router.post("/repository/index", response_model=list[RepositoryIndexEntry])
 async def repository_index(
     request: Request, body: Annotated[RepositoryIndexRequest | None, Body()] = None
 ) -> list[RepositoryIndexEntry]:
     """Every model found and each translation direction, READY or UNAVAILABLE (with the
     reason); `{"ready": true}`: only those that serve."""
-    entries = [e for m in services(request).repository.models.values() for e in _entries(m)]
-    if body is not None and body.ready:
-        entries = [e for e in entries if e.state == "READY"]
-    return entries
+    return index(services(request).repository, body is not None and body.ready)
