@@ -37,6 +37,8 @@ def image_env(port: int) -> dict[str, str]:
     env |= {
         "GANSERVE_HOST": "127.0.0.1",
         "GANSERVE_PORT": str(port),
+        # The image's gRPC port (8001) is one per machine; the module's servers overlap.
+        "GANSERVE_GRPC_PORT": str(free_port()),
         "GANSERVE_MODELS_DIR": str(ROOT / "models"),
         "GANSERVE_LOG_LEVEL": "warning",
     }

@@ -35,8 +35,13 @@ async def infer(
     each: Callable[[int, np.ndarray], None] | None = None,
 ) -> np.ndarray | None:
     """`run` for an HTTP request: its client hanging up cancels its queued work."""
+    return await run(batcher, inputs, timeout_s, hangup_of(request, batcher), each)
+
+
+def hangup_of(request: Request, batcher: Batcher) -> Callable[[], Awaitable[None]]:
+    """An HTTP request's hang-up, for `run`; the request's metrics name the session."""
     request.state.model = batcher.name
-    return await run(batcher, inputs, timeout_s, lambda: _hangup(request), each)
+    return lambda: _hangup(request)
 
 
 async def run(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +27,7 @@ from fastapi.responses import Response
 
 from service import imaging
 from service.api.errors import ApiError
-from service.api.inference import admitted, infer
+from service.api.inference import admitted, hangup_of, run
 from service.api.services import Services
 from service.engine import tiling
 from service.engine.batcher import Batcher
@@ -102,19 +103,40 @@ class _Canvas:
 
 
 async def run_tiled(
-    request: Request, svc: Services, batcher: Batcher, manifest: Manifest, x: np.ndarray
+    svc: Services,
+    batcher: Batcher,
+    manifest: Manifest,
+    x: np.ndarray,
+    timeout_s: float,
+    hangup: Callable[[], Awaitable[None]] | None = None,
 ) -> np.ndarray:
-    """float [1, 3, H, W] (padded to the multiple) -> the float canvas [3, H * s, W * s]."""
+    """float [1, 3, H, W] (padded to the multiple) -> the float canvas [3, H * s, W * s].
+    `hangup`: as `inference.run` takes it (HTTP's client gone; gRPC cancels the caller)."""
     tiles = plan(manifest, x.shape[2], x.shape[3], svc.settings)
     canvas = _Canvas(svc, tiles, tiles.canvas())
     windows = await svc.in_pool(tiles.cut, x)
     try:
-        await infer(
-            request, batcher, {"image": windows}, svc.settings.request_timeout_s, canvas.add
-        )
+        await run(batcher, {"image": windows}, timeout_s, hangup, canvas.add)
     finally:
         del windows
     return await canvas.done()
+
+
+async def run_each(
+    svc: Services,
+    batcher: Batcher,
+    manifest: Manifest,
+    images: np.ndarray,
+    timeout_s: float,
+    hangup: Callable[[], Awaitable[None]] | None = None,
+) -> np.ndarray:
+    """The Open Inference Protocol's images (REST or gRPC) through the upscaler's windows,
+    one image after the other."""
+    canvases = [
+        await run_tiled(svc, batcher, manifest, images[i : i + 1], timeout_s, hangup)
+        for i in range(len(images))
+    ]
+    return np.stack(canvases)
 
 
 def _read(data: bytes, settings: Settings, manifest: Manifest) -> tuple[np.ndarray, int, int]:
@@ -145,7 +167,8 @@ async def answer(request: Request, svc: Services, model: Model, data: bytes) -> 
     tiles = plan(manifest, height, width, settings)
     with admitted(batcher, tiles.count, tiles.window_pixels, settings.request_timeout_s):
         x, height, width = await svc.in_pool(_read, data, settings, manifest)
-    canvas = await run_tiled(request, svc, batcher, manifest, x)
+    timeout_s = settings.request_timeout_s
+    canvas = await run_tiled(svc, batcher, manifest, x, timeout_s, hangup_of(request, batcher))
     del x
     out_h, out_w = output_size(manifest, height, width)
     png = await svc.in_pool(_png, canvas, out_h, out_w, manifest.image.range)

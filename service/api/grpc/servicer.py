@@ -25,6 +25,7 @@ import numpy as np
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 
+from service.api import upscale
 from service.api.errors import ApiError
 from service.api.grpc import status
 from service.api.grpc.protocol import grpc_service_pb2 as pb
@@ -222,7 +223,11 @@ class InferenceServicer:
         size = sum(len(chunk) for chunk in request.raw_input_contents) or request.ByteSize()
         feeds, crop, wanted, raw = await self.off_loop(size, _decode, target, request, svc.settings)
         timeout = self.timeout(context, timeout_parameter(request))
-        out = await run(target.batcher, feeds, timeout)
+        if target.upscaler:  # in windows, as /translate runs it (service/api/upscale.py)
+            batcher, manifest = target.batcher, target.manifest
+            out = await upscale.run_each(svc, batcher, manifest, feeds["image"], timeout)
+        else:
+            out = await run(target.batcher, feeds, timeout)
         svc.metrics.images.labels(target.batcher.name, "grpc:ModelInfer").inc(len(out))
         head = {
             "model_name": target.name,

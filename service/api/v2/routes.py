@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, Response
 
 from service.api import upscale
 from service.api.errors import error_response
-from service.api.inference import infer
+from service.api.inference import hangup_of, infer
 from service.api.services import Services, services
 from service.api.upload_cap import over_cap
 from service.api.v2.models import (
@@ -162,7 +162,11 @@ async def _infer(
         svc, len(body), _decode, target, body, header_length, svc.settings
     )
     if target.upscaler:  # in windows, as /translate runs it (service/api/upscale.py)
-        out = await _upscaled(svc, request, target, feeds["image"])
+        hangup = hangup_of(request, target.batcher)
+        timeout_s = svc.settings.request_timeout_s
+        out = await upscale.run_each(
+            svc, target.batcher, target.manifest, feeds["image"], timeout_s, hangup
+        )
     else:
         out = await infer(request, target.batcher, feeds, svc.settings.request_timeout_s)
     svc.metrics.images.labels(target.batcher.name, request.scope["route"].path).inc(len(out))
@@ -198,17 +202,6 @@ def _encode(
     wanted: dict[str, bool],
 ) -> tuple[bytes, dict[str, str], str]:
     return encode_response(head, outputs(target, out, crop, list(wanted)), wanted)
-
-
-async def _upscaled(
-    svc: Services, request: Request, target: Target, images: np.ndarray
-) -> np.ndarray:
-    """Each image of the request through the upscaler's windows, one after the other."""
-    canvases = [
-        await upscale.run_tiled(request, svc, target.batcher, target.manifest, images[i : i + 1])
-        for i in range(len(images))
-    ]
-    return np.stack(canvases)
 
 
 async def _off_loop(svc: Services, size: int, fn: Callable[..., T], *args: Any) -> T:

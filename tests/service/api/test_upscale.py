@@ -17,7 +17,8 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
-from live_server import live_server
+import tritonclient.grpc as triton_grpc
+from live_server import free_port, live_server
 from PIL import Image
 
 from service import imaging
@@ -121,11 +122,13 @@ def _peak_rss_bytes(pid: int) -> int:
 @pytest.mark.slow
 def test_upscaling_over_http(models: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)  # other tests set the service's cap
+    grpc_port = free_port()
     settings = {
         "tile_side": str(TILE),
         "tile_overlap": str(OVERLAP),
         "max_output_pixels": str(MAX_OUTPUT),
         "default_super_resolution": "rrdb-x2",
+        "grpc_port": str(grpc_port),
     }
     with live_server(models, tmp_path / "server.log", **settings) as server:
         url = server.url
@@ -196,6 +199,15 @@ def test_upscaling_over_http(models: Path, tmp_path: Path, monkeypatch: pytest.M
             np.abs(pixels.astype(int) - _pixels(_translate(url, photo, model="srvgg-x4"))).max()
             == 0
         )
+        # and over gRPC, in the same windows
+        client = triton_grpc.InferenceServerClient(f"127.0.0.1:{grpc_port}")
+        image = triton_grpc.InferInput("image", list(x.shape), "FP32")
+        image.set_data_from_numpy(x)
+        answer = client.infer(
+            "srvgg-x4", [image], outputs=[triton_grpc.InferRequestedOutput("pixels")]
+        )
+        assert np.array_equal(answer.as_numpy("pixels")[0], pixels)
+        client.close()
         body["inputs"][0]["data"] = (x * 2).ravel().tolist()
         r = httpx.post(f"{url}/v2/models/srvgg-x4/infer", json=body)
         assert r.status_code == 400 and "outside [0, 1]" in r.json()["error"]
