@@ -52,6 +52,9 @@ def serving(image: Image, *run_args: str) -> Iterator[Running]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = ("-e", "GANSERVE_HOST=127.0.0.1", "-e", f"GANSERVE_PORT={port}")
+    # On the host's network the image's gRPC port (8001) is one per machine, and the module's
+    # containers overlap: each gets a free one.
+    env += ("-e", f"GANSERVE_GRPC_PORT={free_port()}")
     with container(image.tag, *env, *run_args) as cid:
 
         def is_ready() -> bool:
