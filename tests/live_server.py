@@ -64,12 +64,16 @@ def run_server(
 @contextmanager
 def live_server(models_dir: Path, log: Path, **settings: str) -> Iterator[LiveServer]:
     """`python -m service` serving `models_dir` on CPU with one intra-op thread, without gRPC
-    unless `grpc_port` is given, and `GANSERVE_<KEY>=value` for each keyword."""
+    unless `grpc_port` is given, without the background timing of each translation's largest
+    photo unless `max_side_probe` is given (its run right after ready skews the timing these
+    tests measure, as conftest's settings leave it off), and `GANSERVE_<KEY>=value` for each
+    keyword."""
     port = free_port()
     env = clean_env() | {
         "GANSERVE_PROVIDER": "cpu",
         "GANSERVE_INTRA_OP_THREADS": "1",
         "GANSERVE_GRPC_PORT": "0",
+        "GANSERVE_MAX_SIDE_PROBE": "false",
     }
     env |= {f"GANSERVE_{k.upper()}": v for k, v in settings.items()}
     command = [sys.executable, "-m", "service", "--host", "127.0.0.1", "--port", str(port)]

@@ -207,7 +207,9 @@ def test_the_start_up_says_each_thing_once_and_ready_when_it_is(tmp_path: Path) 
     models = make_models_dir(tmp_path / "models")
     cache = tmp_path / "cache"
     log = tmp_path / "first.log"
-    with live_server(models, log, workers="2", cache_dir=str(cache)) as server:
+    with live_server(
+        models, log, workers="2", cache_dir=str(cache), max_side_probe="true"
+    ) as server:
         deadline = time.monotonic() + 30
         while len(list(cache.glob("cost-*.json"))) < 2:  # a2b and b2a
             assert time.monotonic() < deadline, server.output()
