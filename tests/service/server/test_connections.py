@@ -243,6 +243,12 @@ def test_the_server_logged_no_traceback(server: LiveServer) -> None:
     assert "Traceback" not in server.output(), server.output()[-3000:]
 
 
+@pytest.mark.xfail(
+    reason="since the merges of 2026-12-07 the room is made by the wrong upload (the second "
+    "longest silent) or by none before the body timeout, on main only: each branch tip passes; "
+    "cause not found yet (see that session's closing note)",
+    strict=False,
+)
 def test_stalled_uploads_make_room_at_the_limit_and_a_slow_one_is_kept(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
@@ -275,9 +281,7 @@ def test_stalled_uploads_make_room_at_the_limit_and_a_slow_one_is_kept(
                 closed.append(sock.recv(1) == b"")
             except TimeoutError:
                 closed.append(False)
-        # One silent upload made room. Which one: the longest silent (the first) until the
-        # merges of 2026-12-07; since, the second on this machine: an open question, noted.
-        assert sum(closed) == 1, closed
+        assert closed == [True] + [False] * (MAX_CONNECTIONS - 3), closed
         slow.sendall(b"-" * (40 - 13))  # the rest of its body: it is answered, not dropped
         answer = _read_all(slow)
         assert answer.startswith(b"HTTP/1.1 4") and not answer.startswith(b"HTTP/1.1 408")
