@@ -20,18 +20,17 @@ Kind = Literal["unconditional", "conditional", "translation", "super-resolution"
 
 # The ONNX file roles each kind may ship: a generator has its one; a translation model has
 # either direction or both (the CycleGAN authors release each direction as its own file); a
-# super-resolution model ships one network, `upscale`. The service takes ROLES' keys as the
-# kinds its routes serve.
+# super-resolution model ships one network, `upscale`; a StyleGAN both of its halves (see
+# StyleGANSpec). The service takes ROLES' keys as the kinds its routes serve.
 UPSCALE = "upscale"
+MAPPING, SYNTHESIS = "mapping", "synthesis"
 ROLES: dict[str, tuple[str, ...]] = {
     "unconditional": ("generator",),
     "conditional": ("generator",),
     "translation": ("a2b", "b2a"),
     "super-resolution": (UPSCALE,),
+    "stylegan": (MAPPING, SYNTHESIS),
 }
-# A StyleGAN ships both of its halves (see StyleGANSpec). It stays out of ROLES until the
-# service serves the kind; KIND_ROLES is every kind a manifest may hold.
-KIND_ROLES: dict[str, tuple[str, ...]] = {**ROLES, "stylegan": ("mapping", "synthesis")}
 
 
 class _Strict(BaseModel):
@@ -119,7 +118,7 @@ class Manifest(BaseModel):
     @model_validator(mode="after")
     def _kind_fields(self) -> Manifest:
         if not self.roles():
-            wanted = " or ".join(repr(r) for r in KIND_ROLES[self.kind])
+            wanted = " or ".join(repr(r) for r in ROLES[self.kind])
             raise ValueError(f"kind {self.kind!r} needs files {wanted}")
         if self.kind in ("unconditional", "conditional", "stylegan") and self.latent is None:
             raise ValueError(f"kind {self.kind!r} needs 'latent'")
@@ -157,7 +156,7 @@ class Manifest(BaseModel):
         spec = self.stylegan
         if spec is None:
             raise ValueError("kind 'stylegan' needs 'stylegan'")
-        if set(self.roles()) != set(KIND_ROLES["stylegan"]):
+        if set(self.roles()) != set(ROLES["stylegan"]):
             raise ValueError("kind 'stylegan' needs files 'mapping' and 'synthesis'")
         if self.latent is not None and self.latent.dim != spec.z_dim:
             raise ValueError(f"latent.dim {self.latent.dim} is not stylegan.z_dim {spec.z_dim}")
@@ -167,8 +166,8 @@ class Manifest(BaseModel):
             raise ValueError(f"stylegan.c_dim {spec.c_dim} needs as many 'classes'")
 
     def roles(self) -> tuple[str, ...]:
-        """The ONNX roles this model ships, in KIND_ROLES order (its translation directions)."""
-        return tuple(role for role in KIND_ROLES[self.kind] if role in self.files)
+        """The ONNX roles this model ships, in ROLES order (its translation directions)."""
+        return tuple(role for role in ROLES[self.kind] if role in self.files)
 
     @classmethod
     def load(cls, folder: Path) -> Manifest:

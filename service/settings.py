@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     default_conditional: str | None = None
     default_translation: str | None = None
     default_super_resolution: str | None = None
+    default_stylegan: str | None = None
     api_key: str | None = Field(default=None, description="bearer token; None = open")
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     log_level: str = "info"

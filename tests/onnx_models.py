@@ -19,6 +19,7 @@ from scripts.make_placeholder_models import (
     translator,
     write_model,
 )
+from service.manifest import FileRef, ImageSpec, LatentSpec, Manifest, StyleGANSpec, sha256_of
 
 __all__ = [
     "CLASSES",
@@ -27,6 +28,7 @@ __all__ = [
     "make_conditional",
     "make_models_dir",
     "make_slow_unconditional",
+    "make_stylegan",
     "make_translation",
     "make_unconditional",
     "translator",
@@ -133,3 +135,116 @@ def slow_generator(dim: int, size: int, hidden: int, layers: int) -> bytes:
 def make_slow_unconditional(folder: Path, hidden: int = 1024, layers: int = 24) -> Path:
     """1x8x8 images from z[8] through `layers` dense layers of `hidden` units."""
     return make_unconditional(folder, graph=slow_generator(DIM, 8, hidden, layers))
+
+
+# A tiny StyleGAN: z [8] (and a one-hot c) -> w [6], broadcast to 4 ws -> 3x8x8 images.
+STYLE = {"z_dim": 8, "w_dim": 6, "num_ws": 4, "resolution": 8}
+
+
+def stylegan_weights(c_dim: int, seed: int = 3) -> dict[str, np.ndarray]:
+    """The tiny StyleGAN's parameters, also the reference's (`stylegan_reference`)."""
+    rng = np.random.default_rng(seed)
+    z_dim, w_dim, k, r = (STYLE[n] for n in ("z_dim", "w_dim", "num_ws", "resolution"))
+    return {
+        "A": rng.standard_normal((z_dim + c_dim, w_dim)).astype(np.float32),
+        "w_avg": rng.standard_normal(w_dim).astype(np.float32),
+        "B": (rng.standard_normal((k * w_dim, 3 * r * r)) / 4).astype(np.float32),
+    }
+
+
+def stylegan_reference(
+    weights: dict[str, np.ndarray], z: np.ndarray, c: np.ndarray | None, psi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """What the two tiny graphs compute, in numpy: (ws, images)."""
+    x = z if c is None else np.concatenate([z, c], axis=1)
+    w = np.tanh(x @ weights["A"])
+    ws = np.repeat(w[:, None, :], STYLE["num_ws"], axis=1)
+    ws = weights["w_avg"] + psi[:, None, None] * (ws - weights["w_avg"])
+    r = STYLE["resolution"]
+    return ws, np.tanh(ws.reshape(len(ws), -1) @ weights["B"]).reshape(-1, 3, r, r)
+
+
+def _stylegan_graphs(c_dim: int, weights: dict[str, np.ndarray]) -> dict[str, bytes]:
+    z_dim, w_dim, k, r = (STYLE[n] for n in ("z_dim", "w_dim", "num_ws", "resolution"))
+    f = TensorProto.FLOAT
+    inputs = [helper.make_tensor_value_info("z", f, ["N", z_dim])]
+    x = "z"
+    nodes = []
+    if c_dim:
+        inputs.append(helper.make_tensor_value_info("c", f, ["N", c_dim]))
+        nodes.append(helper.make_node("Concat", ["z", "c"], ["zc"], axis=1))
+        x = "zc"
+    inputs.append(helper.make_tensor_value_info("psi", f, ["N"]))
+    nodes += [
+        helper.make_node("MatMul", [x, "A"], ["h"]),
+        helper.make_node("Tanh", ["h"], ["w"]),
+        helper.make_node("Unsqueeze", ["w", "axis1"], ["w1"]),
+        helper.make_node("Tile", ["w1", "repeats"], ["wk"]),
+        helper.make_node("Sub", ["wk", "w_avg"], ["d"]),
+        helper.make_node("Unsqueeze", ["psi", "axes12"], ["p"]),
+        helper.make_node("Mul", ["d", "p"], ["pd"]),
+        helper.make_node("Add", ["pd", "w_avg"], ["ws"]),
+    ]
+    consts = {
+        "A": weights["A"],
+        "w_avg": weights["w_avg"],
+        "axis1": np.array([1], np.int64),
+        "axes12": np.array([1, 2], np.int64),
+        "repeats": np.array([1, k, 1], np.int64),
+    }
+    mapping = helper.make_graph(
+        nodes,
+        "tiny-mapping",
+        inputs,
+        [helper.make_tensor_value_info("ws", f, ["N", k, w_dim])],
+        [numpy_helper.from_array(v, n) for n, v in consts.items()],
+    )
+    synthesis = helper.make_graph(
+        [
+            helper.make_node("Reshape", ["ws", "flat"], ["x"]),
+            helper.make_node("MatMul", ["x", "B"], ["y"]),
+            helper.make_node("Tanh", ["y"], ["t"]),
+            helper.make_node("Reshape", ["t", "shape"], ["image"]),
+        ],
+        "tiny-synthesis",
+        [helper.make_tensor_value_info("ws", f, ["N", k, w_dim])],
+        [helper.make_tensor_value_info("image", f, ["N", 3, r, r])],
+        [
+            numpy_helper.from_array(weights["B"], "B"),
+            numpy_helper.from_array(np.array([-1, k * w_dim], np.int64), "flat"),
+            numpy_helper.from_array(np.array([-1, 3, r, r], np.int64), "shape"),
+        ],
+    )
+    out = {}
+    for role, graph in (("mapping", mapping), ("synthesis", synthesis)):
+        model = helper.make_model(
+            graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION
+        )
+        onnx.checker.check_model(model)
+        out[role] = model.SerializeToString()
+    return out
+
+
+def make_stylegan(
+    folder: Path, c_dim: int = 0, psi: float = 1.0, seed: int = 3
+) -> dict[str, np.ndarray]:
+    """A kind `stylegan` folder of two tiny graphs (classes `k0`, `k1`, ... when c_dim > 0);
+    returns its weights for `stylegan_reference`."""
+    weights = stylegan_weights(c_dim, seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    refs = {}
+    for role, data in _stylegan_graphs(c_dim, weights).items():
+        path = folder / f"{role}.onnx"
+        path.write_bytes(data)
+        refs[role] = FileRef(path=path.name, sha256=sha256_of(path))
+    r = STYLE["resolution"]
+    Manifest(
+        name=folder.name,
+        kind="stylegan",
+        image=ImageSpec(channels=3, height=r, width=r),
+        latent=LatentSpec(dim=STYLE["z_dim"]),
+        classes=[f"k{i}" for i in range(c_dim)] or None,
+        stylegan=StyleGANSpec(architecture="stylegan2", c_dim=c_dim, psi=psi, **STYLE),
+        files=refs,
+    ).dump(folder)
+    return weights

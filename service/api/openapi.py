@@ -127,6 +127,7 @@ class Catalog:
     conditional: tuple[str, ...] = ()
     translation: tuple[str, ...] = ()
     super_resolution: tuple[str, ...] = ()
+    stylegan: tuple[str, ...] = ()
     directions: tuple[str, ...] = ()  # `<name>.a2b` / `<name>.b2a`, those each model ships
     class_names: tuple[str, ...] = ()
     class_count: int = 0
@@ -240,9 +241,11 @@ def loaded_models(schemas: dict[str, Any], catalog: Catalog, max_n: int) -> None
     conditional model has, no label for an unconditional one, `label` or `labels` (not both),
     one label per image, and a file that is not empty."""
     generate, interpolate = schemas["GenerateRequest"], schemas["InterpolateRequest"]
-    generators = _one_of_names(catalog.unconditional + catalog.conditional)
+    generators = _one_of_names(catalog.unconditional + catalog.conditional + catalog.stylegan)
     for body in (generate, interpolate):
         body["properties"]["model"]["anyOf"][0] = generators
+        if not catalog.stylegan:  # a psi names a StyleGAN: with none loaded, it is `wrong_kind`
+            body["properties"]["truncation_psi"]["anyOf"][0] = {"not": {}}
     label: list[dict[str, Any]] = []
     if catalog.class_count:
         label.append({"type": "integer", "minimum": 0, "maximum": catalog.class_count - 1})

@@ -28,6 +28,10 @@ Label = Whole | Annotated[str, Field(max_length=128)]
 # Names are dictionary keys, never paths; the manifest's pattern also keeps `../` and the like
 # out of logs and metric labels.
 ModelName = Annotated[str, Field(pattern=NAME_PATTERN, max_length=64)]
+# StyleGAN's truncation in W, `w_avg + psi * (w - w_avg)`: 1 is none, 0 the average image,
+# below 0 its opposite; NVIDIA's tools take any value, the service the range anyone uses.
+Psi = Annotated[float, Field(ge=-2.0, le=2.0)]
+PSI = "StyleGAN models only: truncation in W, -2..2 (omitted: the model's own psi)"
 
 
 class _Request(BaseModel):
@@ -47,6 +51,7 @@ class GenerateRequest(_Request):
         default=None, description="image i uses seed+i; omitted: random seeds"
     )
     truncation: float | None = Field(default=None, gt=0, le=1, description="truncated normal z")
+    truncation_psi: Psi | None = Field(default=None, description=PSI)
 
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"n": 16, "label": 3, "seed": 42}]}
@@ -61,6 +66,7 @@ class InterpolateRequest(_Request):
     method: Literal["slerp", "lerp"] = "slerp"
     label: Label | None = None
     truncation: float | None = Field(default=None, gt=0, le=1)
+    truncation_psi: Psi | None = Field(default=None, description=PSI)
 
     model_config = ConfigDict(
         extra="forbid",
@@ -101,6 +107,11 @@ class ModelInfo(BaseModel):
     )
     scale: int | None = Field(
         default=None, description="super-resolution: the answer's sides are the photo's times this"
+    )
+    stylegan: dict[str, Any] | None = Field(
+        default=None,
+        description="stylegan: architecture, resolution, z_dim, c_dim, w_dim, num_ws and the "
+        "psi of a request that names none",
     )
     sessions: dict[str, dict[str, Any]] = {}
     manifest: dict[str, Any] | None = None

@@ -72,6 +72,12 @@ class WorkEstimate:
     def peak_bytes(self, units: int) -> int:
         return (self.unit_bytes or 0) * units
 
+    def rows_within(self, room: int, units_per_row: int, most: int) -> int:
+        """How many rows one run may hold: at most `most`, and no more than an estimated
+        peak within `room` bytes (at least one row; `most` when no peak was measured)."""
+        peak = self.peak_bytes(units_per_row)
+        return max(1, min(most, room // peak)) if peak else most
+
     def admit(self, units: int, timeout_s: float, name: str) -> None:
         """Raise Overloaded when `units` would finish later than `timeout_s` from now.
 

@@ -74,8 +74,10 @@ def _shape_key(inputs: Inputs) -> tuple:
 
 
 def work_per_row(inputs: Inputs) -> int:
-    """Pixels of a row's image (the first input's axes after channels); 1 for a vector."""
-    return math.prod(next(iter(inputs.values())).shape[2:])
+    """Pixels of a row's photo (a first input [N, C, H, W]); 1 for anything else (a latent,
+    a StyleGAN's ws)."""
+    first = next(iter(inputs.values()))
+    return math.prod(first.shape[2:]) if first.ndim == 4 else 1
 
 
 class Batcher:

@@ -13,7 +13,7 @@ import numpy as np
 import onnxruntime as ort
 
 from service.engine.admission import WorkEstimate
-from service.manifest import Manifest
+from service.manifest import MAPPING, SYNTHESIS, Manifest
 from service.resources.accelerator import tries_cuda
 
 log = logging.getLogger("ganserve.runtime")
@@ -25,7 +25,8 @@ CPU = "CPUExecutionProvider"
 # graph cannot name its output `image` (ONNX value names are unique and the input has it),
 # so its first output may have any name.
 ANY = "*"
-SIGNATURES: dict[str, tuple[dict[str, tuple[str, int]], dict[str, tuple[str, int]]]] = {
+Args = dict[str, tuple[str, int]]
+SIGNATURES: dict[str, tuple[Args, Args]] = {
     "unconditional": ({"z": ("tensor(float)", 2)}, {"image": ("tensor(float)", 4)}),
     "conditional": (
         {"z": ("tensor(float)", 2), "label": ("tensor(int64)", 1)},
@@ -34,8 +35,23 @@ SIGNATURES: dict[str, tuple[dict[str, tuple[str, int]], dict[str, tuple[str, int
     "translation": ({"image": ("tensor(float)", 4)}, {ANY: ("tensor(float)", 4)}),
     "super-resolution": ({"image": ("tensor(float)", 4)}, {ANY: ("tensor(float)", 4)}),
 }
+# A StyleGAN's two sessions, by role (the mapping takes `c` only when c_dim > 0).
+STYLEGAN_SIGNATURES: dict[str, tuple[Args, Args]] = {
+    MAPPING: (
+        {"z": ("tensor(float)", 2), "c": ("tensor(float)", 2), "psi": ("tensor(float)", 1)},
+        {"ws": ("tensor(float)", 3)},
+    ),
+    SYNTHESIS: ({"ws": ("tensor(float)", 3)}, {"image": ("tensor(float)", 4)}),
+}
 # The kinds whose sessions take photos of any size (their rows' work is their pixels).
 PHOTO_KINDS = ("translation", "super-resolution")
+
+
+def holds_large_runs(manifest: Manifest, role: str) -> bool:
+    """A photo session, or a StyleGAN's synthesis (a 1024x1024 row holds about a gigabyte of
+    activations): its runs reserve their peak from the memory budget, and it runs without
+    ORT's arena, which would keep its largest run's buffers for good."""
+    return manifest.kind in PHOTO_KINDS or role == SYNTHESIS
 
 
 class SignatureError(ValueError):
@@ -139,26 +155,56 @@ def fewer_threads_if_faster(
     return session, session.get_session_options().intra_op_num_threads
 
 
-def check_signature(session: ort.InferenceSession, manifest: Manifest) -> None:
-    """Names, element types and ranks per kind; static sizes must agree with the manifest."""
-    if manifest.kind not in SIGNATURES:
+def signature(manifest: Manifest, role: str) -> tuple[Args, Args]:
+    """The inputs and first output the `role` session of this manifest's kind must have."""
+    if manifest.kind != "stylegan":
+        return SIGNATURES[manifest.kind]
+    inputs, outputs = STYLEGAN_SIGNATURES[role]
+    if manifest.stylegan is not None and manifest.stylegan.c_dim == 0:
+        inputs = {name: arg for name, arg in inputs.items() if name != "c"}
+    return inputs, outputs
+
+
+def check_signature(session: ort.InferenceSession, manifest: Manifest, role: str) -> None:
+    """Names, element types and ranks per kind (and role); static sizes must agree with the
+    manifest."""
+    if manifest.kind not in SIGNATURES and manifest.kind != "stylegan":
         raise SignatureError(f"this version does not serve kind {manifest.kind!r}")
-    want_in, want_out = SIGNATURES[manifest.kind]
+    want_in, want_out = signature(manifest, role)
     _check_args("input", session.get_inputs(), want_in)
     _check_args("output", session.get_outputs()[:1], want_out)
-    spec = manifest.image
     out = session.get_outputs()[0].shape
     if manifest.kind in PHOTO_KINDS:
         if isinstance(out[1], int) and out[1] != 3:
             raise SignatureError(f"{manifest.kind} output has {out[1]} channels, not 3")
-    else:
-        dim = session.get_inputs()[[a.name for a in session.get_inputs()].index("z")].shape[1]
-        if isinstance(dim, int) and manifest.latent and dim != manifest.latent.dim:
-            raise SignatureError(f"z has {dim} entries, the manifest says {manifest.latent.dim}")
-        expected = (spec.channels, spec.height, spec.width)
-        for axis, (got, want) in enumerate(zip(out[1:], expected, strict=True), start=1):
+        return
+    args = {a.name: a.shape for a in [*session.get_inputs(), session.get_outputs()[0]]}
+    for name, sizes in _static_sizes(manifest, role).items():
+        for axis, (got, want) in enumerate(zip(args[name][1:], sizes, strict=True), start=1):
             if isinstance(got, int) and got != want:
-                raise SignatureError(f"image axis {axis} is {got}, the manifest says {want}")
+                where = (
+                    f"{name} has {got} entries"
+                    if len(sizes) == 1
+                    else f"{name} axis {axis} is {got}"
+                )
+                raise SignatureError(f"{where}, the manifest says {want}")
+
+
+def _static_sizes(manifest: Manifest, role: str) -> dict[str, tuple[int, ...]]:
+    """A generator's sizes after the batch axis, as its manifest states them."""
+    spec = manifest.image
+    image = (spec.channels, spec.height, spec.width)
+    style = manifest.stylegan
+    if style is None:
+        assert manifest.latent is not None
+        return {"z": (manifest.latent.dim,), "image": image}
+    ws = (style.num_ws, style.w_dim)
+    if role == SYNTHESIS:
+        return {"ws": ws, "image": image}
+    sizes = {"z": (style.z_dim,), "ws": ws}
+    if style.c_dim:
+        sizes["c"] = (style.c_dim,)
+    return sizes
 
 
 def _check_args(what: str, args: list, want: dict[str, tuple[str, int]]) -> None:
@@ -177,16 +223,36 @@ def _check_args(what: str, args: list, want: dict[str, tuple[str, int]]) -> None
             )
 
 
-def warmup_inputs(manifest: Manifest, rows: int) -> dict[str, np.ndarray]:
-    """Zeros of the right shape: the first run allocates arenas and picks kernels."""
+def warmup_inputs(manifest: Manifest, rows: int, role: str) -> dict[str, np.ndarray]:
+    """Zeros of the right shape (a StyleGAN mapping's psi ones): the first run allocates
+    arenas and picks kernels."""
     if manifest.kind in PHOTO_KINDS:
         spec = manifest.image
         return {"image": np.zeros((rows, 3, spec.height, spec.width), np.float32)}
+    style = manifest.stylegan
+    if style is not None and role == SYNTHESIS:
+        return {"ws": np.zeros((rows, style.num_ws, style.w_dim), np.float32)}
     assert manifest.latent is not None
     inputs = {"z": np.zeros((rows, manifest.latent.dim), np.float32)}
     if manifest.kind == "conditional":
         inputs["label"] = np.zeros(rows, np.int64)
+    if style is not None:
+        if style.c_dim:
+            inputs["c"] = np.eye(style.c_dim, dtype=np.float32)[np.zeros(rows, np.int64)]
+        inputs["psi"] = np.ones(rows, np.float32)
     return inputs
+
+
+def output_of(manifest: Manifest, role: str, inputs: dict[str, np.ndarray]) -> tuple[int, ...]:
+    """The shape a session of `role` must give for `inputs`."""
+    rows = len(next(iter(inputs.values())))
+    if manifest.kind in PHOTO_KINDS:
+        return output_shape(manifest, inputs["image"].shape)
+    style = manifest.stylegan
+    if style is not None and role == MAPPING:
+        return rows, style.num_ws, style.w_dim
+    spec = manifest.image
+    return rows, spec.channels, spec.height, spec.width
 
 
 def output_shape(manifest: Manifest, input_shape: tuple[int, ...]) -> tuple[int, ...]:

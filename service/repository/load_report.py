@@ -7,17 +7,24 @@ from __future__ import annotations
 from pathlib import Path
 
 from service.engine.runtime import Runner
+from service.manifest import SYNTHESIS
 from service.repository.model import Model
 from service.repository.warmup import PROBE_SIDE, SCALE_TO_MAX_SIDE, side_of
 from service.settings import Settings
 
 
 def ready_line(model: Model, settings: Settings, cache_folder: Path | None) -> str:
-    """E.g. `model dcgan-mnist ready: unconditional on CPU, 1 thread; 64 images take 9 ms`."""
+    """E.g. `model dcgan-mnist ready: unconditional on CPU, 1 thread; 64 images take 9 ms`;
+    a StyleGAN's in images, each the synthesis' (its mapping costs next to nothing)."""
     manifest = model.manifest
     assert manifest is not None
     runners = model.runners
     head = f"model {model.name} ready: {manifest.kind} {_where(runners)}"
+    if manifest.kind == "stylegan":
+        synthesis = runners[SYNTHESIS]
+        peak = synthesis.estimate.peak_bytes(1) >> 20
+        memory = f", holding about {peak} MiB while it runs" if peak else ""
+        return f"{head}; an image takes {_seconds(synthesis, 1) * 1e3:.0f} ms{memory}"
     if manifest.kind != "translation":
         (runner,) = runners.values()
         seconds = _seconds(runner, settings.max_batch)

@@ -20,6 +20,7 @@ from service.engine.runtime import (
     batch_buckets,
     check_signature,
     fewer_threads_if_faster,
+    holds_large_runs,
     make_session,
 )
 from service.manifest import MANIFEST_FILE, Manifest, sha256_of
@@ -116,14 +117,15 @@ def _load_runner(
     if sha256_of(path) != ref.sha256:
         raise LoadError(f"{role}: sha256 of {ref.path} differs from the manifest")
     generator = manifest.kind not in PHOTO_KINDS
+    arena = not holds_large_runs(manifest, role)
     try:
         session = make_session(
-            path, choice, settings.intra_op_threads, settings.inter_op_threads, arena=generator
+            path, choice, settings.intra_op_threads, settings.inter_op_threads, arena=arena
         )
     except Exception as exc:  # ORT raises its own exception types for anything unloadable
         raise LoadError(f"{role}: ONNX Runtime cannot load {ref.path}: {first_line(exc)}") from exc
     try:
-        check_signature(session, manifest)
+        check_signature(session, manifest, role)
     except ValueError as exc:
         raise LoadError(f"{role}: wrong signature for {manifest.kind}: {exc}") from exc
     provider = session.get_providers()[0]
@@ -135,18 +137,20 @@ def _load_runner(
                 path,
                 choice,
                 settings.inter_op_threads,
-                probe(manifest, settings),
-                arena=generator,
+                probe(manifest, settings, role),
+                arena=arena,
             )
         except Exception as exc:
             raise LoadError(f"{role}: timing run failed: {first_line(exc)}") from exc
-    buckets = batch_buckets(settings.max_batch) if provider == CUDA and generator else ()
+    buckets = batch_buckets(settings.max_batch) if provider == CUDA and arena else ()
     key = session_key(manifest.name, role, manifest)
     runner = Runner(key, session, provider, buckets=buckets, threads=threads)
-    warm_up(runner, manifest, settings.max_batch)
+    warm_up(runner, manifest, settings.max_batch, role)
     if generator:
+        if not arena:
+            give_back_freed()  # the probe's peak is measured from memory the OS holds back
         try:
-            runner.estimate = measured_cost(runner, probe(manifest, settings), 1.0)
+            runner.estimate = measured_cost(runner, probe(manifest, settings, role), 1.0)
         except Exception as exc:
             raise LoadError(f"{role}: timing run failed: {first_line(exc)}") from exc
     return runner
@@ -177,7 +181,7 @@ def _load_translator(
         )
         return runner, None
     try:
-        small = measured_cost(runner, probe(manifest, settings), TRANSLATION_HEADROOM)
+        small = measured_cost(runner, probe(manifest, settings, role), TRANSLATION_HEADROOM)
     except Exception as exc:
         raise LoadError(f"{role}: timing run failed: {first_line(exc)}") from exc
     give_back_freed()
@@ -194,7 +198,7 @@ def _load_upscaler(
     runner = _load_runner(folder, manifest, role, settings, choice)
     give_back_freed()  # the probe's peak is measured from memory the OS holds back
     try:
-        window = probe(manifest, settings, settings.max_side)
+        window = probe(manifest, settings, role, settings.max_side)
         runner.estimate = measured_cost(runner, window, TRANSLATION_HEADROOM)
     except Exception as exc:
         raise LoadError(f"{role}: timing run failed: {first_line(exc)}") from exc

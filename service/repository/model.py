@@ -74,6 +74,7 @@ class Model:
             "classes": m.classes if m else None,
             "domains": m.domains if m else None,
             "scale": m.scale if m else None,
+            "stylegan": m.stylegan.model_dump() if m and m.stylegan else None,
             "directions": list(m.roles()) if m and m.kind == "translation" else None,
             "sessions": {role: r.describe() for role, r in self.runners.items()},
             "manifest": m.model_dump(mode="json") if m else None,
@@ -81,4 +82,6 @@ class Model:
 
 
 def session_key(name: str, role: str, manifest: Manifest | None) -> str:
-    return f"{name}:{role}" if manifest and manifest.kind == "translation" else name
+    """The name of one session in metrics and logs: `name`, or `name:role` for a model of
+    several sessions (a translation's directions, a StyleGAN's mapping and synthesis)."""
+    return f"{name}:{role}" if manifest and manifest.kind in ("translation", "stylegan") else name

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from service.engine.batcher import Batcher
-from service.engine.runtime import CUDA, PHOTO_KINDS, ProviderChoice, Runner
-from service.manifest import MANIFEST_FILE
+from service.engine.runtime import CUDA, PHOTO_KINDS, ProviderChoice, Runner, holds_large_runs
+from service.manifest import MANIFEST_FILE, SYNTHESIS
 from service.metrics import Metrics
 from service.repository import upscaling
 from service.repository.cost_cache import CostCache
@@ -109,12 +109,14 @@ class Repository:
             self.models[name] = new
             return f"failed: {new.reason}"
         translation = new.kind in PHOTO_KINDS  # its rows' work is their pixels
+        assert new.manifest is not None
         for role, runner in new.runners.items():
             # On CPU photos cost more per pixel in one run than apart (docs/benchmarks.md).
             one_photo = translation and runner.provider != CUDA
+            large = holds_large_runs(new.manifest, role)  # else: its arena, allocated at load
             new.batchers[role] = Batcher(
                 runner.run,
-                max_batch=self._rows_per_run(new, runner, one_photo),
+                max_batch=self._rows_per_run(new, role, runner, one_photo),
                 max_delay_s=self.settings.max_delay_ms / 1000,
                 queue_size=self.settings.queue_size,
                 executor=self._translation_executor if translation else self._executor,
@@ -122,7 +124,7 @@ class Repository:
                 inline_max_s=self.settings.inline_run_ms / 1000,
                 max_work=self.settings.max_batch_pixels if translation else None,
                 estimate=runner.estimate,
-                memory=self.memory if translation else None,  # generators: arena at load
+                memory=self.memory if large else None,
                 name=runner.key,
             )
             full_run = self._full_run(new, new.batchers[role])
@@ -134,14 +136,21 @@ class Repository:
         self._publish(new)
         return "loaded" if old is None else "replaced"
 
-    def _rows_per_run(self, model: Model, runner: Runner, one_photo: bool) -> int:
+    def _rows_per_run(self, model: Model, role: str, runner: Runner, one_photo: bool) -> int:
         """On CPU a photo session's run holds one photo or window (merged they cost more
         per pixel: docs/benchmarks.md); on CUDA a super-resolution run holds windows up to
-        its memory (upscaling.py), a translation run `max_batch` photos of one size."""
+        its memory (upscaling.py), a translation run `max_batch` photos of one size. A
+        StyleGAN synthesis run holds the rows whose measured peak fits half the memory
+        budget's room (16 rows at 1024x1024 hold gigabytes)."""
         if one_photo:
             return 1
+        # The room as the process is now, the new model loaded: at the first load the
+        # budget's baseline is not set yet.
+        room = max(0, self.memory.budget_bytes - resident_bytes())
         if model.kind == "super-resolution" and model.manifest is not None:
-            return upscaling.rows_per_run(runner, model.manifest, self.settings, self.memory.room)
+            return upscaling.rows_per_run(runner, model.manifest, self.settings, room)
+        if role == SYNTHESIS:
+            return runner.estimate.rows_within(room // 2, 1, self.settings.max_batch)
         return self.settings.max_batch
 
     def _full_run(self, model: Model, batcher: Batcher) -> int:

@@ -46,11 +46,11 @@ def _dims(shape: list) -> tuple[int, ...]:
     return tuple(d if isinstance(d, int) and d > 0 else -1 for d in shape[1:])
 
 
-def read_signature(path: Path, manifest: Manifest) -> tuple[list[Tensor], list[Tensor]]:
+def read_signature(path: Path, manifest: Manifest, role: str) -> tuple[list[Tensor], list[Tensor]]:
     """Inputs and outputs of an ONNX file, as Triton sees them, after the service's own
     signature check for the manifest's kind (runtime.check_signature)."""
     session = cpu_session(path)
-    check_signature(session, manifest)
+    check_signature(session, manifest, role)
 
     def convert(args) -> list[Tensor]:
         out = []
@@ -124,7 +124,7 @@ def export(
     for role, ref in manifest.files.items():
         src = model_dir / ref.path
         try:
-            inputs, outputs = read_signature(src, manifest)
+            inputs, outputs = read_signature(src, manifest, role)
         except SignatureError as exc:
             raise ValueError(f"{role}: {exc}") from exc
         name = manifest.name if role == "generator" else f"{manifest.name}-{role}"

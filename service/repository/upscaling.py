@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from service.engine.runtime import Runner, warmup_inputs
-from service.manifest import Manifest
+from service.manifest import UPSCALE, Manifest
 from service.settings import Settings
 
 
@@ -28,7 +28,7 @@ def upscale_probe(manifest: Manifest, settings: Settings, *, window: bool) -> di
     of a convolutional network hardly depends on the size, and the window of a 23-block
     RRDB takes tens of seconds on two cores."""
     if not window:
-        return warmup_inputs(manifest, 1)
+        return warmup_inputs(manifest, 1, UPSCALE)
     side = window_side(manifest, settings)
     return {"image": np.zeros((1, 3, side, side), np.float32)}
 
@@ -37,8 +37,5 @@ def rows_per_run(runner: Runner, manifest: Manifest, settings: Settings, room: i
     """Most windows in one run: `max_batch`, no more pixels than `max_batch_pixels`, and an
     estimated peak within half of the memory budget's `room` (at least one window)."""
     pixels = window_side(manifest, settings) ** 2
-    rows = min(settings.max_batch, settings.max_batch_pixels // pixels)
-    peak = runner.estimate.peak_bytes(pixels)
-    if peak:
-        rows = min(rows, room // 2 // peak)
-    return max(1, rows)
+    most = min(settings.max_batch, settings.max_batch_pixels // pixels)
+    return runner.estimate.rows_within(room // 2, pixels, most)

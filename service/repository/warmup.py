@@ -17,8 +17,8 @@ import numpy as np
 
 from service.engine.admission import WorkEstimate
 from service.engine.batcher import work_per_row
-from service.engine.runtime import PHOTO_KINDS, Runner, output_shape, warmup_inputs
-from service.manifest import Manifest
+from service.engine.runtime import PHOTO_KINDS, Runner, output_of, warmup_inputs
+from service.manifest import SYNTHESIS, Manifest
 from service.repository.model import LoadError, first_line
 from service.repository.upscaling import upscale_probe
 from service.resources.memory import peak_bytes_of
@@ -64,34 +64,36 @@ def side_of(manifest: Manifest, side: int) -> int:
     return -(-side // manifest.image.multiple_of) * manifest.image.multiple_of
 
 
-def probe(manifest: Manifest, settings: Settings, side: int = PROBE_SIDE) -> dict[str, np.ndarray]:
-    """A full generator batch, or a photo of about `side` square. A super-resolution session
-    runs windows of one size (service/repository/upscaling.py), so that is its probe."""
+def probe(
+    manifest: Manifest, settings: Settings, role: str, side: int = PROBE_SIDE
+) -> dict[str, np.ndarray]:
+    """A full generator batch, one StyleGAN synthesis row (at 1024x1024 one row holds about
+    a gigabyte: rows per run are chosen from its measured peak, service/repository/model.py),
+    or a photo of about `side` square. A super-resolution session runs windows of one size
+    (service/repository/upscaling.py), so that is its probe."""
     if manifest.kind == "super-resolution":
         return upscale_probe(manifest, settings, window=side != PROBE_SIDE)
+    if role == SYNTHESIS:
+        return warmup_inputs(manifest, 1, role)
     if manifest.kind != "translation":
-        return warmup_inputs(manifest, settings.max_batch)
+        return warmup_inputs(manifest, settings.max_batch, role)
     side = side_of(manifest, side)
     return {"image": np.zeros((1, 3, side, side), np.float32)}
 
 
-def warm_up(runner: Runner, manifest: Manifest, max_batch: int) -> None:
+def warm_up(runner: Runner, manifest: Manifest, max_batch: int, role: str) -> None:
     """Run the sizes the batcher will use, and check the output shape while at it."""
-    if manifest.kind in PHOTO_KINDS:
+    if manifest.kind in PHOTO_KINDS or role == SYNTHESIS:
         sizes: tuple[int, ...] = (1,)
     else:
         sizes = runner.buckets or tuple(sorted({1, max_batch}))
     for rows in sizes:
-        inputs = warmup_inputs(manifest, rows)
+        inputs = warmup_inputs(manifest, rows, role)
         try:
             out = runner.run(inputs)
         except Exception as exc:
             raise LoadError(f"warm-up run failed: {first_line(exc)}") from exc
-        spec = manifest.image
-        if manifest.kind in PHOTO_KINDS:
-            want = output_shape(manifest, inputs["image"].shape)
-        else:
-            want = (rows, spec.channels, spec.height, spec.width)
+        want = output_of(manifest, role, inputs)
         if out.shape != want or out.dtype != np.float32:
             got = f"{out.dtype}{list(out.shape)}"
             raise LoadError(f"warm-up output is {got}, expected float32{list(want)}")

@@ -105,7 +105,7 @@ def evaluate(
     a2b, b2a = (cpu_session(folder / f"{r}.onnx", threads) for r in ("a2b", "b2a"))
     for role, session in (("a2b", a2b), ("b2a", b2a)):
         try:  # the service's check, in its words: what it would refuse to load is not scored
-            check_signature(session, manifest)
+            check_signature(session, manifest, role)
         except ValueError as exc:
             raise ValueError(f"{folder}: {role}: wrong signature for translation: {exc}") from None
     m = manifest.image.multiple_of

@@ -1,4 +1,5 @@
-"""`POST /generate` and `POST /interpolate`: latents from seeds, images from a generator."""
+"""`POST /generate` and `POST /interpolate`: latents from seeds, images from a generator (a
+StyleGAN's two halves: service/api/stylegan.py)."""
 
 from __future__ import annotations
 
@@ -13,13 +14,14 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from service import imaging
-from service.api import json_body
+from service.api import json_body, stylegan
 from service.api.direct_route import DirectRoute
 from service.api.errors import ApiError
-from service.api.inference import infer
+from service.api.inference import hangup_of, infer
 from service.api.schemas import GeneratedImage, GenerateRequest, ImagesResponse, InterpolateRequest
 from service.api.services import Services, pick_model, services
 from service.latents import default_label, latent, latents, lerp, slerp
+from service.manifest import SYNTHESIS
 from service.repository.model import Model
 
 # Each endpoint reads its own body (json_body) and answers a Response: nothing to solve.
@@ -41,14 +43,39 @@ def _check_count(svc: Services, n: int, what: str) -> None:
         )
 
 
-def _generator(svc: Services, name: str | None, wants_label: bool) -> Model:
-    kinds = ("conditional",) if wants_label else ("unconditional", "conditional")
-    if wants_label and name is not None:
-        model = pick_model(svc, name, ("unconditional", "conditional"))
-        if model.kind == "unconditional":
-            raise ApiError(400, "wrong_kind", f"model {name!r} is unconditional: it takes no label")
-        return model
-    return pick_model(svc, name, kinds)
+GENERATORS = ("unconditional", "conditional", "stylegan")
+
+
+def _generator(
+    svc: Services, name: str | None, body: GenerateRequest | InterpolateRequest
+) -> Model:
+    """The named generator, checked against what the request asks of it, or the default of
+    the first kind that can answer it (a label: conditional first; a psi: StyleGAN)."""
+    wants_label = body.label is not None or getattr(body, "labels", None) is not None
+    if body.truncation_psi is not None:
+        kinds: tuple[str, ...] = ("stylegan",)
+    elif wants_label:
+        kinds = ("conditional", "stylegan")
+    else:
+        kinds = GENERATORS
+    model = pick_model(svc, name, GENERATORS if name is not None else kinds)
+    if wants_label and not model.manifest.classes:
+        what = "a StyleGAN without classes" if model.kind == "stylegan" else model.kind
+        raise ApiError(400, "wrong_kind", f"model {model.name!r} is {what}: it takes no label")
+    if body.truncation_psi is not None and model.kind != "stylegan":
+        raise ApiError(
+            400,
+            "wrong_kind",
+            f"model {model.name!r} is {model.kind}: truncation_psi is for StyleGAN models "
+            "(this one takes truncation)",
+        )
+    if body.truncation is not None and model.kind == "stylegan":
+        raise ApiError(
+            400,
+            "wrong_kind",
+            f"model {model.name!r} is a StyleGAN: it truncates in W; give truncation_psi",
+        )
+    return model
 
 
 def _label_index(model: Model, label: int | str) -> int:
@@ -71,7 +98,7 @@ def _label_index(model: Model, label: int | str) -> int:
 def _labels(
     model: Model, seeds: list[int], label: int | str | None, labels: list[int | str] | None
 ) -> list[int] | None:
-    if model.kind != "conditional":
+    if not model.manifest.classes:
         return None
     if label is not None and labels is not None:
         raise ApiError(422, "invalid_request", "give either label or labels, not both")
@@ -148,33 +175,45 @@ async def generate(request: Request) -> Response:
     body = await json_body.read(request, GenerateRequest)
     svc = services(request)
     _check_count(svc, body.n, "n")
-    model = _generator(svc, body.model, body.label is not None or body.labels is not None)
+    model = _generator(svc, body.model, body)
     if body.seed is None:
         seeds = np.frombuffer(os.urandom(4 * body.n), np.uint32).tolist()  # one syscall
     else:
         seeds = list(range(body.seed, body.seed + body.n))
     labels = _labels(model, seeds, body.label, body.labels)
-    z = latents(seeds, model.manifest.latent.dim, body.truncation)
-    batch = await infer(
-        request, model.batchers["generator"], _inputs(z, labels), svc.settings.request_timeout_s
-    )
+    if model.kind == "stylegan":
+        inputs = stylegan.mapping_inputs(model, seeds, labels, body.truncation_psi)
+        hangup = hangup_of(request, model.batchers[SYNTHESIS])
+        batch = await stylegan.images(svc, model, inputs, hangup)
+    else:
+        z = latents(seeds, model.manifest.latent.dim, body.truncation)
+        batch = await infer(
+            request, model.batchers["generator"], _inputs(z, labels), svc.settings.request_timeout_s
+        )
     return await _respond(svc, request, model, "/generate", batch, seeds, labels)
 
 
 @_images_route("/interpolate", InterpolateRequest)
 async def interpolate(request: Request) -> Response:
-    """`steps` images along the path from seed_a's latent to seed_b's (slerp or lerp)."""
+    """`steps` images along the path from seed_a's latent to seed_b's (slerp or lerp); a
+    StyleGAN's path runs between the two ends' ws."""
     body = await json_body.read(request, InterpolateRequest)
     svc = services(request)
     _check_count(svc, body.steps, "steps")
-    model = _generator(svc, body.model, body.label is not None)
+    model = _generator(svc, body.model, body)
+    ts = np.linspace(0.0, 1.0, body.steps)
+    seeds = [body.seed_a if t < 0.5 else body.seed_b for t in ts]
+    labels = _labels(model, [body.seed_a] * body.steps, body.label, None)
+    if model.kind == "stylegan":
+        ends = [body.seed_a, body.seed_b]
+        inputs = stylegan.mapping_inputs(model, ends, labels and labels[:2], body.truncation_psi)
+        hangup = hangup_of(request, model.batchers[SYNTHESIS])
+        batch = await stylegan.walk(svc, model, inputs, body.steps, body.method, hangup)
+        return await _respond(svc, request, model, "/interpolate", batch, seeds, labels)
     dim = model.manifest.latent.dim
     za, zb = latent(body.seed_a, dim, body.truncation), latent(body.seed_b, dim, body.truncation)
     mix = slerp if body.method == "slerp" else lerp
-    ts = np.linspace(0.0, 1.0, body.steps)
     z = np.stack([mix(za, zb, float(t)) for t in ts]).astype(np.float32, copy=False)
-    seeds = [body.seed_a if t < 0.5 else body.seed_b for t in ts]
-    labels = _labels(model, [body.seed_a] * body.steps, body.label, None)
     batch = await infer(
         request, model.batchers["generator"], _inputs(z, labels), svc.settings.request_timeout_s
     )

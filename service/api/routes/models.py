@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Request
 from service.api.errors import ApiError
 from service.api.schemas import ModelInfo, ModelsResponse, ReloadResponse
 from service.api.services import Services, services
-from service.manifest import NAME_PATTERN
+from service.manifest import NAME_PATTERN, ROLES
 
 router = APIRouter(tags=["models"])
 
@@ -23,7 +23,7 @@ async def list_models(request: Request) -> ModelsResponse:
     """Every model found, ready or failed (with the reason), and the default per kind."""
     svc = services(request)
     defaults = {}
-    for kind in ("unconditional", "conditional", "translation", "super-resolution"):
+    for kind in ROLES:
         model = svc.repository.default(kind)
         defaults[kind] = model.name if model else None
     return ModelsResponse(models=_all(svc), defaults=defaults, workers=svc.worker_states())

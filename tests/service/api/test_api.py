@@ -139,6 +139,7 @@ async def test_models_and_model(client) -> None:
         "conditional": "cond",
         "translation": "trans",
         "super-resolution": None,  # the tests' models have none
+        "stylegan": None,
     }
     one = (await client.get("/models/cond")).json()
     assert one["kind"] == "conditional" and one["state"] == "ready"

@@ -1,0 +1,194 @@
+"""Kind `stylegan` through the HTTP API (in-process app): mapping then synthesis, truncation
+in W per request, labels as one-hot c, the walk in W, and every refusal.
+
+Tiny hand-made graphs (tests/onnx_models.py) whose numpy reference gives the exact images;
+tests/test_import_stylegan.py serves a snapshot imported by the project's own nets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+
+import numpy as np
+import pytest
+from onnx_models import make_stylegan, stylegan_reference
+from PIL import Image
+
+from service.imaging import to_uint8
+from service.latents import latents, lerp, slerp
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def weights(models_dir) -> dict[str, dict[str, np.ndarray]]:
+    """Two StyleGANs beside the usual models: `faces` (no classes, psi 0.7) and `digits`
+    (three classes). Tests name it before the client, which loads the folder."""
+    return {
+        "faces": make_stylegan(models_dir / "faces", psi=0.7),
+        "digits": make_stylegan(models_dir / "digits", c_dim=3, seed=4),
+    }
+
+
+def _pixels(body: dict) -> np.ndarray:
+    return np.stack(
+        [np.asarray(Image.open(io.BytesIO(base64.b64decode(i["png"])))) for i in body["images"]]
+    )
+
+
+def _expected(weights, seeds: list[int], labels: list[int] | None, psi: float) -> np.ndarray:
+    c = None if labels is None else np.eye(3, dtype=np.float32)[labels]
+    _, images = stylegan_reference(weights, latents(seeds, 8), c, np.full(len(seeds), psi))
+    return to_uint8(images.astype(np.float32))
+
+
+def _close(got: np.ndarray, want: np.ndarray) -> None:
+    """Equal but for float rounding at a pixel boundary (ORT's sums differ from numpy's)."""
+    assert got.shape == want.shape
+    assert np.abs(got.astype(int) - want.astype(int)).max() <= 1
+
+
+async def test_generate_draws_mapping_then_synthesis_with_the_models_psi(weights, client) -> None:
+    r = await client.post("/generate", json={"model": "faces", "n": 4, "seed": 10})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [i["seed"] for i in body["images"]] == [10, 11, 12, 13]
+    assert body["images"][0]["label"] is None
+    _close(_pixels(body), _expected(weights["faces"], [10, 11, 12, 13], None, 0.7))
+
+
+async def test_truncation_psi_per_request_and_requests_with_different_psi_share_nothing(
+    weights, client
+) -> None:
+    one = await client.post(
+        "/generate", json={"model": "faces", "n": 2, "seed": 5, "truncation_psi": 0.0}
+    )
+    _close(_pixels(one.json()), _expected(weights["faces"], [5, 6], None, 0.0))
+    # psi 0 is the average image: every seed gives it
+    assert one.json()["images"][0]["png"] == one.json()["images"][1]["png"]
+    other = await client.post(
+        "/generate", json={"model": "faces", "n": 1, "seed": 5, "truncation_psi": -1.5}
+    )
+    _close(_pixels(other.json()), _expected(weights["faces"], [5], None, -1.5))
+
+
+async def test_a_seed_gives_the_same_image_alone_or_among_concurrent_strangers(
+    weights, client
+) -> None:
+    alone = (await client.post("/generate", json={"model": "faces", "seed": 7})).json()
+    crowd = await asyncio.gather(
+        *[
+            client.post(
+                "/generate", json={"model": "faces", "n": 5, "seed": s, "truncation_psi": 0.5}
+            )
+            for s in range(0, 20, 5)
+        ],
+        client.post("/generate", json={"model": "faces", "n": 3, "seed": 6}),
+    )
+    assert crowd[-1].json()["images"][1] == alone["images"][0]
+
+
+async def test_labels_are_one_hot_c_by_index_name_or_seed(weights, client) -> None:
+    r = await client.post(
+        "/generate", json={"model": "digits", "n": 3, "seed": 1, "labels": ["k2", 0, 1]}
+    )
+    body = r.json()
+    assert [i["label"] for i in body["images"]] == [2, 0, 1]
+    assert [i["class_name"] for i in body["images"]] == ["k2", "k0", "k1"]
+    _close(_pixels(body), _expected(weights["digits"], [1, 2, 3], [2, 0, 1], 1.0))
+    r = await client.post("/generate", json={"model": "digits", "n": 3, "seed": 4})
+    assert [i["label"] for i in r.json()["images"]] == [1, 2, 0]  # seed % c_dim
+
+
+@pytest.mark.parametrize("method", ["lerp", "slerp"])
+async def test_interpolate_walks_w_between_the_mapped_ends(weights, client, method) -> None:
+    r = await client.post(
+        "/interpolate",
+        json={
+            "model": "digits",
+            "seed_a": 3,
+            "seed_b": 9,
+            "steps": 5,
+            "method": method,
+            "label": 2,
+            "truncation_psi": 0.8,
+        },
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    c = np.eye(3, dtype=np.float32)[[2, 2]]
+    ws, _ = stylegan_reference(weights["digits"], latents([3, 9], 8), c, np.full(2, 0.8))
+    mix = slerp if method == "slerp" else lerp
+    a, b = ws[0].ravel(), ws[1].ravel()
+    path = np.stack([mix(a, b, t) for t in np.linspace(0, 1, 5)]).reshape(5, *ws.shape[1:])
+    flat = path.reshape(5, -1).astype(np.float32)
+    images = np.tanh(flat @ weights["digits"]["B"]).reshape(5, 3, 8, 8)
+    _close(_pixels(body), to_uint8(images.astype(np.float32)))
+    assert [i["seed"] for i in body["images"]] == [3, 3, 9, 9, 9]
+    # the ends are the seeds' own images
+    end = await client.post(
+        "/generate",
+        json={"model": "digits", "seed": 9, "label": 2, "truncation_psi": 0.8},
+    )
+    assert body["images"][-1]["png"] == end.json()["images"][0]["png"]
+
+
+async def test_models_shows_the_stylegan_and_its_sessions(weights, client) -> None:
+    r = await client.get("/models/digits")
+    info = r.json()
+    assert info["state"] == "ready"
+    assert info["kind"] == "stylegan"
+    assert info["stylegan"]["architecture"] == "stylegan2"
+    assert info["stylegan"]["resolution"] == 8
+    assert info["stylegan"]["num_ws"] == 4
+    assert info["stylegan"]["c_dim"] == 3
+    assert set(info["sessions"]) == {"mapping", "synthesis"}
+    defaults = (await client.get("/models")).json()["defaults"]
+    assert defaults["stylegan"] == "digits"  # the first ready one, by name
+
+
+async def test_a_psi_alone_picks_the_default_stylegan(weights, client) -> None:
+    r = await client.post("/generate", json={"truncation_psi": 0.5})
+    assert r.json()["model"] == "digits"
+    r = await client.post("/generate", json={"n": 1})
+    assert r.json()["model"] == "uncond"  # the other kinds keep their defaults
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code", "words"),
+    [
+        ({"model": "faces", "label": 1}, 400, "wrong_kind", "without classes"),
+        ({"model": "faces", "truncation": 0.5}, 400, "wrong_kind", "truncation_psi"),
+        ({"model": "uncond", "truncation_psi": 0.5}, 400, "wrong_kind", "StyleGAN"),
+        ({"model": "digits", "label": 3}, 422, "label_out_of_range", "0..2"),
+        ({"model": "digits", "label": "k9"}, 422, "unknown_class", "k9"),
+        ({"model": "faces", "truncation_psi": 2.5}, 422, "invalid_request", "truncation_psi"),
+        ({"model": "faces", "truncation_psi": "0.5"}, 422, "invalid_request", "truncation_psi"),
+    ],
+)
+async def test_refusals(weights, client, body, status, code, words) -> None:
+    r = await client.post("/generate", json=body)
+    assert r.status_code == status, r.text
+    error = r.json()["error"]
+    assert error["code"] == code
+    assert words in error["message"]
+
+
+async def test_a_stylegan_synthesis_reserves_memory_and_its_rows_per_run_are_bounded(
+    weights, app_client
+) -> None:
+    """The synthesis batcher holds as many rows as half the budget's room allows, and its
+    runs reserve their measured peak; the mapping keeps its arena and reserves nothing."""
+    async with app_client() as client:
+        svc = client._transport.app.state.services  # type: ignore[attr-defined]
+        model = svc.repository.models["faces"]
+        synthesis, mapping = model.batchers["synthesis"], model.batchers["mapping"]
+        assert synthesis._memory is svc.repository.memory
+        assert mapping._memory is None
+        unit = synthesis.estimate.unit_bytes
+        if unit:  # measured where /proc allows (Linux)
+            room = svc.repository.memory.budget_bytes
+            assert synthesis.max_batch <= max(1, room // 2 // unit)
+        assert synthesis.name == "faces:synthesis"
