@@ -5,6 +5,7 @@ import { setupGenerate } from "./generate.js";
 import { setupInterpolate } from "./interpolate.js";
 import { setupKey } from "./key.js";
 import { loadModels, setupModels } from "./models.js";
+import { setupPsi } from "./panels.js";
 import { setupSelected } from "./tiles.js";
 import { setupTranslate } from "./translate.js";
 
@@ -12,6 +13,7 @@ setupKey(() => loadModels());
 setupModels();
 setupGenerate();
 setupInterpolate();
+setupPsi();
 setupSelected();
 setupTranslate();
 loadModels();

@@ -1,4 +1,5 @@
-// Generate: n images of a model, by seed (and label for a conditional model), as a grid.
+// Generate: n images of a model, by seed (and label for a model with classes, psi for a
+// StyleGAN), as a grid.
 
 import { postJson } from "./api.js";
 import { $ } from "./dom.js";
@@ -11,9 +12,13 @@ function read() {
   const body = { model: m.name, n: intField($("gen-n"), "Images (n)", { min: 1, max: 1000 }) };
   const seed = intField($("gen-seed"), "Seed", { optional: true });
   if (seed !== null) body.seed = seed;
-  const trunc = $("gen-trunc").value.trim();
-  if (trunc !== "") body.truncation = Number(trunc);
-  if (m.kind === "conditional" && $("gen-label").value !== "") body.label = $("gen-label").value;
+  if (m.kind === "stylegan") {
+    body.truncation_psi = Number($("gen-psi").value);
+  } else {
+    const trunc = $("gen-trunc").value.trim();
+    if (trunc !== "") body.truncation = Number(trunc);
+  }
+  if (m.classes && m.classes.length && $("gen-label").value !== "") body.label = $("gen-label").value;
   return body;
 }
 

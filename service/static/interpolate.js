@@ -1,4 +1,5 @@
-// Interpolate: a strip of `steps` images from seed A to seed B, slerp or lerp.
+// Interpolate: a strip of `steps` images from seed A to seed B, slerp or lerp (a StyleGAN's
+// in W).
 
 import { postJson } from "./api.js";
 import { $ } from "./dom.js";
@@ -15,7 +16,8 @@ function read() {
     steps: intField($("int-steps"), "Steps", { min: 2, max: 1000 }),
     method: $("interpolate-form").elements.method.value,
   };
-  if (m.kind === "conditional" && $("int-label").value !== "") body.label = $("int-label").value;
+  if (m.classes && m.classes.length && $("int-label").value !== "") body.label = $("int-label").value;
+  if (m.kind === "stylegan") body.truncation_psi = Number($("int-psi").value);
   return body;
 }
 

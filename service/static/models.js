@@ -6,7 +6,7 @@ import { $, infoRow, say } from "./dom.js";
 import { report } from "./failures.js";
 import { showPanels } from "./panels.js";
 
-const KINDS = ["unconditional", "conditional", "translation", "super-resolution"];
+const KINDS = ["unconditional", "conditional", "stylegan", "translation", "super-resolution"];
 let models = []; // what GET models reported
 let defaults = {};
 let chosen = null;
@@ -117,6 +117,11 @@ function renderInfo(m) {
     infoRow(dl, "Images", size);
   }
   if (m.latent) infoRow(dl, "Latent", `${m.latent.dim}-d ${m.latent.distribution}`);
+  if (m.stylegan) {
+    const sg = m.stylegan;
+    infoRow(dl, "StyleGAN", `${sg.architecture}, ${sg.resolution}×${sg.resolution}, ${sg.num_ws} ws of ${sg.w_dim}, ` +
+      `${sg.c_dim ? `${sg.c_dim} classes` : "no classes"}, default ψ ${sg.psi}`);
+  }
   if (m.classes && m.classes.length) {
     const list = document.createElement("span");
     list.className = "chips";

@@ -1,5 +1,6 @@
-// Which forms the chosen model gets: generate and interpolate for a generator, translate
-// (with the directions it has) for a translation model, a sentence for one that is not ready.
+// Which forms the chosen model gets: generate and interpolate for a generator (a psi slider
+// for a StyleGAN), translate (with the directions it has) for a translation model, a sentence
+// for one that is not ready.
 
 import { $ } from "./dom.js";
 
@@ -20,10 +21,26 @@ function showDirections(m) {
   if (!has.includes($("translate-form").elements.direction.value)) $(`tr-${has[0]}`).checked = true;
 }
 
+/** A psi slider at `value` (the model's own psi), its number shown beside its label. */
+function setPsi(id, value) {
+  const slider = $(id);
+  slider.value = String(value);
+  $(`${id}-value`).textContent = Number(slider.value).toFixed(2);
+}
+
+/** Keep each psi slider's number beside it as it moves. */
+export function setupPsi() {
+  for (const id of ["gen-psi", "int-psi"]) {
+    $(id).addEventListener("input", () => {
+      $(`${id}-value`).textContent = Number($(id).value).toFixed(2);
+    });
+  }
+}
+
 /** Show the panels that fit model `m` (null: none is available). */
 export function showPanels(m) {
   const ready = m && m.state === "ready";
-  const generator = ready && (m.kind === "unconditional" || m.kind === "conditional");
+  const generator = ready && ["unconditional", "conditional", "stylegan"].includes(m.kind);
   $("generate-section").hidden = !generator;
   $("interpolate-section").hidden = !generator;
   const upscaler = ready && m.kind === "super-resolution";
@@ -36,12 +53,16 @@ export function showPanels(m) {
       ? `${m.name} is not ready: ${m.reason || "unknown reason"}. Choose another model, or fix it and press “Rescan folder”.`
       : "No model is available.";
   }
-  const conditional = generator && m.kind === "conditional";
+  const conditional = generator && Boolean(m.classes && m.classes.length);
   for (const el of document.querySelectorAll("[data-conditional]")) el.hidden = !conditional;
   if (conditional) {
     fillLabels($("gen-label"), m);
     fillLabels($("int-label"), m);
   }
+  const stylegan = generator && m.kind === "stylegan";
+  for (const el of document.querySelectorAll("[data-stylegan]")) el.hidden = !stylegan;
+  for (const el of document.querySelectorAll("[data-not-stylegan]")) el.hidden = stylegan;
+  if (stylegan) for (const id of ["gen-psi", "int-psi"]) setPsi(id, m.stylegan.psi);
   if (ready && m.kind === "translation") showDirections(m);
   document.body.classList.toggle("pixelated", Boolean(m && m.image && Math.max(m.image.width, m.image.height) <= 64));
 }
