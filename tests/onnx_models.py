@@ -6,6 +6,8 @@ in scripts/make_placeholder_models.py, which also makes the placeholder models i
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -133,3 +135,11 @@ def slow_generator(dim: int, size: int, hidden: int, layers: int) -> bytes:
 def make_slow_unconditional(folder: Path, hidden: int = 1024, layers: int = 24) -> Path:
     """1x8x8 images from z[8] through `layers` dense layers of `hidden` units."""
     return make_unconditional(folder, graph=slow_generator(DIM, 8, hidden, layers))
+
+
+def make_broken(folder: Path, working: Path) -> None:
+    """A generator whose ONNX file is not the one its manifest hashed: it fails to load."""
+    shutil.copytree(working, folder)
+    manifest = json.loads((folder / "model.json").read_text())
+    (folder / "model.json").write_text(json.dumps({**manifest, "name": folder.name}))
+    (folder / manifest["files"]["generator"]["path"]).write_bytes(b"not the hashed file")
