@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.loadgen import Spec, Window, percentile, server_cpu_s  # noqa: E402
+from benchmarks.loadgen import Spec, Window, cpu_snapshot, summary  # noqa: E402
 
 METHOD = "/inference.GRPCInferenceService/ModelInfer"
 OWN_CONNECTION = [("grpc.use_local_subchannel_pool", 1), ("grpc.max_receive_message_length", -1)]
@@ -49,14 +49,6 @@ async def client(spec: Spec, window: Window, stop: asyncio.Event) -> None:
                 window.statuses[status] = window.statuses.get(status, 0) + 1
 
 
-def snapshot(spec: Spec) -> dict[str, float]:
-    return {
-        "t": time.perf_counter(),
-        "client_cpu": time.process_time(),
-        "server_cpu": server_cpu_s(spec.server_pid),
-    }
-
-
 async def run(spec: Spec) -> dict:
     window = Window()
     window.start = time.perf_counter() + spec.warmup_s
@@ -64,30 +56,13 @@ async def run(spec: Spec) -> dict:
     stop = asyncio.Event()
     tasks = [asyncio.create_task(client(spec, window, stop)) for _ in range(spec.clients)]
     await asyncio.sleep(max(0.0, window.start - time.perf_counter()))
-    first = snapshot(spec)
+    first = cpu_snapshot(spec)
     await asyncio.sleep(max(0.0, window.end - time.perf_counter()))
-    last = snapshot(spec)
+    last = cpu_snapshot(spec)
     stop.set()
     results = await asyncio.gather(*tasks, return_exceptions=True)
     errors = [repr(r) for r in results if isinstance(r, Exception)]
-    lat = sorted(window.latencies)
-    ok = window.statuses.get(OK, 0)
-    seconds = last["t"] - first["t"]
-    return {
-        "clients": spec.clients,
-        "duration_s": round(seconds, 3),
-        "requests": len(lat),
-        "statuses": {str(k): v for k, v in sorted(window.statuses.items())},
-        "requests_per_s": ok / seconds,
-        "images_per_s": ok * spec.images_per_request / seconds,
-        "p50_ms": percentile(lat, 50) * 1e3,
-        "p95_ms": percentile(lat, 95) * 1e3,
-        "p99_ms": percentile(lat, 99) * 1e3,
-        "mean_ms": sum(lat) / len(lat) * 1e3 if lat else float("nan"),
-        "client_cpu_cores": (last["client_cpu"] - first["client_cpu"]) / seconds,
-        "server_cpu_cores": (last["server_cpu"] - first["server_cpu"]) / seconds,
-        "errors": errors[:3],
-    }
+    return summary(spec, spec.clients, window, first, last, errors)
 
 
 def main(argv: list[str]) -> None:

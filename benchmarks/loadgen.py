@@ -118,9 +118,17 @@ def batch_histogram(text: bytes, model: str) -> tuple[float, float]:
     return values["sum"], values["count"]
 
 
+def cpu_snapshot(spec: Spec) -> dict[str, float]:
+    """The clock and both sides' CPU seconds, taken at each end of the measured window."""
+    return {
+        "t": time.perf_counter(),
+        "client_cpu": time.process_time(),
+        "server_cpu": server_cpu_s(spec.server_pid),
+    }
+
+
 async def snapshot(spec: Spec) -> dict[str, float]:
-    shot = {"t": time.perf_counter(), "client_cpu": time.process_time()}
-    shot["server_cpu"] = server_cpu_s(spec.server_pid)
+    shot = cpu_snapshot(spec)
     if spec.metrics_model:
         text = await get(spec.host, spec.port, "/metrics")
         shot["batch_sum"], shot["batch_count"] = batch_histogram(text, spec.metrics_model)
@@ -152,6 +160,37 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[rank]
 
 
+def summary(
+    spec: Spec,
+    clients: int,
+    window: Window,
+    first: dict[str, float],
+    last: dict[str, float],
+    errors: list[str],
+) -> dict:
+    """The result line of a run, one for HTTP and gRPC so that their runs compare: throughput
+    of 200s, latency percentiles, and CPU cores between the window's `first` and `last`
+    snapshots."""
+    lat = sorted(window.latencies)
+    ok = window.statuses.get(200, 0)
+    seconds = last["t"] - first["t"]
+    return {
+        "clients": clients,
+        "duration_s": round(seconds, 3),
+        "requests": len(lat),
+        "statuses": {str(k): v for k, v in sorted(window.statuses.items())},
+        "requests_per_s": ok / seconds,
+        "images_per_s": ok * spec.images_per_request / seconds,
+        "p50_ms": percentile(lat, 50) * 1e3,
+        "p95_ms": percentile(lat, 95) * 1e3,
+        "p99_ms": percentile(lat, 99) * 1e3,
+        "mean_ms": sum(lat) / len(lat) * 1e3 if lat else float("nan"),
+        "client_cpu_cores": (last["client_cpu"] - first["client_cpu"]) / seconds,
+        "server_cpu_cores": (last["server_cpu"] - first["server_cpu"]) / seconds,
+        "errors": errors[:3],
+    }
+
+
 async def run(spec: Spec) -> dict:
     window = Window()
     now = time.perf_counter()
@@ -170,24 +209,7 @@ async def run(spec: Spec) -> dict:
     results = await asyncio.gather(*tasks, return_exceptions=True)
     errors = [repr(r) for r in results if isinstance(r, Exception)]
     errors = [e for e in errors if "CancelledError" not in e]
-    lat = sorted(window.latencies)
-    ok = window.statuses.get(200, 0)
-    seconds = last["t"] - first["t"]
-    out = {
-        "clients": clients,
-        "duration_s": round(seconds, 3),
-        "requests": len(lat),
-        "statuses": {str(k): v for k, v in sorted(window.statuses.items())},
-        "requests_per_s": ok / seconds,
-        "images_per_s": ok * spec.images_per_request / seconds,
-        "p50_ms": percentile(lat, 50) * 1e3,
-        "p95_ms": percentile(lat, 95) * 1e3,
-        "p99_ms": percentile(lat, 99) * 1e3,
-        "mean_ms": sum(lat) / len(lat) * 1e3 if lat else float("nan"),
-        "client_cpu_cores": (last["client_cpu"] - first["client_cpu"]) / seconds,
-        "server_cpu_cores": (last["server_cpu"] - first["server_cpu"]) / seconds,
-        "errors": errors[:3],
-    }
+    out = summary(spec, clients, window, first, last, errors)
     if spec.metrics_model:
         runs = last["batch_count"] - first["batch_count"]
         rows = last["batch_sum"] - first["batch_sum"]

@@ -173,18 +173,10 @@ def planned_pixels(data: bytes, max_side: int, multiple_of: int) -> int | None:
     """The pixels of the network input an upload will become, from its header alone (Pillow
     reads the size without decoding): what admission weighs before a photo is decoded. None
     when the header cannot be read; decoding then says why."""
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            width, height = _capped(*img.size, max_side)
-    except (
-        UnidentifiedImageError,
-        Image.DecompressionBombError,
-        Image.DecompressionBombWarning,
-        OSError,
-        SyntaxError,
-        ValueError,
-    ):
+    size = header_size(data)
+    if size is None:
         return None
+    width, height = _capped(*size, max_side)
     return -(-height // multiple_of) * multiple_of * (-(-width // multiple_of) * multiple_of)
 
 

@@ -6,6 +6,8 @@ in scripts/make_placeholder_models.py, which also makes the placeholder models i
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -248,3 +250,11 @@ def make_stylegan(
         files=refs,
     ).dump(folder)
     return weights
+
+
+def make_broken(folder: Path, working: Path) -> None:
+    """A generator whose ONNX file is not the one its manifest hashed: it fails to load."""
+    shutil.copytree(working, folder)
+    manifest = json.loads((folder / "model.json").read_text())
+    (folder / "model.json").write_text(json.dumps({**manifest, "name": folder.name}))
+    (folder / manifest["files"]["generator"]["path"]).write_bytes(b"not the hashed file")

@@ -7,6 +7,7 @@ import argparse
 import re
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from training.importers.unet import LEVELS
@@ -133,23 +134,17 @@ def add_commands(sub) -> None:
 
 
 def _run_esrgan(args: argparse.Namespace) -> int:
-    from training.export import ExportError
     from training.importers import esrgan, low_res
     from training.importers.job import Job
     from training.importers.state_dict import CheckpointError
 
-    job = Job(args.out, None, "python -m training " + shlex.join(sys.argv[1:]))
+    job = Job(args.out, None, _command())
     job.tolerance, job.opset = args.tolerance, args.opset
     given = {option: getattr(args, option) for option, _, _ in ESRGAN_OPTIONS if option != "arch"}
-    try:
-        esrgan.run(args.files[0], args.arch, given, args.photo, job)
-    except (CheckpointError, low_res.PhotoError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except ExportError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 3
-    return 0
+    return _exit_code(
+        lambda: esrgan.run(args.files[0], args.arch, given, args.photo, job),
+        (CheckpointError, low_res.PhotoError, FileNotFoundError),
+    )
 
 
 def _doc(module: str) -> str:
@@ -159,35 +154,26 @@ def _doc(module: str) -> str:
 
 
 def _run_stylegan(args: argparse.Namespace) -> int:
-    from training.export import ExportError
     from training.importers import stylegan
     from training.importers.job import Job
     from training.importers.state_dict import CheckpointError
     from training.importers.stylegan_pickle import SnapshotError
 
-    command = "python -m training " + shlex.join(sys.argv[1:])
-    classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
-    job = Job(args.out, ("a", "b"), command, tolerance=args.tolerance, opset=args.opset)
-    try:
-        stylegan.run(args.files[0], args.psi, classes, job)
-    except (SnapshotError, CheckpointError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except ExportError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 3
-    return 0
+    job = Job(args.out, ("a", "b"), _command(), tolerance=args.tolerance, opset=args.opset)
+    return _exit_code(
+        lambda: stylegan.run(args.files[0], args.psi, _classes(args.classes), job),
+        (SnapshotError, CheckpointError),
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
-    from training.export import ExportError
     from training.importers import cyclegan, onnx_file, photos, pix2pix
     from training.importers.job import Job
     from training.importers.state_dict import CheckpointError
 
-    command = "python -m training " + shlex.join(sys.argv[1:])
     domains = args.domains or guess_domains(args.files[0])
-    try:
+
+    def work() -> None:
         if len(args.files) > 2:
             raise CheckpointError("give one file (a2b) or two (a2b, b2a)")
         size = 2 ** LEVELS[args.net] if args.source == "pix2pix" else 256
@@ -196,7 +182,7 @@ def _run(args: argparse.Namespace) -> int:
             for role, path in (("a2b", args.photos_a), ("b2a", args.photos_b))
             if path is not None
         }
-        job = Job(args.out, domains, command, samples)
+        job = Job(args.out, domains, _command(), samples)
         if args.source == "cyclegan":
             job.tolerance, job.opset = args.tolerance, args.opset
             cyclegan.run(args.files, args.ngf, args.n_blocks, args.dropout, job)
@@ -204,9 +190,29 @@ def _run(args: argparse.Namespace) -> int:
             job.tolerance, job.opset = args.tolerance, args.opset
             pix2pix.run(args.files[0], args.net, args.ngf, args.eval_norm, job)
         else:
-            classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
-            onnx_file.run(args.files, classes, job)
-    except (CheckpointError, onnx_file.OnnxImportError, FileNotFoundError) as exc:
+            onnx_file.run(args.files, _classes(args.classes), job)
+
+    return _exit_code(work, (CheckpointError, onnx_file.OnnxImportError, FileNotFoundError))
+
+
+def _command() -> str:
+    """The command line that made the model folder, for the record."""
+    return "python -m training " + shlex.join(sys.argv[1:])
+
+
+def _classes(text: str | None) -> list[str] | None:
+    """`--classes a, b`: class names in label order; None when not given."""
+    return [c.strip() for c in text.split(",")] if text else None
+
+
+def _exit_code(work: Callable[[], object], refused: tuple[type[Exception], ...]) -> int:
+    """0 when `work` ran; 2 when it refused its input (`refused`: a file or option it cannot
+    take), 3 when the export failed its checks; the error on stderr."""
+    from training.export import ExportError
+
+    try:
+        work()
+    except refused as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except ExportError as exc:

@@ -16,7 +16,7 @@ export keeps a dynamic batch and each row is computed as if alone. Noise is the 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -322,9 +322,13 @@ class SynthesisNetwork(nn.Module):
         return img
 
 
-class Generator(nn.Module):
+class MappedGenerator(nn.Module):
     """z [N, z_dim], c [N, c_dim] (one-hot labels; ignored when c_dim is 0), psi -> image
-    [N, C, R, R] in about [-1, 1]: NVIDIA's G(z, c, truncation_psi, noise_mode='const')."""
+    [N, C, R, R]: the mapping network's ws through a synthesis network. StyleGAN2's and
+    StyleGAN3's generators differ only in theirs and in their mapping's default depth."""
+
+    synthesis_network: Callable[..., nn.Module]
+    mapping_layers: int
 
     def __init__(
         self,
@@ -339,11 +343,22 @@ class Generator(nn.Module):
         super().__init__()
         self.z_dim, self.c_dim, self.w_dim = z_dim, c_dim, w_dim
         self.img_resolution, self.img_channels = img_resolution, img_channels
-        self.synthesis = SynthesisNetwork(w_dim, img_resolution, img_channels, **synthesis_kwargs)
+        self.synthesis = self.synthesis_network(
+            w_dim, img_resolution, img_channels, **synthesis_kwargs
+        )
         self.num_ws = self.synthesis.num_ws
-        self.mapping = MappingNetwork(z_dim, c_dim, w_dim, self.num_ws, **(mapping_kwargs or {}))
+        mapping = {"num_layers": self.mapping_layers, **(mapping_kwargs or {})}
+        self.mapping = MappingNetwork(z_dim, c_dim, w_dim, self.num_ws, **mapping)
 
     def forward(
         self, z: torch.Tensor, c: torch.Tensor | None, truncation_psi: torch.Tensor | float = 1.0
     ) -> torch.Tensor:
         return self.synthesis(self.mapping(z, c, truncation_psi))
+
+
+class Generator(MappedGenerator):
+    """z [N, z_dim], c [N, c_dim] (one-hot labels; ignored when c_dim is 0), psi -> image
+    [N, C, R, R] in about [-1, 1]: NVIDIA's G(z, c, truncation_psi, noise_mode='const')."""
+
+    synthesis_network = SynthesisNetwork
+    mapping_layers = 8

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from training.nets.stylegan2 import FullyConnectedLayer, MappingNetwork
+from training.nets.stylegan2 import FullyConnectedLayer, MappedGenerator
 
 # Options of the synthesis network (and its layers) that a snapshot may record.
 OPTIONS = {
@@ -358,29 +358,9 @@ class SynthesisNetwork(nn.Module):
         return x * self.output_scale if self.output_scale != 1 else x
 
 
-class Generator(nn.Module):
+class Generator(MappedGenerator):
     """z, c (one-hot; ignored when c_dim is 0), psi -> image: NVIDIA's StyleGAN3
     G(z, c, truncation_psi) (it has no noise inputs)."""
 
-    def __init__(
-        self,
-        z_dim: int,
-        c_dim: int,
-        w_dim: int,
-        img_resolution: int,
-        img_channels: int,
-        mapping_kwargs: dict | None = None,
-        **synthesis_kwargs,
-    ) -> None:
-        super().__init__()
-        self.z_dim, self.c_dim, self.w_dim = z_dim, c_dim, w_dim
-        self.img_resolution, self.img_channels = img_resolution, img_channels
-        self.synthesis = SynthesisNetwork(w_dim, img_resolution, img_channels, **synthesis_kwargs)
-        self.num_ws = self.synthesis.num_ws
-        mapping = {"num_layers": 2, **(mapping_kwargs or {})}
-        self.mapping = MappingNetwork(z_dim, c_dim, w_dim, self.num_ws, **mapping)
-
-    def forward(
-        self, z: torch.Tensor, c: torch.Tensor | None, truncation_psi: torch.Tensor | float = 1.0
-    ) -> torch.Tensor:
-        return self.synthesis(self.mapping(z, c, truncation_psi))
+    synthesis_network = SynthesisNetwork
+    mapping_layers = 2

@@ -18,10 +18,10 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from functools import partial
+from typing import Any
 
 import grpc
-import numpy as np
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 
@@ -31,6 +31,7 @@ from service.api.grpc import status
 from service.api.grpc.protocol import grpc_service_pb2 as pb
 from service.api.grpc.protocol import model_config_pb2
 from service.api.grpc.tensors import (
+    Arrays,
     decode_inputs,
     encode_response,
     requested_outputs,
@@ -39,28 +40,24 @@ from service.api.grpc.tensors import (
 from service.api.inference import run
 from service.api.services import Services
 from service.api.v2.config import configuration
+from service.api.v2.infer_steps import decode, encode, off_loop
 from service.api.v2.models import (
     NAME_PATTERN,
     VERSION_PATTERN,
     Target,
     find,
     metadata,
-    output_names,
-    outputs,
-    prepare,
     ready_targets,
 )
 from service.api.v2.repository import index
-from service.api.v2.routes import EXTENSIONS, INLINE_BYTES
+from service.api.v2.routes import EXTENSIONS
 from service.api.v2.schemas import Statistics
 from service.api.v2.statistics import model_statistics
 from service.api.v2.tensors import refuse
 from service.resources.memory import give_back_after_burst
-from service.settings import Settings
 
 log = logging.getLogger("ganserve.grpc")
 
-T = TypeVar("T")
 Context = grpc.aio.ServicerContext
 MAX_ID = 256  # characters of a request id, as over REST
 _NAME = re.compile(NAME_PATTERN)
@@ -221,7 +218,10 @@ class InferenceServicer:
         if len(request.id) > MAX_ID:
             raise refuse(f"id has {len(request.id)} characters; at most {MAX_ID}")
         size = sum(len(chunk) for chunk in request.raw_input_contents) or request.ByteSize()
-        feeds, crop, wanted, raw = await self.off_loop(size, _decode, target, request, svc.settings)
+        read = partial(_read, request)
+        _, feeds, crop, wanted = await off_loop(
+            svc, size, decode, target, svc.settings, read, requested_outputs
+        )
         timeout = self.timeout(context, timeout_parameter(request))
         if target.upscaler:  # in windows, as /translate runs it (service/api/upscale.py)
             batcher, manifest = target.batcher, target.manifest
@@ -234,7 +234,9 @@ class InferenceServicer:
             "model_version": target.manifest.version,
             "id": request.id or uuid.uuid4().hex,
         }
-        response = await self.off_loop(out.nbytes, _encode, target, head, out, crop, wanted, raw)
+        raw = bool(request.raw_input_contents)  # the outputs go the way the inputs came
+        write = partial(encode_response, head, raw=raw)
+        response = await off_loop(svc, out.nbytes, encode, target, out, crop, wanted, write)
         if target.translation:
             del feeds, out  # the photo's arrays freed, and with no more work back to the OS
             await give_back_after_burst(lambda: target.batcher.idle, svc.in_pool)
@@ -288,30 +290,7 @@ class InferenceServicer:
         limits = [self.svc.settings.request_timeout_s, context.time_remaining(), asked]
         return max(0.0, min(limit for limit in limits if limit is not None))
 
-    async def off_loop(self, size: int, fn: Callable[..., T], *args: Any) -> T:
-        """`fn(*args)` on the event loop when `size` bytes are cheap to handle, else in the pool."""
-        if size <= INLINE_BYTES:
-            return fn(*args)
-        return await self.svc.in_pool(fn, *args)
 
-
-def _decode(
-    target: Target, request: Any, settings: Settings
-) -> tuple[dict[str, np.ndarray], tuple[int, int] | None, list[str], bool]:
-    """The session's feeds, the crop of translations, the outputs asked, and whether the
-    inputs came raw (the outputs go the same way)."""
-    arrays, raw = decode_inputs(request)
-    wanted = requested_outputs(request, output_names(target))
-    feeds, crop = prepare(target, arrays, settings)
-    return feeds, crop, wanted, raw
-
-
-def _encode(
-    target: Target,
-    head: dict[str, str],
-    out: np.ndarray,
-    crop: tuple[int, int] | None,
-    wanted: list[str],
-    raw: bool,
-) -> Any:
-    return encode_response(head, outputs(target, out, crop, wanted), raw)
+def _read(request: pb.ModelInferRequest) -> tuple[pb.ModelInferRequest, Arrays]:
+    """The request, as `requested_outputs` reads it, and its inputs."""
+    return request, decode_inputs(request)

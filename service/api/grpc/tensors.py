@@ -39,8 +39,8 @@ MAX_NAME = 64
 Arrays = dict[str, np.ndarray]
 
 
-def decode_inputs(request: ModelInferRequest) -> tuple[Arrays, bool]:
-    """The inputs by name, as arrays of the declared shapes, and whether they came raw."""
+def decode_inputs(request: ModelInferRequest) -> Arrays:
+    """The inputs by name, as arrays of the declared shapes."""
     inputs = request.inputs
     raw = request.raw_input_contents
     if not 1 <= len(inputs) <= MAX_TENSORS:
@@ -74,7 +74,7 @@ def decode_inputs(request: ModelInferRequest) -> tuple[Arrays, bool]:
             arrays[name] = _from_raw(name, raw[index], dtype, shape, count, tensor.datatype)
         else:
             arrays[name] = _from_contents(name, tensor, shape, count)
-    return arrays, bool(raw)
+    return arrays
 
 
 def timeout_parameter(request: ModelInferRequest) -> float | None:

@@ -4,10 +4,9 @@ models, batchers, limits, metrics and API key; errors in the protocol's `{"error
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from functools import partial
+from typing import Annotated, Any
 
-import numpy as np
 from fastapi import APIRouter, Header, Path, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -16,18 +15,9 @@ from service.api.errors import error_response
 from service.api.inference import hangup_of, infer
 from service.api.services import Services, services
 from service.api.upload_cap import over_cap
-from service.api.v2.models import (
-    NAME_PATTERN,
-    VERSION_PATTERN,
-    Target,
-    find,
-    metadata,
-    output_names,
-    outputs,
-    prepare,
-)
+from service.api.v2.infer_steps import decode, encode, off_loop
+from service.api.v2.models import NAME_PATTERN, VERSION_PATTERN, Target, find, metadata
 from service.api.v2.schemas import (
-    InferRequest,
     InferResponse,
     Live,
     ModelMetadata,
@@ -45,9 +35,6 @@ from service.api.v2.tensors import (
     requested_outputs,
 )
 from service.resources.memory import give_back_after_burst
-from service.settings import Settings
-
-T = TypeVar("T")
 
 router = APIRouter(prefix="/v2", tags=["open inference protocol"])
 
@@ -62,8 +49,6 @@ HeaderLength = Annotated[
 
 # The binary tensors, the repository index (repository.py), the statistics (statistics.py).
 EXTENSIONS = [BINARY_EXTENSION, "model_repository", "statistics"]
-# Decoding or encoding this many bytes costs less than the hand-off to the CPU pool and back.
-INLINE_BYTES = 64 * 1024
 INFER_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -158,8 +143,9 @@ async def _infer(
     body = await request.body()
     if len(body) > svc.settings.max_upload_bytes:
         raise refuse(over_cap("the body", svc.settings.max_upload_bytes))
-    parsed, feeds, crop, wanted = await _off_loop(
-        svc, len(body), _decode, target, body, header_length, svc.settings
+    read = partial(decode_request, body, header_length)
+    parsed, feeds, crop, wanted = await off_loop(
+        svc, len(body), decode, target, svc.settings, read, requested_outputs
     )
     if target.upscaler:  # in windows, as /translate runs it (service/api/upscale.py)
         hangup = hangup_of(request, target.batcher)
@@ -175,37 +161,11 @@ async def _infer(
         "model_version": target.manifest.version,
         "id": parsed.id if parsed.id is not None else uuid.uuid4().hex,
     }
-    content, headers, media_type = await _off_loop(
-        svc, out.nbytes, _encode, target, head, out, crop, wanted
+    write = partial(encode_response, head, binary=wanted)
+    content, headers, media_type = await off_loop(
+        svc, out.nbytes, encode, target, out, crop, wanted, write
     )
     if target.translation:
         del parsed, feeds, out  # the photo's arrays freed, and with no more work back to the OS
         await give_back_after_burst(lambda: target.batcher.idle, svc.in_pool)
     return Response(content, media_type=media_type, headers=headers)
-
-
-def _decode(
-    target: Target, body: bytes, header_length: int | None, settings: Settings
-) -> tuple[InferRequest, dict, tuple[int, int] | None, dict[str, bool]]:
-    """The request, the session's feeds, the crop of translations, and the outputs asked."""
-    parsed, arrays = decode_request(body, header_length)
-    wanted = requested_outputs(parsed, output_names(target))
-    feeds, crop = prepare(target, arrays, settings)
-    return parsed, feeds, crop, wanted
-
-
-def _encode(
-    target: Target,
-    head: dict[str, Any],
-    out: np.ndarray,
-    crop: tuple[int, int] | None,
-    wanted: dict[str, bool],
-) -> tuple[bytes, dict[str, str], str]:
-    return encode_response(head, outputs(target, out, crop, list(wanted)), wanted)
-
-
-async def _off_loop(svc: Services, size: int, fn: Callable[..., T], *args: Any) -> T:
-    """`fn(*args)` on the event loop when `size` bytes are cheap to handle, else in the pool."""
-    if size <= INLINE_BYTES:
-        return fn(*args)
-    return await svc.in_pool(fn, *args)

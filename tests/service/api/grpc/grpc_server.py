@@ -1,6 +1,6 @@
-"""What the live server of the gRPC tests serves (their conftest.py starts it): the tiny models
-of every kind and a slow one, behind an API key, with caps small enough for a test to reach,
-on an HTTP port and a gRPC port; and the helpers the tests share."""
+"""The key of the live server of the gRPC tests (their conftest.py starts it, on an HTTP port
+and a gRPC port; tests/protocol_server.py says what it serves and with which caps), and the
+helpers the tests share."""
 
 from __future__ import annotations
 
@@ -10,10 +10,6 @@ import tritonclient.grpc as triton
 KEY = "grpc-key-0123456789"
 AUTH = {"authorization": f"Bearer {KEY}"}  # tritonclient.grpc sends headers as metadata
 HTTP_AUTH = {"Authorization": f"Bearer {KEY}"}
-MAX_N = 8
-UPLOAD_CAP = 65536
-MAX_SIDE = 64
-MAX_PIXELS = 3000
 
 
 def tensor(name: str, array: np.ndarray) -> triton.InferInput:

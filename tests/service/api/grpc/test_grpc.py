@@ -17,10 +17,11 @@ import tritonclient.grpc as triton
 import tritonclient.grpc.aio as triton_aio
 from google.protobuf import json_format
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_server import AUTH, HTTP_AUTH, MAX_N, infer, tensor
+from grpc_server import AUTH, HTTP_AUTH, infer, tensor
 from live_server import LiveServer
 from onnx_models import CLASSES, DIM
 from PIL import Image
+from protocol_server import MAX_N
 from tritonclient.grpc import model_config_pb2, service_pb2, service_pb2_grpc
 
 from service.imaging import to_uint8

@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 import tritonclient.grpc as triton
 import tritonclient.http as triton_http
-from grpc_server import AUTH, HTTP_AUTH, KEY, MAX_N, MAX_SIDE, infer, tensor
+from grpc_server import AUTH, HTTP_AUTH, KEY, infer, tensor
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from live_server import LiveServer
 from onnx_models import DIM
+from protocol_server import MAX_N, MAX_SIDE
 from tritonclient.grpc import service_pb2, service_pb2_grpc
 
 Z = np.zeros((2, DIM), np.float32)

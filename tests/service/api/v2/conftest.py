@@ -1,5 +1,5 @@
 """The fixtures of the Open Inference Protocol tests here: one live `python -m service` per
-module (tests/service/api/v2/v2_server.py says what it serves and with which caps) and a real
+module (tests/protocol_server.py says what it serves and with which caps) and a real
 `tritonclient[http]` client of it."""
 
 from __future__ import annotations
@@ -8,28 +8,15 @@ from collections.abc import Iterator
 
 import pytest
 import tritonclient.http as triton
-from live_server import LiveServer, live_server
-from onnx_models import make_models_dir, make_slow_unconditional
-from v2_server import KEY, MAX_N, MAX_PIXELS, MAX_SIDE, UPLOAD_CAP
+from live_server import LiveServer
+from protocol_server import make_protocol_models, protocol_server
+from v2_server import KEY
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    models = make_models_dir(tmp_path_factory.mktemp("models"))
-    make_slow_unconditional(models / "slow")
-    with live_server(
-        models,
-        tmp_path_factory.mktemp("log") / "server.log",
-        api_key=KEY,
-        max_n=str(MAX_N),
-        queue_size=str(2 * MAX_N),
-        max_upload_bytes=str(UPLOAD_CAP),
-        max_side=str(MAX_SIDE),
-        max_pixels=str(MAX_PIXELS),
-        max_delay_ms="50",  # concurrent requests surely meet in one batch
-        inline_run_ms="0",
-        log_level="warning",
-    ) as srv:
+    models = make_protocol_models(tmp_path_factory.mktemp("models"))
+    with protocol_server(models, tmp_path_factory.mktemp("log") / "server.log", KEY) as srv:
         yield srv
 
 

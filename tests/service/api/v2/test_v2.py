@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import tritonclient.http as triton
 import tritonclient.http.aio as triton_aio
-import v2_server
 from live_server import LiveServer
 from onnx_models import CLASSES, DIM
 from PIL import Image
+from protocol_server import MAX_N
 from v2_server import AUTH
 
 from service.imaging import to_uint8
@@ -186,7 +186,7 @@ async def test_concurrent_infers_share_a_batch(
 ) -> None:
     """Nine infers at once (tritonclient's asyncio client) on a slow model, one of them full:
     they meet in the queue and share runs, and each gets the rows it would get alone."""
-    seeds = [list(range(200, 200 + v2_server.MAX_N))] + [[100 + i] for i in range(8)]
+    seeds = [list(range(200, 200 + MAX_N))] + [[100 + i] for i in range(8)]
     alone = [run(client, "slow", {"seed": np.array(s)}, True).as_numpy("image") for s in seeds]
     before = _batches(server, "slow")
     aio = triton_aio.InferenceServerClient(f"127.0.0.1:{server.port}", conn_limit=len(seeds))

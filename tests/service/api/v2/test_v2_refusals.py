@@ -14,7 +14,8 @@ import pytest
 import tritonclient.http as triton
 from live_server import LiveServer
 from onnx_models import DIM
-from v2_server import AUTH, KEY, MAX_N, MAX_SIDE
+from protocol_server import MAX_N, MAX_SIDE
+from v2_server import AUTH, KEY
 
 
 def refused(

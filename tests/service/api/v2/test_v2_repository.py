@@ -5,8 +5,6 @@ and a translation model named without its direction answered with the directions
 
 from __future__ import annotations
 
-import json
-import shutil
 from collections.abc import Iterator
 
 import httpx
@@ -14,8 +12,9 @@ import numpy as np
 import pytest
 import tritonclient.http as triton
 from live_server import LiveServer, live_server
-from onnx_models import DIM, make_models_dir
-from v2_server import AUTH, KEY, MAX_N
+from onnx_models import DIM, make_broken, make_models_dir
+from protocol_server import MAX_N
+from v2_server import AUTH, KEY
 
 SESSIONS = {"uncond", "cond", "trans.a2b", "trans.b2a"}
 
@@ -25,11 +24,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """The tiny models of every kind, and `broken`: a generator whose ONNX file is not the one
     its manifest hashed, so it fails to load."""
     models = make_models_dir(tmp_path_factory.mktemp("models"))
-    broken = models / "broken"
-    shutil.copytree(models / "uncond", broken)
-    manifest = json.loads((broken / "model.json").read_text())
-    (broken / "model.json").write_text(json.dumps({**manifest, "name": "broken"}))
-    (broken / manifest["files"]["generator"]["path"]).write_bytes(b"not the hashed file")
+    make_broken(models / "broken", models / "uncond")
     with live_server(
         models,
         tmp_path_factory.mktemp("log") / "server.log",
