@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from live_server import LiveServer, live_server
-from onnx_models import make_models_dir, make_slow_unconditional
+from onnx_models import make_models_dir, make_slow_unconditional, make_stylegan
 
 MAX_N = 8
 UPLOAD_CAP = 65536
@@ -20,9 +20,11 @@ MAX_PIXELS = 3000
 
 
 def make_protocol_models(root: Path) -> Path:
-    """`root` with one model of every kind and `slow`, whose batches take long enough to meet."""
+    """`root` with one model of every kind (`style`: a StyleGAN with three classes and psi
+    0.7) and `slow`, whose batches take long enough to meet."""
     models = make_models_dir(root)
     make_slow_unconditional(models / "slow")
+    make_stylegan(models / "style", c_dim=3, psi=0.7)
     return models
 
 

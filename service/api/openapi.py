@@ -156,7 +156,13 @@ class Catalog:
 
     def v2_names(self) -> tuple[str, ...]:
         """The Open Inference Protocol's model names: one per session."""
-        return self.unconditional + self.conditional + self.directions + self.super_resolution
+        return (
+            self.unconditional
+            + self.conditional
+            + self.stylegan
+            + self.directions
+            + self.super_resolution
+        )
 
 
 def document(schema: dict[str, Any], *, secured: bool, max_n: int) -> None:

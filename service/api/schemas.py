@@ -30,7 +30,8 @@ Label = Whole | Annotated[str, Field(max_length=128)]
 ModelName = Annotated[str, Field(pattern=NAME_PATTERN, max_length=64)]
 # StyleGAN's truncation in W, `w_avg + psi * (w - w_avg)`: 1 is none, 0 the average image,
 # below 0 its opposite; NVIDIA's tools take any value, the service the range anyone uses.
-Psi = Annotated[float, Field(ge=-2.0, le=2.0)]
+MAX_PSI = 2.0
+Psi = Annotated[float, Field(ge=-MAX_PSI, le=MAX_PSI)]
 PSI = "StyleGAN models only: truncation in W, -2..2 (omitted: the model's own psi)"
 
 

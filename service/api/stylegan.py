@@ -15,7 +15,7 @@ import numpy as np
 
 from service.api.inference import run
 from service.api.services import Services
-from service.latents import latents, lerp, slerp
+from service.latents import lerp, slerp
 from service.manifest import MAPPING, SYNTHESIS
 from service.repository.model import Model
 from service.resources.memory import give_back_after_burst
@@ -24,25 +24,35 @@ Hangup = Callable[[], Awaitable[None]] | None
 
 
 def mapping_inputs(
-    model: Model, seeds: list[int], labels: list[int] | None, psi: float | None
+    model: Model,
+    z: np.ndarray,
+    labels: list[int] | np.ndarray | None,
+    psi: float | np.ndarray | None,
 ) -> dict[str, np.ndarray]:
-    """The mapping's feeds: z from each seed, the one-hot label `c` (when the model has
-    classes), and each row's psi (the model's own when the request names none)."""
+    """The mapping's feeds: z [N, z_dim], the one-hot label `c` (when the model has classes),
+    and each row's psi (one for all, one per row, or the model's own when none is given)."""
     style = model.manifest.stylegan
-    inputs = {"z": latents(seeds, style.z_dim)}
+    inputs = {"z": z}
     if style.c_dim:
         inputs["c"] = np.eye(style.c_dim, dtype=np.float32)[np.asarray(labels, np.int64)]
-    inputs["psi"] = np.full(len(seeds), style.psi if psi is None else psi, np.float32)
+    if psi is None or np.ndim(psi) == 0:
+        inputs["psi"] = np.full(len(z), style.psi if psi is None else psi, np.float32)
+    else:
+        inputs["psi"] = np.asarray(psi, np.float32)
     return inputs
 
 
 async def images(
-    svc: Services, model: Model, inputs: dict[str, np.ndarray], hangup: Hangup = None
+    svc: Services,
+    model: Model,
+    inputs: dict[str, np.ndarray],
+    timeout_s: float,
+    hangup: Hangup = None,
 ) -> np.ndarray:
-    """The mapping's feeds to images [N, 3, R, R], both halves within the request timeout."""
-    start = time.perf_counter()
-    ws = await run(model.batchers[MAPPING], inputs, svc.settings.request_timeout_s, hangup)
-    return await synthesise(svc, model, ws, start, hangup)
+    """The mapping's feeds to images [N, 3, R, R], both halves within `timeout_s`."""
+    deadline = time.perf_counter() + timeout_s
+    ws = await run(model.batchers[MAPPING], inputs, timeout_s, hangup)
+    return await synthesise(svc, model, ws, deadline, hangup)
 
 
 async def walk(
@@ -51,27 +61,28 @@ async def walk(
     ends: dict[str, np.ndarray],
     steps: int,
     method: str,
+    timeout_s: float,
     hangup: Hangup = None,
 ) -> np.ndarray:
     """`steps` images along the path between the two ends' ws (`ends`: the mapping's feeds
     for two rows). slerp treats each end's [num_ws, w_dim] as one vector."""
-    start = time.perf_counter()
-    ws = await run(model.batchers[MAPPING], ends, svc.settings.request_timeout_s, hangup)
+    deadline = time.perf_counter() + timeout_s
+    ws = await run(model.batchers[MAPPING], ends, timeout_s, hangup)
     a, b = ws[0].ravel(), ws[1].ravel()
     mix = slerp if method == "slerp" else lerp
     path = np.stack([mix(a, b, float(t)) for t in np.linspace(0.0, 1.0, steps)])
     path = path.reshape(steps, *ws.shape[1:]).astype(np.float32, copy=False)
-    return await synthesise(svc, model, path, start, hangup)
+    return await synthesise(svc, model, path, deadline, hangup)
 
 
 async def synthesise(
-    svc: Services, model: Model, ws: np.ndarray, start: float, hangup: Hangup = None
+    svc: Services, model: Model, ws: np.ndarray, deadline: float, hangup: Hangup = None
 ) -> np.ndarray:
-    """Images from ws, within what is left of the request timeout counted from `start`. The
+    """Images from ws, by the `deadline` (perf_counter's clock) the mapping began under. The
     runs' freed activations go back to the OS once the session holds no more work (they are
     allocated per run: service/engine/runtime.py, holds_large_runs)."""
     batcher = model.batchers[SYNTHESIS]
-    left = svc.settings.request_timeout_s - (time.perf_counter() - start)
+    left = deadline - time.perf_counter()
     out = await run(batcher, {"ws": ws}, max(left, 0.001), hangup)
     await give_back_after_burst(lambda: batcher.idle, svc.in_pool)
     return out

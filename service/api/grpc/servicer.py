@@ -25,7 +25,6 @@ import grpc
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 
-from service.api import upscale
 from service.api.errors import ApiError
 from service.api.grpc import status
 from service.api.grpc.protocol import grpc_service_pb2 as pb
@@ -37,10 +36,9 @@ from service.api.grpc.tensors import (
     requested_outputs,
     timeout_parameter,
 )
-from service.api.inference import run
 from service.api.services import Services
 from service.api.v2.config import configuration
-from service.api.v2.infer_steps import decode, encode, off_loop
+from service.api.v2.infer_steps import decode, encode, off_loop, run_target
 from service.api.v2.models import (
     NAME_PATTERN,
     VERSION_PATTERN,
@@ -223,11 +221,7 @@ class InferenceServicer:
             svc, size, decode, target, svc.settings, read, requested_outputs
         )
         timeout = self.timeout(context, timeout_parameter(request))
-        if target.upscaler:  # in windows, as /translate runs it (service/api/upscale.py)
-            batcher, manifest = target.batcher, target.manifest
-            out = await upscale.run_each(svc, batcher, manifest, feeds["image"], timeout)
-        else:
-            out = await run(target.batcher, feeds, timeout)
+        out = await run_target(svc, target, feeds, timeout)
         svc.metrics.images.labels(target.batcher.name, "grpc:ModelInfer").inc(len(out))
         head = {
             "model_name": target.name,

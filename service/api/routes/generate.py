@@ -182,9 +182,11 @@ async def generate(request: Request) -> Response:
         seeds = list(range(body.seed, body.seed + body.n))
     labels = _labels(model, seeds, body.label, body.labels)
     if model.kind == "stylegan":
-        inputs = stylegan.mapping_inputs(model, seeds, labels, body.truncation_psi)
+        z = latents(seeds, model.manifest.latent.dim)
+        inputs = stylegan.mapping_inputs(model, z, labels, body.truncation_psi)
         hangup = hangup_of(request, model.batchers[SYNTHESIS])
-        batch = await stylegan.images(svc, model, inputs, hangup)
+        timeout_s = svc.settings.request_timeout_s
+        batch = await stylegan.images(svc, model, inputs, timeout_s, hangup)
     else:
         z = latents(seeds, model.manifest.latent.dim, body.truncation)
         batch = await infer(
@@ -205,10 +207,11 @@ async def interpolate(request: Request) -> Response:
     seeds = [body.seed_a if t < 0.5 else body.seed_b for t in ts]
     labels = _labels(model, [body.seed_a] * body.steps, body.label, None)
     if model.kind == "stylegan":
-        ends = [body.seed_a, body.seed_b]
+        ends = latents([body.seed_a, body.seed_b], model.manifest.latent.dim)
         inputs = stylegan.mapping_inputs(model, ends, labels and labels[:2], body.truncation_psi)
         hangup = hangup_of(request, model.batchers[SYNTHESIS])
-        batch = await stylegan.walk(svc, model, inputs, body.steps, body.method, hangup)
+        timeout_s = svc.settings.request_timeout_s
+        batch = await stylegan.walk(svc, model, inputs, body.steps, body.method, timeout_s, hangup)
         return await _respond(svc, request, model, "/interpolate", batch, seeds, labels)
     dim = model.manifest.latent.dim
     za, zb = latent(body.seed_a, dim, body.truncation), latent(body.seed_b, dim, body.truncation)

@@ -1,15 +1,17 @@
-"""The steps of an infer call around its run, one for both transports of the protocol (REST in
-routes.py, gRPC in service/api/grpc/servicer.py) so that they answer alike: the request read
-into the session's feeds, and the run's output into the response, each on the event loop when
-its bytes are few and in the CPU pool when they are many."""
+"""The steps of an infer call, one for both transports of the protocol (REST in routes.py, gRPC
+in service/api/grpc/servicer.py) so that they answer alike: the request read into the
+session's feeds, the run, and its output into the response; reading and writing on the event
+loop when their bytes are few and in the CPU pool when they are many."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 import numpy as np
 
+from service.api import stylegan, upscale
+from service.api.inference import run
 from service.api.services import Services
 from service.api.v2.models import Feeds, Target, output_names, outputs, prepare
 from service.settings import Settings
@@ -35,6 +37,26 @@ def decode(
     wanted = ask(message, output_names(target))
     feeds, crop = prepare(target, arrays, settings)
     return message, feeds, crop, wanted
+
+
+async def run_target(
+    svc: Services,
+    target: Target,
+    feeds: Feeds,
+    timeout_s: float,
+    hangup: Callable[[], Awaitable[None]] | None = None,
+) -> np.ndarray:
+    """The run itself, as the image routes run each kind: an upscaler's images in windows
+    (service/api/upscale.py), a StyleGAN's mapping then synthesis (service/api/stylegan.py),
+    any other session's rows through its batcher."""
+    if target.upscaler:
+        images = feeds["image"]
+        return await upscale.run_each(
+            svc, target.batcher, target.manifest, images, timeout_s, hangup
+        )
+    if target.stylegan:
+        return await stylegan.images(svc, target.model, feeds, timeout_s, hangup)
+    return await run(target.batcher, feeds, timeout_s, hangup)
 
 
 def encode(

@@ -1,5 +1,7 @@
 """One V2 model per ONNX session: a generator or an upscaler by its model name, a translation
-direction as `<name>.a2b` or `<name>.b2a` (a dot: model names may hold dashes, never dots).
+direction as `<name>.a2b` or `<name>.b2a` (a dot: model names may hold dashes, never dots). A
+StyleGAN is one V2 model by its name, a generator like the others: its mapping's feeds in
+(`z` or `seed`, `label` with classes, `psi`), its synthesis' image out.
 
 Each model's version is its manifest's `version`. Inputs are checked against the model as
 strictly as the rest of the API checks its requests; outputs are the session's first output
@@ -13,13 +15,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from service import imaging
+from service.api import stylegan
 from service.api.errors import ApiError
+from service.api.schemas import MAX_PSI
 from service.api.v2.schemas import ModelMetadata, TensorMetadata
 from service.api.v2.tensors import DATATYPE_OF, refuse
 from service.engine.batcher import Batcher
 from service.engine.runtime import PHOTO_KINDS, Runner, output_name
 from service.latents import default_label, latents
-from service.manifest import Manifest
+from service.manifest import SYNTHESIS, Manifest
 from service.repository.model import Model
 from service.repository.repository import Repository
 from service.settings import Settings
@@ -39,7 +43,7 @@ class Target:
 
     name: str
     model: Model
-    role: str  # generator, a2b, b2a or upscale
+    role: str  # generator, a2b, b2a, upscale, or a StyleGAN's synthesis
 
     @property
     def manifest(self) -> Manifest:
@@ -66,6 +70,10 @@ class Target:
     @property
     def upscaler(self) -> bool:
         return self.manifest.kind == "super-resolution"
+
+    @property
+    def stylegan(self) -> bool:
+        return self.manifest.kind == "stylegan"
 
 
 def find(repository: Repository, name: str, version: str | None = None) -> Target:
@@ -96,21 +104,29 @@ def find(repository: Repository, name: str, version: str | None = None) -> Targe
             "unknown_version",
             f"model {name!r} has version {model.manifest.version!r}, not {version!r}",
         )
-    return Target(name, model, direction or roles[0])
+    return Target(name, model, direction or v2_roles(model)[0])
 
 
 def v2_name(model: Model, role: str) -> str:
-    """A session's V2 model name: the model's for a generator, `<name>.<role>` for a direction."""
-    return model.name if role == "generator" else f"{model.name}.{role}"
+    """A session's V2 model name: `<name>.<role>` for a translation's direction, else the
+    model's."""
+    return f"{model.name}.{role}" if model.kind == "translation" else model.name
+
+
+def v2_roles(model: Model) -> tuple[str, ...]:
+    """The sessions that are V2 models: each direction of a translation, a StyleGAN's
+    synthesis (its mapping runs first, under the same name), else the model's one."""
+    roles = model.manifest.roles() if model.manifest else ("generator",)
+    return (SYNTHESIS,) if model.kind == "stylegan" else roles
 
 
 def ready_targets(repository: Repository) -> list[Target]:
-    """Every session that serves, as a V2 model."""
+    """Every V2 model that serves."""
     return [
         Target(v2_name(model, role), model, role)
         for model in repository.models.values()
         if model.ready
-        for role in model.runners
+        for role in v2_roles(model)
     ]
 
 
@@ -124,6 +140,12 @@ def metadata(target: Target) -> ModelMetadata:
         )
         for arg in target.runner.session.get_inputs()
     ]
+    if target.stylegan:  # the mapping's feeds, with the label as conditional models take it
+        style = target.manifest.stylegan
+        inputs = [TensorMetadata(name="z", datatype="FP32", shape=[-1, style.z_dim])]
+        if style.c_dim:
+            inputs.append(TensorMetadata(name="label", datatype="INT64", shape=[-1]))
+        inputs.append(TensorMetadata(name="psi", datatype="FP32", shape=[-1]))
     if target.translation:  # any size (super-resolution: scale times the input's)
         image, pixels = [-1, 3, -1, -1], [-1, -1, -1, 3]
     else:
@@ -158,9 +180,28 @@ def prepare(
     if target.translation:
         _expect(arrays, {"image"}, set(), target.name)
         return _image(arrays["image"], target, settings)
-    conditional = target.manifest.kind == "conditional"
-    _expect(arrays, set(), {"z", "seed", "label"} if conditional else {"z", "seed"}, target.name)
+    allowed = {"z", "seed"} | ({"label"} if target.manifest.classes else set())
+    if target.stylegan:
+        _expect(arrays, set(), allowed | {"psi"}, target.name)
+        feeds = _latents(arrays, target, settings.max_n)
+        psi = _psi(arrays, len(feeds["z"]), settings.max_n)
+        return stylegan.mapping_inputs(target.model, feeds["z"], feeds.get("label"), psi), None
+    _expect(arrays, set(), allowed, target.name)
     return _latents(arrays, target, settings.max_n), None
+
+
+def _psi(arrays: Feeds, rows: int, max_n: int) -> np.ndarray | None:
+    """A StyleGAN's truncation per row (FP32 [N], -2..2, as /generate takes it), or None: the
+    model's own."""
+    if "psi" not in arrays:
+        return None
+    psi = arrays["psi"]
+    if _check("psi", psi, ("FP32",), 1, max_n) != rows:
+        raise refuse(f"input 'psi' has {len(psi)} rows, the latents {rows}")
+    _finite("psi", psi)
+    if (np.abs(psi) > MAX_PSI).any():
+        raise refuse(f"input 'psi' holds values outside [-{MAX_PSI:g}, {MAX_PSI:g}]")
+    return psi
 
 
 def _expect(arrays: Feeds, required: set[str], allowed: set[str], model: str) -> None:
@@ -209,12 +250,12 @@ def _latents(arrays: Feeds, target: Target, max_n: int) -> Feeds:
             raise refuse(f"input 'z' must be [N, {dim}], got {list(z.shape)}")
         _finite("z", z)
         feeds, seeds = {"z": z}, []
-    if target.manifest.kind != "conditional":
+    if not target.manifest.classes:
         return feeds
-    classes = len(target.manifest.classes or [])
+    classes = len(target.manifest.classes)
     if "label" not in arrays:
         if not seeds:
-            raise refuse(f"{target.name} is conditional: give label (INT64 [N]) with z")
+            raise refuse(f"{target.name} has classes: give label (INT64 [N]) with z")
         feeds["label"] = np.array([default_label(s, classes) for s in seeds], np.int64)
         return feeds
     label = arrays["label"]

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Request
 
 from service.api.services import services
-from service.api.v2.models import v2_name
+from service.api.v2.models import v2_name, v2_roles
 from service.api.v2.schemas import RepositoryIndexEntry, RepositoryIndexRequest
 from service.repository.model import Model
 from service.repository.repository import Repository
@@ -23,13 +23,12 @@ router = APIRouter(prefix="/v2", tags=["open inference protocol"])
 def _entries(model: Model) -> list[RepositoryIndexEntry]:
     manifest = model.manifest
     version = manifest.version if manifest else None
-    roles = manifest.roles() if manifest else ("generator",)
     state = "READY" if model.ready else "UNAVAILABLE"
     return [
         RepositoryIndexEntry(
             name=v2_name(model, role), version=version, state=state, reason=model.reason or ""
         )
-        for role in roles
+        for role in v2_roles(model)
     ]
 
 

@@ -10,12 +10,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Request
 from fastapi.responses import JSONResponse, Response
 
-from service.api import upscale
 from service.api.errors import error_response
-from service.api.inference import hangup_of, infer
+from service.api.inference import hangup_of
 from service.api.services import Services, services
 from service.api.upload_cap import over_cap
-from service.api.v2.infer_steps import decode, encode, off_loop
+from service.api.v2.infer_steps import decode, encode, off_loop, run_target
 from service.api.v2.models import NAME_PATTERN, VERSION_PATTERN, Target, find, metadata
 from service.api.v2.schemas import (
     InferResponse,
@@ -147,14 +146,8 @@ async def _infer(
     parsed, feeds, crop, wanted = await off_loop(
         svc, len(body), decode, target, svc.settings, read, requested_outputs
     )
-    if target.upscaler:  # in windows, as /translate runs it (service/api/upscale.py)
-        hangup = hangup_of(request, target.batcher)
-        timeout_s = svc.settings.request_timeout_s
-        out = await upscale.run_each(
-            svc, target.batcher, target.manifest, feeds["image"], timeout_s, hangup
-        )
-    else:
-        out = await infer(request, target.batcher, feeds, svc.settings.request_timeout_s)
+    hangup = hangup_of(request, target.batcher)
+    out = await run_target(svc, target, feeds, svc.settings.request_timeout_s, hangup)
     svc.metrics.images.labels(target.batcher.name, request.scope["route"].path).inc(len(out))
     head = {
         "model_name": target.name,

@@ -27,7 +27,7 @@ from tritonclient.grpc import model_config_pb2, service_pb2, service_pb2_grpc
 from service.imaging import to_uint8
 from service.latents import latents
 
-MODELS = ("uncond", "cond", "trans.a2b", "trans.b2a", "slow")
+MODELS = ("uncond", "cond", "trans.a2b", "trans.b2a", "slow", "style")
 
 
 def generate_pixels(server: LiveServer, body: dict) -> np.ndarray:
@@ -91,7 +91,7 @@ def test_model_metadata_and_readiness_are_the_rest_answers(
     assert not client.is_model_ready("nope", headers=AUTH)
 
 
-@pytest.mark.parametrize("model", ["uncond", "cond"])
+@pytest.mark.parametrize("model", ["uncond", "cond", "style"])
 def test_seeds_give_generates_images_byte_for_byte(
     server: LiveServer, client: triton.InferenceServerClient, model: str
 ) -> None:
@@ -106,6 +106,23 @@ def test_seeds_give_generates_images_byte_for_byte(
         response = result.get_response()
         assert (response.model_name, response.model_version) == (model, "0.1.0")
         assert [o.name for o in response.outputs] == ["image", "pixels"]  # none asked: all
+
+
+def test_a_stylegans_label_and_psi_give_generates_images(
+    server: LiveServer, client: triton.InferenceServerClient
+) -> None:
+    inputs = {
+        "seed": np.arange(7, 10),
+        "label": np.array([2, 0, 1], np.int64),
+        "psi": np.full(3, -0.5, np.float32),
+    }
+    result = infer(client, "style", inputs, ("pixels",))
+    body = {"model": "style", "n": 3, "seed": 7, "labels": [2, 0, 1], "truncation_psi": -0.5}
+    assert np.array_equal(result.as_numpy("pixels"), generate_pixels(server, body))
+    with pytest.raises(triton.InferenceServerException) as refused:
+        infer(client, "style", {**inputs, "psi": np.full(2, 0.5, np.float32)})
+    assert refused.value.status() == "StatusCode.INVALID_ARGUMENT"
+    assert "'psi' has 2 rows" in refused.value.message()
 
 
 def test_a_seed_without_label_takes_generates_default_label(

@@ -84,7 +84,7 @@ def test_model_metadata_and_readiness(client: triton.InferenceServerClient) -> N
     assert trans["name"] == "trans.b2a"
     assert trans["inputs"] == [{"name": "image", "datatype": "FP32", "shape": [-1, 3, -1, -1]}]
     assert [o["shape"] for o in trans["outputs"]] == [[-1, 3, -1, -1], [-1, -1, -1, 3]]
-    for name in ("uncond", "cond", "trans.a2b", "trans.b2a", "slow"):
+    for name in ("uncond", "cond", "trans.a2b", "trans.b2a", "slow", "style"):
         assert client.is_model_ready(name, headers=AUTH)
     assert client.is_model_ready("uncond", "0.1.0", headers=AUTH)
     assert not client.is_model_ready("uncond", "2.0.0", headers=AUTH)
@@ -93,7 +93,7 @@ def test_model_metadata_and_readiness(client: triton.InferenceServerClient) -> N
 
 
 @pytest.mark.parametrize("binary", [False, True], ids=["json", "binary"])
-@pytest.mark.parametrize("model", ["uncond", "cond"])
+@pytest.mark.parametrize("model", ["uncond", "cond", "style"])
 def test_seeds_give_generates_images_byte_for_byte(
     server: LiveServer, client: triton.InferenceServerClient, model: str, binary: bool
 ) -> None:
@@ -121,6 +121,33 @@ def test_z_and_label_give_the_same_images_as_their_seeds(
     uncond = run(client, "uncond", {"z": latents(seeds, DIM)}, binary, outputs=("image",))
     assert uncond.as_numpy("image").shape == (3, 1, 8, 8)
     assert uncond.as_numpy("pixels") is None  # only what was asked for
+
+
+@pytest.mark.parametrize("binary", [False, True], ids=["json", "binary"])
+def test_a_stylegan_takes_z_or_seed_label_and_psi_as_generate_does(
+    server: LiveServer, client: triton.InferenceServerClient, binary: bool
+) -> None:
+    """One V2 model for the StyleGAN's two sessions: its mapping's feeds in (the label as
+    conditional models take it, psi per row), its synthesis' image out."""
+    meta = client.get_model_metadata("style", headers=AUTH)
+    assert meta["inputs"] == [
+        {"name": "z", "datatype": "FP32", "shape": [-1, 8]},
+        {"name": "label", "datatype": "INT64", "shape": [-1]},
+        {"name": "psi", "datatype": "FP32", "shape": [-1]},
+    ]
+    assert meta["outputs"][0] == {"name": "image", "datatype": "FP32", "shape": [-1, 3, 8, 8]}
+    labels = np.array([2, 0, 1], np.int64)
+    psi = np.array([0.5, 0.5, 0.5], np.float32)
+    by_z = run(client, "style", {"z": latents([7, 8, 9], 8), "label": labels, "psi": psi}, binary)
+    expected = generate_pixels(
+        server,
+        {"model": "style", "n": 3, "seed": 7, "labels": [2, 0, 1], "truncation_psi": 0.5},
+    )
+    assert np.array_equal(by_z.as_numpy("pixels"), expected)
+    with pytest.raises(triton.InferenceServerException) as refused:
+        run(client, "style", {"seed": np.arange(3), "psi": np.full(3, 2.5, np.float32)}, binary)
+    assert refused.value.status() == "400"
+    assert "outside [-2, 2]" in refused.value.message()
 
 
 def test_a_seed_without_label_takes_generates_default_label(
