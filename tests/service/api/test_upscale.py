@@ -136,6 +136,10 @@ def test_upscaling_over_http(models: Path, tmp_path: Path, monkeypatch: pytest.M
         assert listed["srvgg-x4"]["state"] == "ready", listed["srvgg-x4"]["reason"]
         assert listed["srvgg-x4"]["kind"] == "super-resolution"
         assert listed["srvgg-x4"]["scale"] == 4 and listed["rrdb-x2"]["scale"] == 2
+        # a V2 model by its own name, in the index and the statistics alike
+        index = httpx.post(f"{url}/v2/repository/index", json={"ready": True}).json()
+        stats = httpx.get(f"{url}/v2/models/stats").json()["model_stats"]
+        assert {"srvgg-x4", "rrdb-x2"} <= {e["name"] for e in index} & {s["name"] for s in stats}
 
         # odd sizes, one window and several: Real-ESRGAN's answer, window seams invisible
         for name, (h, w) in [
