@@ -4,7 +4,8 @@ document cannot say them, so `/translate` and the V2 routes are reached, not ref
 door.
 
 - Uploads: the document's `encoding` says the file is JPEG, PNG or WebP; the CLI would send
-  arbitrary bytes. Here every upload is a small real photo in one of the three.
+  arbitrary bytes. Here every upload is a small real photo in one of the three
+  (benchmarks/fuzz_uploads.py, as the in-process run's).
 - `/generate`: that `labels` has `n` entries is in the field's description (and enforced by
   the server), which no generator reads; a positive case with `labels` gets `n` = their count.
 - V2 infer: whether a model takes a tensor (names, datatypes, a shape its data fills) no JSON
@@ -15,28 +16,15 @@ door.
 
 from __future__ import annotations
 
-import io
-
 import schemathesis
-from hypothesis import strategies as st
-from PIL import Image
 from schemathesis import GenerationMode
+
+from benchmarks.fuzz_uploads import register_photo_uploads
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
 
 
-@st.composite
-def photos(draw: st.DrawFn) -> bytes:
-    """A small real photo file of a drawn size, colour and format."""
-    size = draw(st.tuples(st.integers(1, 40), st.integers(1, 40)))
-    color = draw(st.tuples(*[st.integers(0, 255)] * 3))
-    buf = io.BytesIO()
-    Image.new("RGB", size, color).save(buf, draw(st.sampled_from(["JPEG", "PNG", "WEBP"])))
-    return buf.getvalue()
-
-
-for media_type in ("image/jpeg", "image/png", "image/webp"):
-    schemathesis.openapi.media_type(media_type, photos())
+register_photo_uploads()
 
 
 def _positive(case: schemathesis.Case) -> bool:

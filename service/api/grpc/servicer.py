@@ -47,6 +47,7 @@ from service.api.v2.models import (
     metadata,
     ready_targets,
 )
+from service.api.v2.paths import MAX_NAME, MAX_VERSION
 from service.api.v2.repository import index
 from service.api.v2.routes import EXTENSIONS
 from service.api.v2.schemas import Statistics
@@ -273,9 +274,9 @@ class InferenceServicer:
 
     def find(self, name: str, version: str) -> Target:
         """The ready V2 model, as /v2/models/{name}[/versions/{version}] finds it."""
-        if len(name) > 72 or not _NAME.match(name):
+        if len(name) > MAX_NAME or not _NAME.match(name):
             raise refuse(f"model name {name[:80]!r} does not match {NAME_PATTERN}")
-        if version and (len(version) > 64 or not _VERSION.match(version)):
+        if version and (len(version) > MAX_VERSION or not _VERSION.match(version)):
             raise refuse(f"model version {version[:80]!r} does not match {VERSION_PATTERN}")
         return find(self.svc.repository, name, version or None)
 

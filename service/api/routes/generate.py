@@ -54,6 +54,11 @@ def _generator(
     wants_label = body.label is not None or getattr(body, "labels", None) is not None
     if body.truncation_psi is not None:
         kinds: tuple[str, ...] = ("stylegan",)
+        if name is None and not any(m.kind == "stylegan" for m in svc.repository.models.values()):
+            # not a model still to come (503): this service has none to ask for
+            raise ApiError(
+                400, "wrong_kind", "truncation_psi is for StyleGAN models, and none is served here"
+            )
     elif wants_label:
         kinds = ("conditional", "stylegan")
     else:

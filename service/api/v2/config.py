@@ -9,12 +9,11 @@ rule when `max_batch_size` > 0) and `-1` where an axis is dynamic; a per-row sca
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 
 from service.api.services import services
-from service.api.v2.models import NAME_PATTERN, PLATFORM, VERSION_PATTERN, Target, find, metadata
+from service.api.v2.models import PLATFORM, Target, find, metadata
+from service.api.v2.paths import Name, Version
 from service.api.v2.schemas import (
     ConfigTensor,
     DynamicBatching,
@@ -25,11 +24,6 @@ from service.api.v2.schemas import (
 from service.settings import Settings
 
 router = APIRouter(prefix="/v2", tags=["open inference protocol"])
-
-Name = Annotated[
-    str, Path(pattern=NAME_PATTERN, max_length=72, description="`<model>`, `<model>.a2b`")
-]
-Version = Annotated[str, Path(pattern=VERSION_PATTERN, max_length=64)]
 
 
 def _tensor(t: TensorMetadata) -> ConfigTensor:

@@ -7,7 +7,7 @@ import uuid
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Request
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse, Response
 
 from service.api.errors import error_response
@@ -15,7 +15,8 @@ from service.api.inference import hangup_of
 from service.api.services import Services, services
 from service.api.upload_cap import over_cap
 from service.api.v2.infer_steps import decode, encode, off_loop, run_target
-from service.api.v2.models import NAME_PATTERN, VERSION_PATTERN, Target, find, metadata
+from service.api.v2.models import Target, find, metadata
+from service.api.v2.paths import Name, Version
 from service.api.v2.schemas import (
     InferResponse,
     Live,
@@ -37,10 +38,6 @@ from service.resources.memory import give_back_after_burst
 
 router = APIRouter(prefix="/v2", tags=["open inference protocol"])
 
-Name = Annotated[
-    str, Path(pattern=NAME_PATTERN, max_length=72, description="`<model>`, `<model>.a2b`")
-]
-Version = Annotated[str, Path(pattern=VERSION_PATTERN, max_length=64)]
 HeaderLength = Annotated[
     int | None,
     Header(alias=HEADER_LENGTH, ge=0, description="binary tensors: the JSON's length in bytes"),

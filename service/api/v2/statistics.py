@@ -11,12 +11,11 @@ by rows. Input and output conversion are not timed apart from the request: `comp
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 
 from service.api.services import services
-from service.api.v2.models import NAME_PATTERN, VERSION_PATTERN, Target, find, ready_targets
+from service.api.v2.models import Target, find, ready_targets
+from service.api.v2.paths import Name, Version
 from service.api.v2.schemas import (
     BatchStatistics,
     InferStatistics,
@@ -27,11 +26,6 @@ from service.api.v2.schemas import (
 from service.engine.session_stats import Duration
 
 router = APIRouter(prefix="/v2", tags=["open inference protocol"])
-
-Name = Annotated[
-    str, Path(pattern=NAME_PATTERN, max_length=72, description="`<model>`, `<model>.a2b`")
-]
-Version = Annotated[str, Path(pattern=VERSION_PATTERN, max_length=64)]
 NONE = StatDuration(count=0, ns=0)
 
 

@@ -8,7 +8,6 @@ The run is bounded (`EXAMPLES` per operation); docs/reliability.md has a longer 
 
 from __future__ import annotations
 
-import io
 import os
 import re
 from collections.abc import Iterator
@@ -17,13 +16,12 @@ from pathlib import Path
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, assume, given, settings
-from hypothesis import strategies as st
 from live_server import LiveServer, live_server
 from onnx_models import make_models_dir
-from PIL import Image
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from benchmarks.fuzz_uploads import register_photo_uploads
 from service.api.middleware import PUBLIC_PATHS
 from service.api.openapi import ROUTE_ERRORS
 
@@ -95,18 +93,7 @@ CASES = [(*op, GenerationMode.POSITIVE) for op in sorted(ROUTE_ERRORS)] + [
 ]
 
 
-@st.composite
-def uploads(draw) -> bytes:
-    """A small real photo file, as the document's `encoding` says the upload is."""
-    size = draw(st.tuples(st.integers(1, 40), st.integers(1, 40)))
-    color = draw(st.tuples(*[st.integers(0, 255)] * 3))
-    buf = io.BytesIO()
-    Image.new("RGB", size, color).save(buf, draw(st.sampled_from(["JPEG", "PNG", "WEBP"])))
-    return buf.getvalue()
-
-
-for media_type in ("image/jpeg", "image/png", "image/webp"):
-    schemathesis.openapi.media_type(media_type, uploads())
+register_photo_uploads()  # real photos, as the document's `encoding` says the upload is
 
 
 # A V2 infer body is schema-valid whatever its tensors hold; whether the model takes them

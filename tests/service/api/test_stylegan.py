@@ -149,6 +149,13 @@ async def test_models_shows_the_stylegan_and_its_sessions(weights, client) -> No
     assert defaults["stylegan"] == "digits"  # the first ready one, by name
 
 
+async def test_a_psi_without_any_stylegan_is_the_wrong_kind_not_a_wait(client) -> None:
+    r = await client.post("/generate", json={"truncation_psi": 0.5})
+    assert r.status_code == 400
+    assert r.json()["error"]["code"] == "wrong_kind"
+    assert "none is served here" in r.json()["error"]["message"]
+
+
 async def test_a_psi_alone_picks_the_default_stylegan(weights, client) -> None:
     r = await client.post("/generate", json={"truncation_psi": 0.5})
     assert r.json()["model"] == "digits"

@@ -6,8 +6,6 @@ and label, a translation giving /translate's, and gRPC and HTTP requests sharing
 from __future__ import annotations
 
 import asyncio
-import base64
-import io
 
 import grpc
 import httpx
@@ -20,23 +18,13 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_server import AUTH, HTTP_AUTH, infer, tensor
 from live_server import LiveServer
 from onnx_models import CLASSES, DIM
-from PIL import Image
-from protocol_server import MAX_N
+from protocol_server import MAX_N, batches, generate_pixels, translate_pixels
 from tritonclient.grpc import model_config_pb2, service_pb2, service_pb2_grpc
 
 from service.imaging import to_uint8
 from service.latents import latents
 
 MODELS = ("uncond", "cond", "trans.a2b", "trans.b2a", "slow", "style")
-
-
-def generate_pixels(server: LiveServer, body: dict) -> np.ndarray:
-    """/generate's PNGs decoded: uint8 [N, H, W, C]."""
-    r = httpx.post(f"{server.url}/generate", json=body, headers=HTTP_AUTH)
-    assert r.status_code == 200, r.text
-    images = [Image.open(io.BytesIO(base64.b64decode(i["png"]))) for i in r.json()["images"]]
-    arrays = [np.asarray(image) for image in images]
-    return np.stack([a[..., None] if a.ndim == 2 else a for a in arrays])
 
 
 def test_health_server_metadata_and_the_key(
@@ -97,7 +85,7 @@ def test_seeds_give_generates_images_byte_for_byte(
 ) -> None:
     for dtype in (np.int64, np.uint64):
         result = infer(client, model, {"seed": np.arange(40, 45, dtype=dtype)})
-        expected = generate_pixels(server, {"model": model, "n": 5, "seed": 40})
+        expected = generate_pixels(server, {"model": model, "n": 5, "seed": 40}, HTTP_AUTH)
         pixels = result.as_numpy("pixels")
         assert pixels.dtype == np.uint8 and np.array_equal(pixels, expected)
         image = result.as_numpy("image")
@@ -118,7 +106,7 @@ def test_a_stylegans_label_and_psi_give_generates_images(
     }
     result = infer(client, "style", inputs, ("pixels",))
     body = {"model": "style", "n": 3, "seed": 7, "labels": [2, 0, 1], "truncation_psi": -0.5}
-    assert np.array_equal(result.as_numpy("pixels"), generate_pixels(server, body))
+    assert np.array_equal(result.as_numpy("pixels"), generate_pixels(server, body, HTTP_AUTH))
     with pytest.raises(triton.InferenceServerException) as refused:
         infer(client, "style", {**inputs, "psi": np.full(2, 0.5, np.float32)})
     assert refused.value.status() == "StatusCode.INVALID_ARGUMENT"
@@ -173,26 +161,11 @@ def test_translation_matches_translate_byte_for_byte(
 ) -> None:
     """A 7x5 photo (not a multiple of the model's 4): padded inside, cropped back."""
     rgb = np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8)
-    png = io.BytesIO()
-    Image.fromarray(rgb).save(png, "PNG")
-    r = httpx.post(
-        f"{server.url}/translate",
-        files={"file": ("x.png", png.getvalue())},
-        data={"direction": "b2a"},
-        headers=HTTP_AUTH,
-    )
-    assert r.status_code == 200, r.text
-    expected = np.asarray(Image.open(io.BytesIO(r.content)))
+    expected = translate_pixels(server, rgb, HTTP_AUTH)
     image = rgb.transpose(2, 0, 1)[None].astype(np.float32) / np.float32(127.5) - np.float32(1)
     result = infer(client, "trans.b2a", {"image": image}, ("translated", "pixels"))
     assert result.as_numpy("translated").shape == (1, 3, 5, 7)
     assert np.array_equal(result.as_numpy("pixels")[0], expected)
-
-
-def _batches(server: LiveServer, model: str) -> float:
-    text = httpx.get(f"{server.url}/metrics").text
-    prefix = f'ganserve_batch_size_count{{model="{model}"}}'
-    return float(next(x for x in text.splitlines() if x.startswith(prefix)).split()[-1])
 
 
 @pytest.mark.anyio
@@ -201,7 +174,7 @@ async def test_grpc_and_http_requests_share_runs(server: LiveServer, grpc_port: 
     runs, each getting the rows it would get alone; the metrics label gRPC's route."""
     seeds = [[100 + i, 300 + i] for i in range(5)]  # 15 rows in all: within queue_size
     rest_seeds = [[500 + i] for i in range(5)]
-    before = _batches(server, "slow")
+    before = batches(server, "slow")
     client = triton_aio.InferenceServerClient(f"127.0.0.1:{grpc_port}")
     body = {"inputs": [{"name": "seed", "datatype": "INT64", "shape": [1], "data": [0]}]}
     try:
@@ -225,7 +198,7 @@ async def test_grpc_and_http_requests_share_runs(server: LiveServer, grpc_port: 
             )
     finally:
         await client.close()
-    runs = _batches(server, "slow") - before
+    runs = batches(server, "slow") - before
     assert runs < len(seeds) + len(rest_seeds), runs
     sync = triton.InferenceServerClient(f"127.0.0.1:{grpc_port}")
     for s, answer in zip(seeds, answers, strict=False):

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from live_server import LiveServer
 from onnx_models import DIM
-from protocol_server import MAX_N, MAX_SIDE
+from protocol_server import MAX_N, MAX_SIDE, http_tensors
 from tritonclient.grpc import service_pb2, service_pb2_grpc
 
 Z = np.zeros((2, DIM), np.float32)
@@ -37,13 +37,8 @@ def refused(client: triton.InferenceServerClient, model: str, inputs: dict, **kw
 def rest_message(server: LiveServer, model: str, inputs: dict) -> str:
     """The REST twin's error message for the same inputs (binary tensors)."""
     client = triton_http.InferenceServerClient(f"127.0.0.1:{server.port}")
-    tensors = []
-    for name, array in inputs.items():
-        t = triton_http.InferInput(name, list(array.shape), triton.np_to_triton_dtype(array.dtype))
-        t.set_data_from_numpy(array)
-        tensors.append(t)
     with pytest.raises(triton_http.InferenceServerException) as caught:
-        client.infer(model, tensors, headers=dict(HTTP_AUTH))
+        client.infer(model, http_tensors(inputs), headers=dict(HTTP_AUTH))
     assert caught.value.status() == "400"
     return caught.value.message()
 

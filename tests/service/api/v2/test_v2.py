@@ -5,8 +5,6 @@ same images as /generate and /translate byte for byte, and concurrent infers in 
 from __future__ import annotations
 
 import asyncio
-import base64
-import io
 
 import httpx
 import numpy as np
@@ -15,18 +13,11 @@ import tritonclient.http as triton
 import tritonclient.http.aio as triton_aio
 from live_server import LiveServer
 from onnx_models import CLASSES, DIM
-from PIL import Image
-from protocol_server import MAX_N
+from protocol_server import MAX_N, batches, generate_pixels, http_tensors, translate_pixels
 from v2_server import AUTH
 
 from service.imaging import to_uint8
 from service.latents import latents
-
-
-def tensor(name: str, array: np.ndarray, binary: bool) -> triton.InferInput:
-    t = triton.InferInput(name, list(array.shape), triton.np_to_triton_dtype(array.dtype))
-    t.set_data_from_numpy(array, binary_data=binary)
-    return t
 
 
 def run(
@@ -39,20 +30,11 @@ def run(
 ) -> triton.InferResult:
     return client.infer(
         model,
-        [tensor(name, array, binary) for name, array in inputs.items()],
+        http_tensors(inputs, binary),
         model_version=version,
         outputs=[triton.InferRequestedOutput(name, binary_data=binary) for name in outputs],
         headers=dict(AUTH),
     )
-
-
-def generate_pixels(server: LiveServer, body: dict) -> np.ndarray:
-    """/generate's PNGs decoded: uint8 [N, H, W, C]."""
-    r = httpx.post(f"{server.url}/generate", json=body, headers=AUTH)
-    assert r.status_code == 200, r.text
-    images = [Image.open(io.BytesIO(base64.b64decode(i["png"]))) for i in r.json()["images"]]
-    arrays = [np.asarray(image) for image in images]
-    return np.stack([a[..., None] if a.ndim == 2 else a for a in arrays])
 
 
 def test_server_metadata_and_health(client: triton.InferenceServerClient) -> None:
@@ -99,7 +81,7 @@ def test_seeds_give_generates_images_byte_for_byte(
 ) -> None:
     seeds = np.arange(40, 45, dtype=np.uint64 if binary else np.int64)
     result = run(client, model, {"seed": seeds}, binary)
-    expected = generate_pixels(server, {"model": model, "n": 5, "seed": 40})
+    expected = generate_pixels(server, {"model": model, "n": 5, "seed": 40}, AUTH)
     pixels = result.as_numpy("pixels")
     assert pixels.dtype == np.uint8 and pixels.shape == expected.shape
     assert np.array_equal(pixels, expected)
@@ -142,6 +124,7 @@ def test_a_stylegan_takes_z_or_seed_label_and_psi_as_generate_does(
     expected = generate_pixels(
         server,
         {"model": "style", "n": 3, "seed": 7, "labels": [2, 0, 1], "truncation_psi": 0.5},
+        AUTH,
     )
     assert np.array_equal(by_z.as_numpy("pixels"), expected)
     with pytest.raises(triton.InferenceServerException) as refused:
@@ -169,16 +152,7 @@ def test_translation_matches_translate_byte_for_byte(
     """A 7x5 photo (not a multiple of the model's 4): padded inside, cropped back."""
     rng = np.random.default_rng(0)
     rgb = rng.integers(0, 256, (5, 7, 3), dtype=np.uint8)
-    png = io.BytesIO()
-    Image.fromarray(rgb).save(png, "PNG")
-    r = httpx.post(
-        f"{server.url}/translate",
-        files={"file": ("x.png", png.getvalue())},
-        data={"direction": "b2a"},
-        headers=AUTH,
-    )
-    assert r.status_code == 200, r.text
-    expected = np.asarray(Image.open(io.BytesIO(r.content)))
+    expected = translate_pixels(server, rgb, AUTH)
     image = rgb.transpose(2, 0, 1)[None].astype(np.float32) / np.float32(127.5) - np.float32(1)
     result = run(client, "trans.b2a", {"image": image}, binary, outputs=("translated", "pixels"))
     assert result.as_numpy("translated").shape == (1, 3, 5, 7)
@@ -188,23 +162,13 @@ def test_translation_matches_translate_byte_for_byte(
 def test_default_outputs_are_all_outputs_in_binary(client: triton.InferenceServerClient) -> None:
     """No outputs named: tritonclient asks for every output as binary data."""
     result = client.infer(
-        "uncond", [tensor("seed", np.array([1, 2]), True)], request_id="req-1", headers=dict(AUTH)
+        "uncond", http_tensors({"seed": np.array([1, 2])}), request_id="req-1", headers=dict(AUTH)
     )
     response = result.get_response()
     assert response["id"] == "req-1"
     assert [o["name"] for o in response["outputs"]] == ["image", "pixels"]
     assert all("binary_data_size" in o["parameters"] for o in response["outputs"])
     assert result.as_numpy("pixels").shape == (2, 8, 8, 1)
-
-
-def _batches(server: LiveServer, model: str) -> float:
-    text = httpx.get(f"{server.url}/metrics").text
-    line = next(
-        x
-        for x in text.splitlines()
-        if x.startswith(f'ganserve_batch_size_count{{model="{model}"}}')
-    )
-    return float(line.split()[-1])
 
 
 @pytest.mark.anyio
@@ -215,19 +179,19 @@ async def test_concurrent_infers_share_a_batch(
     they meet in the queue and share runs, and each gets the rows it would get alone."""
     seeds = [list(range(200, 200 + MAX_N))] + [[100 + i] for i in range(8)]
     alone = [run(client, "slow", {"seed": np.array(s)}, True).as_numpy("image") for s in seeds]
-    before = _batches(server, "slow")
+    before = batches(server, "slow")
     aio = triton_aio.InferenceServerClient(f"127.0.0.1:{server.port}", conn_limit=len(seeds))
     try:
         results = await asyncio.gather(
             *(
-                aio.infer("slow", [tensor("seed", np.array(s), True)], headers=dict(AUTH))
+                aio.infer("slow", http_tensors({"seed": np.array(s)}), headers=dict(AUTH))
                 for s in seeds
             )
         )
     finally:
         await aio.close()
     together = [r.as_numpy("image") for r in results]
-    runs = _batches(server, "slow") - before
+    runs = batches(server, "slow") - before
     assert runs < len(seeds), runs
     for a, b in zip(alone, together, strict=True):
         assert np.array_equal(a, b)

@@ -14,7 +14,7 @@ import pytest
 import tritonclient.http as triton
 from live_server import LiveServer
 from onnx_models import DIM
-from protocol_server import MAX_N, MAX_SIDE
+from protocol_server import MAX_N, MAX_SIDE, http_tensors
 from v2_server import AUTH, KEY
 
 
@@ -22,13 +22,8 @@ def refused(
     client: triton.InferenceServerClient, model: str, inputs: dict[str, np.ndarray], **kw
 ) -> triton.InferenceServerException:
     """What tritonclient raises for this infer, sent as binary tensors."""
-    tensors = []
-    for name, array in inputs.items():
-        t = triton.InferInput(name, list(array.shape), triton.np_to_triton_dtype(array.dtype))
-        t.set_data_from_numpy(array)
-        tensors.append(t)
     with pytest.raises(triton.InferenceServerException) as caught:
-        client.infer(model, tensors, headers=dict(AUTH), **kw)
+        client.infer(model, http_tensors(inputs), headers=dict(AUTH), **kw)
     return caught.value
 
 
