@@ -23,7 +23,7 @@ from service.engine.runtime import (
     holds_large_runs,
     make_session,
 )
-from service.manifest import MANIFEST_FILE, Manifest, sha256_of
+from service.manifest import MANIFEST_FILE, SYNTHESIS, Manifest, sha256_of
 from service.repository.cost_cache import CostCache, CostKey
 from service.repository.load_report import ready_line
 from service.repository.model import LoadError, Model, first_line, session_key
@@ -130,7 +130,10 @@ def _load_runner(
         raise LoadError(f"{role}: wrong signature for {manifest.kind}: {exc}") from exc
     provider = session.get_providers()[0]
     threads = settings.intra_op_threads
-    if provider != CUDA and threads > 1:
+    # A StyleGAN synthesis row takes seconds to a minute at 1024x1024 on a CPU: timing it on
+    # both thread counts took most of a StyleGAN3-R's start-up, and its large convolutions
+    # gain from every core (the thread choice is for small networks).
+    if provider != CUDA and threads > 1 and role != SYNTHESIS:
         try:
             session, threads = fewer_threads_if_faster(
                 session,
