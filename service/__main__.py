@@ -67,6 +67,9 @@ def main(argv: list[str] | None = None) -> None:
         "timeout_keep_alive": settings.keep_alive_s,
         "limit_concurrency": settings.max_connections,  # beyond it uvicorn answers 503
         "http": http_protocol.protocol(settings.header_timeout_s, settings.body_timeout_s),
+        # uvloop's loop, which says when uvicorn serves the port (service/server/balance.py)
+        # and, in workers, accepts each one's share of the connections.
+        "loop": "service.server.balance:BalancedLoop",
     }
     if settings.workers == 1:
         uvicorn.run(create_app(settings), **options)
@@ -83,8 +86,6 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="ganserve-workers-") as folder:
         os.environ.update(workers.prepare(Path(folder)))
         app = "service.app:create_app"
-        # Each worker accepts its share of the connections (service/server/balance.py).
-        options["loop"] = "service.server.balance:BalancedLoop"
         workers.serve(uvicorn.Config(app, factory=True, workers=settings.workers, **options))
 
 

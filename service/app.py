@@ -35,7 +35,7 @@ from service.api.v2 import statistics as v2_statistics
 from service.metrics import Metrics
 from service.repository.repository import Repository
 from service.resources import priority
-from service.server import logs, signals, workers
+from service.server import balance, logs, signals, workers
 from service.server.readiness import announce_when_ready, summary
 from service.settings import Settings
 
@@ -76,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             tasks.append(asyncio.create_task(metrics.refresh_every(1.0)))  # memory, work gauges
             ready = announce_when_ready(
                 svc.not_ready_reason,
+                balance.serving,
                 settings.host,
                 settings.port,
                 board.first_to_announce if board else lambda: True,

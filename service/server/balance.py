@@ -14,7 +14,9 @@ delay a connection a little, it never refuses one.
 
 The hook is uvicorn's `loop` option, which takes a loop factory: `BalancedLoop` is uvloop's
 loop whose `create_server(sock=...)` returns a `BalancedServer` when the workers' folder is
-set (service/server/workers.py), and uvloop's own server otherwise.
+set (service/server/workers.py), and uvloop's own server otherwise. `python -m service` runs
+it in a lone process too, where it also tells when uvicorn has made its server (`serving()`),
+which the ready line waits for (service/server/readiness.py).
 """
 
 from __future__ import annotations
@@ -212,7 +214,10 @@ class BalancedServer:
 
 
 class BalancedLoop(uvloop.Loop):
-    """uvloop's loop; with the workers' folder set, a shared socket is served balanced."""
+    """uvloop's loop; with the workers' folder set, a shared socket is served balanced. It
+    notes when uvicorn has made its server (`serving`)."""
+
+    serving = False
 
     async def create_server(  # type: ignore[override]
         self, protocol_factory: Callable[[], asyncio.BaseProtocol], *args: Any, **kwargs: Any
@@ -220,6 +225,18 @@ class BalancedLoop(uvloop.Loop):
         root = os.environ.get(ENV)
         sock = kwargs.get("sock")
         if root is None or sock is None or args or kwargs.get("ssl") is not None:
-            return await super().create_server(protocol_factory, *args, **kwargs)
-        tally = Tally(Path(root))
-        return BalancedServer(self, protocol_factory, sock, tally, kwargs.get("backlog") or 100)
+            server = await super().create_server(protocol_factory, *args, **kwargs)
+        else:
+            tally = Tally(Path(root))
+            backlog = kwargs.get("backlog") or 100
+            server = BalancedServer(self, protocol_factory, sock, tally, backlog)
+        self.serving = True
+        return server
+
+
+def serving() -> bool:
+    """Whether this process serves its port yet: uvicorn makes its server only after the
+    lifespan's start-up (a lone process binds the port then; a worker starts accepting on
+    its supervisor's socket). True on a loop that is not a `BalancedLoop`, which cannot
+    tell: an in-process test client, which has no port."""
+    return getattr(asyncio.get_running_loop(), "serving", True)

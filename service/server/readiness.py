@@ -3,8 +3,13 @@
 uvicorn's own `Uvicorn running on ...` cannot say it: with several workers its supervisor
 prints it as it binds the port, before any worker has loaded a model (service/server/logs.py
 drops it), and a lone process prints it even when no model loaded. This line waits for what
-/readyz waits for (every worker ready) and for the port to take a connection (a lone process
-binds it only after its start-up).
+/readyz waits for (every worker ready) and for this process to serve the port (uvicorn makes
+its server only after the lifespan's start-up: a lone process binds the port then).
+
+Whether it serves is asked of its event loop (`listening`: service/server/balance.py's
+`serving`), never by connecting to the port: a connection of the server's own counts under
+`max_connections` like a client's, and at the limit it made room by closing a client's
+(service/server/http_protocol.py), right as the first clients came in.
 """
 
 from __future__ import annotations
@@ -16,19 +21,19 @@ from collections.abc import Callable
 log = logging.getLogger("ganserve")
 
 POLL_S = 0.1
-LOOPBACK = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}  # wildcard -> dialable
 
 
 async def announce_when_ready(
     not_ready: Callable[[], str | None],
+    listening: Callable[[], bool],
     host: str,
     port: int,
     first: Callable[[], bool],
     summary: Callable[[], str],
 ) -> None:
-    """Log the line once `not_ready()` is None and the port accepts, if `first()` says this
-    process is the one to (one of several workers)."""
-    while not_ready() is not None or not await accepts(LOOPBACK.get(host, host), port):
+    """Log the line once `not_ready()` is None and `listening()` is true, if `first()` says
+    this process is the one to (one of several workers)."""
+    while not_ready() is not None or not listening():
         await asyncio.sleep(POLL_S)
     if first():
         line = "ganserve ready on http://%s:%d (%s)"
@@ -42,12 +47,3 @@ def summary(ready: dict[str, bool], workers: int) -> str:
     if failed:
         text += f" ({', '.join(failed)} failed: see /models)"
     return f"{text}, {workers} worker{'s' if workers > 1 else ''}"
-
-
-async def accepts(host: str, port: int) -> bool:
-    try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 1.0)
-    except (OSError, TimeoutError):
-        return False
-    writer.close()
-    return True

@@ -110,3 +110,43 @@ def test_without_the_workers_folder_the_loop_serves_as_uvloop_does(
         server.close()
     finally:
         loop.close()
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["lone process", "worker"])
+def test_the_loop_says_when_it_serves(
+    shared: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`serving()` turns true once uvicorn has made its server: a lone process binds the port
+    then (host and port), a worker starts accepting on its supervisor's socket (sock)."""
+    if shared:
+        monkeypatch.setenv(workers.ENV, str(tmp_path))
+    else:
+        monkeypatch.delenv(workers.ENV, raising=False)
+    loop = balance.BalancedLoop()
+    sock = socket.create_server(("127.0.0.1", 0)) if shared else None
+
+    async def serve() -> list[bool]:
+        seen = [balance.serving()]
+        if sock is None:
+            server = await loop.create_server(Echo, host="127.0.0.1", port=0)
+        else:
+            server = await loop.create_server(Echo, sock=sock, backlog=16)
+        seen.append(balance.serving())
+        server.close()
+        return seen
+
+    try:
+        assert loop.run_until_complete(serve()) == [False, True]
+    finally:
+        loop.close()
+        if sock is not None:
+            sock.close()
+
+
+def test_a_loop_that_is_not_ours_cannot_tell_and_says_serving() -> None:
+    """An in-process test client's loop: it has no port to wait for."""
+
+    async def ask() -> bool:
+        return balance.serving()
+
+    assert asyncio.run(ask()) is True
