@@ -10,7 +10,7 @@ import hashlib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, model_validator
 
 MANIFEST_FILE = "model.json"
 SCHEMA_VERSION = 1
@@ -31,6 +31,11 @@ ROLES: dict[str, tuple[str, ...]] = {
     "super-resolution": (UPSCALE,),
     "stylegan": (MAPPING, SYNTHESIS),
 }
+
+
+# A 3x3 matrix of finite floats, row by row.
+Row3 = tuple[FiniteFloat, FiniteFloat, FiniteFloat]
+Matrix3 = tuple[Row3, Row3, Row3]
 
 
 class _Strict(BaseModel):
@@ -75,6 +80,12 @@ class StyleGANSpec(_Strict):
     its own; a whole-generator file beside it would ship the synthesis weights (nearly all
     of them) twice. Mapping then synthesis is exactly NVIDIA's
     `G(z, c, truncation_psi=psi, noise_mode='const')`.
+
+    A StyleGAN3's synthesis may also take `transform` [N, 3, 3]: each row's value of the
+    input layer's transform buffer, which NVIDIA's gen_images.py sets to translate and rotate
+    the image. `transform` here is the snapshot's stored buffer, which rows asking for no
+    translation or rotation are fed; it is present exactly when synthesis.onnx takes the
+    input (folders exported before it have neither).
     """
 
     architecture: Literal["stylegan2", "stylegan3-t", "stylegan3-r"]
@@ -84,6 +95,17 @@ class StyleGANSpec(_Strict):
     w_dim: int = Field(gt=0)
     num_ws: int = Field(gt=0, description="rows of ws: one per modulated layer")
     psi: float = Field(default=1.0, description="the truncation psi of a request naming none")
+    transform: Matrix3 | None = Field(
+        default=None,
+        description="stylegan3-*: the snapshot's input transform, fed to synthesis' "
+        "`transform` for rows that ask for none; absent: synthesis takes no `transform`",
+    )
+
+    @model_validator(mode="after")
+    def _transform_for_stylegan3(self) -> StyleGANSpec:
+        if self.transform is not None and self.architecture == "stylegan2":
+            raise ValueError("'transform' is only for StyleGAN3 architectures")
+        return self
 
 
 class Manifest(BaseModel):

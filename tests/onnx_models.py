@@ -151,23 +151,69 @@ def stylegan_weights(c_dim: int, seed: int = 3) -> dict[str, np.ndarray]:
         "A": rng.standard_normal((z_dim + c_dim, w_dim)).astype(np.float32),
         "w_avg": rng.standard_normal(w_dim).astype(np.float32),
         "B": (rng.standard_normal((k * w_dim, 3 * r * r)) / 4).astype(np.float32),
+        "T": (rng.standard_normal((9, 3 * r * r)) / 4).astype(np.float32),  # a StyleGAN3's
     }
 
 
 def stylegan_reference(
-    weights: dict[str, np.ndarray], z: np.ndarray, c: np.ndarray | None, psi: np.ndarray
+    weights: dict[str, np.ndarray],
+    z: np.ndarray,
+    c: np.ndarray | None,
+    psi: np.ndarray,
+    transform: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """What the two tiny graphs compute, in numpy: (ws, images)."""
+    """What the two tiny graphs compute, in numpy: (ws, images); a StyleGAN3's synthesis
+    adds each row's `transform` [N, 3, 3] through its own weights."""
     x = z if c is None else np.concatenate([z, c], axis=1)
     w = np.tanh(x @ weights["A"])
     ws = np.repeat(w[:, None, :], STYLE["num_ws"], axis=1)
     ws = weights["w_avg"] + psi[:, None, None] * (ws - weights["w_avg"])
     r = STYLE["resolution"]
-    return ws, np.tanh(ws.reshape(len(ws), -1) @ weights["B"]).reshape(-1, 3, r, r)
+    y = ws.reshape(len(ws), -1) @ weights["B"]
+    if transform is not None:
+        y = y + transform.reshape(len(ws), 9) @ weights["T"]
+    return ws, np.tanh(y).reshape(-1, 3, r, r)
 
 
-def _stylegan_graphs(c_dim: int, weights: dict[str, np.ndarray]) -> dict[str, bytes]:
-    z_dim, w_dim, k, r = (STYLE[n] for n in ("z_dim", "w_dim", "num_ws", "resolution"))
+def _synthesis_graph(weights: dict[str, np.ndarray], transform: bool) -> onnx.GraphProto:
+    """ws (and with `transform` a StyleGAN3's [N, 3, 3]) -> image, as `stylegan_reference`."""
+    w_dim, k, r = (STYLE[n] for n in ("w_dim", "num_ws", "resolution"))
+    f = TensorProto.FLOAT
+    inputs = [helper.make_tensor_value_info("ws", f, ["N", k, w_dim])]
+    nodes = [
+        helper.make_node("Reshape", ["ws", "flat"], ["x"]),
+        helper.make_node("MatMul", ["x", "B"], ["y"]),
+    ]
+    consts = {
+        "B": weights["B"],
+        "flat": np.array([-1, k * w_dim], np.int64),
+        "shape": np.array([-1, 3, r, r], np.int64),
+    }
+    if transform:
+        inputs.append(helper.make_tensor_value_info("transform", f, ["N", 3, 3]))
+        nodes += [
+            helper.make_node("Reshape", ["transform", "flat9"], ["m"]),
+            helper.make_node("MatMul", ["m", "T"], ["mt"]),
+            helper.make_node("Add", ["y", "mt"], ["y2"]),
+        ]
+        consts |= {"T": weights["T"], "flat9": np.array([-1, 9], np.int64)}
+    nodes += [
+        helper.make_node("Tanh", ["y2" if transform else "y"], ["t"]),
+        helper.make_node("Reshape", ["t", "shape"], ["image"]),
+    ]
+    return helper.make_graph(
+        nodes,
+        "tiny-synthesis",
+        inputs,
+        [helper.make_tensor_value_info("image", f, ["N", 3, r, r])],
+        [numpy_helper.from_array(v, n) for n, v in consts.items()],
+    )
+
+
+def _stylegan_graphs(
+    c_dim: int, weights: dict[str, np.ndarray], transform: bool
+) -> dict[str, bytes]:
+    z_dim, w_dim, k = (STYLE[n] for n in ("z_dim", "w_dim", "num_ws"))
     f = TensorProto.FLOAT
     inputs = [helper.make_tensor_value_info("z", f, ["N", z_dim])]
     x = "z"
@@ -201,22 +247,7 @@ def _stylegan_graphs(c_dim: int, weights: dict[str, np.ndarray]) -> dict[str, by
         [helper.make_tensor_value_info("ws", f, ["N", k, w_dim])],
         [numpy_helper.from_array(v, n) for n, v in consts.items()],
     )
-    synthesis = helper.make_graph(
-        [
-            helper.make_node("Reshape", ["ws", "flat"], ["x"]),
-            helper.make_node("MatMul", ["x", "B"], ["y"]),
-            helper.make_node("Tanh", ["y"], ["t"]),
-            helper.make_node("Reshape", ["t", "shape"], ["image"]),
-        ],
-        "tiny-synthesis",
-        [helper.make_tensor_value_info("ws", f, ["N", k, w_dim])],
-        [helper.make_tensor_value_info("image", f, ["N", 3, r, r])],
-        [
-            numpy_helper.from_array(weights["B"], "B"),
-            numpy_helper.from_array(np.array([-1, k * w_dim], np.int64), "flat"),
-            numpy_helper.from_array(np.array([-1, 3, r, r], np.int64), "shape"),
-        ],
-    )
+    synthesis = _synthesis_graph(weights, transform)
     out = {}
     for role, graph in (("mapping", mapping), ("synthesis", synthesis)):
         model = helper.make_model(
@@ -228,14 +259,20 @@ def _stylegan_graphs(c_dim: int, weights: dict[str, np.ndarray]) -> dict[str, by
 
 
 def make_stylegan(
-    folder: Path, c_dim: int = 0, psi: float = 1.0, seed: int = 3
+    folder: Path,
+    c_dim: int = 0,
+    psi: float = 1.0,
+    seed: int = 3,
+    architecture: str = "stylegan2",
+    transform: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """A kind `stylegan` folder of two tiny graphs (classes `k0`, `k1`, ... when c_dim > 0);
-    returns its weights for `stylegan_reference`."""
+    returns its weights for `stylegan_reference`. A StyleGAN3 with a stored `transform`
+    takes the synthesis input; one without is a folder exported before it existed."""
     weights = stylegan_weights(c_dim, seed)
     folder.mkdir(parents=True, exist_ok=True)
     refs = {}
-    for role, data in _stylegan_graphs(c_dim, weights).items():
+    for role, data in _stylegan_graphs(c_dim, weights, transform is not None).items():
         path = folder / f"{role}.onnx"
         path.write_bytes(data)
         refs[role] = FileRef(path=path.name, sha256=sha256_of(path))
@@ -246,7 +283,13 @@ def make_stylegan(
         image=ImageSpec(channels=3, height=r, width=r),
         latent=LatentSpec(dim=STYLE["z_dim"]),
         classes=[f"k{i}" for i in range(c_dim)] or None,
-        stylegan=StyleGANSpec(architecture="stylegan2", c_dim=c_dim, psi=psi, **STYLE),
+        stylegan=StyleGANSpec(
+            architecture=architecture,
+            c_dim=c_dim,
+            psi=psi,
+            transform=None if transform is None else transform.tolist(),
+            **STYLE,
+        ),
         files=refs,
     ).dump(folder)
     return weights

@@ -5,8 +5,10 @@ running their code, rebuilt, exported and checked."""
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import io
+import json
 import pickle
 import shutil
 from pathlib import Path
@@ -23,6 +25,7 @@ from stylegan_snapshots import snapshot
 from service.latents import latents
 from service.manifest import Manifest, sha256_of
 from training import cli
+from training.importers import stylegan_export
 from training.importers.stylegan_pickle import read
 from training.nets import stylegan2, stylegan3
 
@@ -84,6 +87,8 @@ SNAPSHOTS = {
     "sg3t": (stylegan3.Generator, TINY3, 0, 0.6),
     "sg3r-cond": (stylegan3.Generator, {**TINY3, **R}, 2, 1.0),
 }
+# sg3r-cond's stored input transform buffer (NVIDIA's snapshots normally hold the identity)
+STORED = np.array([[0.96, -0.28, 0.05], [0.28, 0.96, -0.1], [0.0, 0.0, 1.0]], np.float32)
 IGNORED = {
     "num_fp16_res",
     "magnitude_ema_beta",
@@ -111,6 +116,8 @@ def _net(name: str, seed: int = 0) -> torch.nn.Module:
         for key, b in g.named_buffers():
             if key.endswith("magnitude_ema"):
                 b.uniform_(0.5, 2.0)
+        if name == "sg3r-cond":  # a stored input transform other than the identity
+            g.synthesis.input.transform.copy_(torch.from_numpy(STORED))
     return g
 
 
@@ -139,9 +146,17 @@ def cpu_session(path: Path) -> ort.InferenceSession:
     return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
 
+def _synthesis_feeds(out: Path, ws: np.ndarray) -> dict[str, np.ndarray]:
+    """ws, and a StyleGAN3's stored transform (model.json's) for every row."""
+    stored = Manifest.load(out).stylegan.transform
+    if stored is None:
+        return {"ws": ws}
+    return {"ws": ws, "transform": np.tile(np.array(stored, np.float32), (len(ws), 1, 1))}
+
+
 def _generate(out: Path, feeds: dict[str, np.ndarray]) -> np.ndarray:
     ws = cpu_session(out / "mapping.onnx").run(None, feeds)[0]
-    return cpu_session(out / "synthesis.onnx").run(None, {"ws": ws})[0]
+    return cpu_session(out / "synthesis.onnx").run(None, _synthesis_feeds(out, ws))[0]
 
 
 def _feeds(c_dim: int, seeds: list[int], psi: float) -> dict[str, np.ndarray]:
@@ -242,6 +257,10 @@ def test_the_folder_serves_g_ema_exactly(imported, name) -> None:
         assert m.files[role].sha256 == sha256_of(out / f"{role}.onnx")
     names = [a.name for a in cpu_session(out / "mapping.onnx").get_inputs()]
     assert names == (["z", "c", "psi"] if c_dim else ["z", "psi"])
+    names = [a.name for a in cpu_session(out / "synthesis.onnx").get_inputs()]
+    assert names == (["ws"] if arch == "stylegan2" else ["ws", "transform"])
+    stored = None if arch == "stylegan2" else g.synthesis.input.transform.numpy().tolist()
+    assert spec.transform == (None if stored is None else tuple(map(tuple, stored)))
     feeds = _feeds(c_dim, list(range(5)), 0.5)
     feeds["psi"] = np.array([1.0, 0.5, 0.7, 0.0, 1.0], np.float32)
     image = _generate(out, feeds)
@@ -253,7 +272,8 @@ def test_the_folder_serves_g_ema_exactly(imported, name) -> None:
     np.testing.assert_allclose(image, ref, atol=1e-4)
     np.testing.assert_allclose(ref[1:2], one, atol=1e-5)  # a per-row psi is the scalar's
     parity = m.source["onnx_parity_max_abs_diff"]
-    assert set(parity) == {"mapping", "synthesis", "generate"}
+    moved = {"synthesis, random transforms"} if arch != "stylegan2" else set()
+    assert set(parity) == {"mapping", "synthesis", "generate"} | moved
     assert all(set(v) == {"batch 1", "batch 2"} for v in parity.values())
 
 
@@ -277,7 +297,7 @@ def test_the_w_walk_synthesises_interpolated_ws(imported, name) -> None:
     ws = mapping.run(None, ends)[0]
     steps = np.linspace(0, 1, 5, dtype=np.float32)[:, None, None]
     walk = ((1 - steps) * ws[0] + steps * ws[1]).astype(np.float32)
-    frames = synthesis.run(None, {"ws": walk})[0]
+    frames = synthesis.run(None, _synthesis_feeds(out, walk))[0]
     np.testing.assert_array_equal(frames[[0, -1]], _generate(out, ends))
     with torch.no_grad():
         middle = g.synthesis(torch.from_numpy(walk[2:3])).numpy()
@@ -405,11 +425,14 @@ def test_generate_and_interpolate_serve_the_imported_snapshots_under_uvicorn(
 ) -> None:
     """Every imported folder served by `python -m service`: /generate's PNGs are NVIDIA's
     G_ema(z, c, psi) in PyTorch for the seeds' z, its pixels by gen_images.py's rule, with
-    the model's psi or the request's; /interpolate's ends are the ends' own images."""
+    the model's psi or the request's; /interpolate's ends are the ends' own images. A
+    StyleGAN3's translate and rotate are gen_images.py's; a StyleGAN2, values out of range
+    and a StyleGAN3 folder exported before synthesis took `transform` are refused."""
     models = tmp_path / "models"
     models.mkdir()
     for name in SNAPSHOTS:
         shutil.copytree(imported[name]["out"], models / name)
+    _exported_before_transforms(imported["sg3t"], models / "sg3t-old")
     with live_server(models, tmp_path / "server.log") as server, httpx.Client() as http:
         listed = {m["name"]: m for m in http.get(f"{server.url}/models").json()["models"]}
         for name, (_, _, c_dim, psi) in SNAPSHOTS.items():
@@ -439,6 +462,71 @@ def test_generate_and_interpolate_serve_the_imported_snapshots_under_uvicorn(
             ).json()["images"]
             if not c_dim:  # with classes, the walk keeps seed_a's label at both ends
                 assert [walk[0]["png"], walk[-1]["png"]] == [ends[0]["png"], ends[2]["png"]]
+        for name in ("sg3t", "sg3r-cond"):
+            _check_moves(server.url, http, imported[name], name)
+        _check_move_refusals(server.url, http)
+
+
+def _gen_images_g(g: torch.nn.Module, translate: tuple[float, float], rotate: float):
+    """A copy of `g` as NVIDIA's gen_images.py runs it for --translate and --rotate: the input
+    transform buffer replaced by the inverse of [[c, s, tx], [-s, c, ty], [0, 0, 1]]."""
+    g = copy.deepcopy(g)
+    a = torch.deg2rad(torch.tensor(rotate, dtype=torch.float64))
+    c, s = torch.cos(a).item(), torch.sin(a).item()
+    m = torch.tensor([[c, s, translate[0]], [-s, c, translate[1]], [0.0, 0.0, 1.0]])
+    with torch.no_grad():
+        g.synthesis.input.transform.copy_(torch.linalg.inv(m.double()).float())
+    return g
+
+
+def _check_moves(url: str, http: httpx.Client, made: dict, name: str) -> None:
+    """/generate's translate and rotate are gen_images.py's; /interpolate's walk moves alike."""
+    c_dim = made["c_dim"]
+    seeds = [5, 6]
+    for translate, rotate in (((0.2, -0.3), 25.0), ((0.0, 0.5), 0.0), ((0.0, 0.0), -140.0)):
+        body = {"model": name, "n": 2, "seed": 5, "translate": translate, "rotate": rotate}
+        r = http.post(f"{url}/generate", json=body)
+        assert r.status_code == 200, r.text
+        got = np.stack([_png_pixels(i["png"]) for i in r.json()["images"]])
+        with torch.no_grad():
+            z = torch.from_numpy(latents(seeds, 16))
+            c = torch.eye(c_dim)[[s % c_dim for s in seeds]] if c_dim else None
+            ref = _gen_images_g(made["g"], translate, rotate)(z, c, made["psi"])
+        want = (ref * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
+        assert np.abs(got.astype(int) - want.numpy().astype(int)).max() <= 1, (name, rotate)
+    still = http.post(f"{url}/generate", json={"model": name, "seed": 5}).json()["images"][0]
+    assert still["png"] != r.json()["images"][0]["png"]  # the default is not a move
+    walk = {"model": name, "seed_a": 5, "seed_b": 6, "steps": 3, "rotate": -140.0}
+    frames = http.post(f"{url}/interpolate", json=walk).json()["images"]
+    assert frames[0]["png"] == r.json()["images"][0]["png"]
+
+
+def _check_move_refusals(url: str, http: httpx.Client) -> None:
+    for body, status, code in (
+        ({"model": "sg2", "rotate": 10}, 400, "wrong_kind"),
+        ({"model": "sg2-cond", "translate": [0.1, 0]}, 400, "wrong_kind"),
+        ({"model": "sg3t", "rotate": 400}, 422, "invalid_request"),
+        ({"model": "sg3t", "translate": [0, -2.5]}, 422, "invalid_request"),
+        ({"model": "sg3t-old", "rotate": 10}, 400, "transform_unavailable"),
+    ):
+        r = http.post(f"{url}/generate", json=body)
+        assert (r.status_code, r.json()["error"]["code"]) == (status, code), body
+
+
+def _exported_before_transforms(made: dict, out: Path) -> None:
+    """`made`'s folder as exported before synthesis took `transform`: ws alone in, the
+    stored buffer inside, and no `stylegan.transform` in model.json."""
+    shutil.copytree(made["out"], out)
+    g = made["g"]
+    with torch.no_grad():
+        ws = g.mapping(torch.from_numpy(latents([0, 1, 2], 16)), None, torch.ones(3))
+    graph = stylegan_export.SynthesisGraph(g)
+    stylegan_export._write(graph, (ws,), ["ws"], "image", out / "synthesis.onnx", 18)
+    manifest = json.loads((out / "model.json").read_text())
+    manifest["name"] = out.name
+    del manifest["stylegan"]["transform"]
+    manifest["files"]["synthesis"]["sha256"] = sha256_of(out / "synthesis.onnx")
+    (out / "model.json").write_text(json.dumps(manifest))
 
 
 def _png_pixels(png: str) -> np.ndarray:

@@ -60,13 +60,13 @@ _V2_INFER = {
 ROUTE_ERRORS: dict[tuple[str, str], dict[int, str]] = {
     ("post", "/generate"): {
         **_SERVING_ERRORS,
-        400: "malformed_json, wrong_kind",
+        400: "malformed_json, wrong_kind, transform_unavailable",
         415: "wrong_content_type: send the body as JSON with content-type: application/json",
         422: "invalid_request, n_out_of_range, label_out_of_range, unknown_class",
     },
     ("post", "/interpolate"): {
         **_SERVING_ERRORS,
-        400: "malformed_json, wrong_kind",
+        400: "malformed_json, wrong_kind, transform_unavailable",
         415: "wrong_content_type: send the body as JSON with content-type: application/json",
         422: "invalid_request, steps_out_of_range, label_out_of_range, unknown_class",
     },
@@ -128,6 +128,7 @@ class Catalog:
     translation: tuple[str, ...] = ()
     super_resolution: tuple[str, ...] = ()
     stylegan: tuple[str, ...] = ()
+    movable: tuple[str, ...] = ()  # StyleGAN3s whose synthesis takes `transform`
     directions: tuple[str, ...] = ()  # `<name>.a2b` / `<name>.b2a`, those each model ships
     class_names: tuple[str, ...] = ()
     class_count: int = 0
@@ -146,8 +147,14 @@ class Catalog:
         directions = tuple(f"{m.name}.{r}" for m in translators for r in m.manifest.roles())
         classes = [m.manifest.classes or [] for m in ready if m.kind == "conditional"]
         common = set.intersection(*(set(c) for c in classes)) if classes else set()
+        movable = tuple(
+            m.name
+            for m in ready
+            if m.kind == "stylegan" and m.manifest.stylegan.transform is not None
+        )
         return cls(
             **names,
+            movable=movable,
             directions=directions,
             class_names=tuple(n for n in (classes[0] if classes else []) if n in common),
             class_count=min((len(c) for c in classes), default=0),
@@ -252,6 +259,9 @@ def loaded_models(schemas: dict[str, Any], catalog: Catalog, max_n: int) -> None
         body["properties"]["model"]["anyOf"][0] = generators
         if not catalog.stylegan:  # a psi names a StyleGAN: with none loaded, it is `wrong_kind`
             body["properties"]["truncation_psi"]["anyOf"][0] = {"not": {}}
+        if not catalog.movable:  # likewise a move: with no StyleGAN3 that takes one
+            for field in ("translate", "rotate"):
+                body["properties"][field]["anyOf"][0] = {"not": {}}
     label: list[dict[str, Any]] = []
     if catalog.class_count:
         label.append({"type": "integer", "minimum": 0, "maximum": catalog.class_count - 1})

@@ -33,6 +33,21 @@ ModelName = Annotated[str, Field(pattern=NAME_PATTERN, max_length=64)]
 MAX_PSI = 2.0
 Psi = Annotated[float, Field(ge=-MAX_PSI, le=MAX_PSI)]
 PSI = "StyleGAN models only: truncation in W, -2..2 (omitted: the model's own psi)"
+# A StyleGAN3's input transform, as NVIDIA's gen_images.py --translate and --rotate set it:
+# translations in image widths (beyond 2 the view has left the image twice over) and
+# degrees (a turn either way).
+MAX_TRANSLATE = 2.0
+MAX_ROTATE = 360.0
+Shift = Annotated[float, Field(ge=-MAX_TRANSLATE, le=MAX_TRANSLATE)]
+Degrees = Annotated[float, Field(ge=-MAX_ROTATE, le=MAX_ROTATE)]
+TRANSLATE = (
+    "StyleGAN3 models only: [tx, ty], each -2..2 image widths, as NVIDIA's gen_images.py "
+    "--translate (omitted: no translation)"
+)
+ROTATE = (
+    "StyleGAN3 models only: degrees, -360..360, as NVIDIA's gen_images.py --rotate "
+    "(omitted: no rotation; neither given: the snapshot's own input transform)"
+)
 
 
 class _Request(BaseModel):
@@ -53,6 +68,8 @@ class GenerateRequest(_Request):
     )
     truncation: float | None = Field(default=None, gt=0, le=1, description="truncated normal z")
     truncation_psi: Psi | None = Field(default=None, description=PSI)
+    translate: tuple[Shift, Shift] | None = Field(default=None, description=TRANSLATE)
+    rotate: Degrees | None = Field(default=None, description=ROTATE)
 
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"n": 16, "label": 3, "seed": 42}]}
@@ -68,6 +85,8 @@ class InterpolateRequest(_Request):
     label: Label | None = None
     truncation: float | None = Field(default=None, gt=0, le=1)
     truncation_psi: Psi | None = Field(default=None, description=PSI)
+    translate: tuple[Shift, Shift] | None = Field(default=None, description=TRANSLATE)
+    rotate: Degrees | None = Field(default=None, description=ROTATE)
 
     model_config = ConfigDict(
         extra="forbid",
@@ -111,8 +130,9 @@ class ModelInfo(BaseModel):
     )
     stylegan: dict[str, Any] | None = Field(
         default=None,
-        description="stylegan: architecture, resolution, z_dim, c_dim, w_dim, num_ws and the "
-        "psi of a request that names none",
+        description="stylegan: architecture, resolution, z_dim, c_dim, w_dim, num_ws, the "
+        "psi of a request that names none and, for a StyleGAN3 that translates and rotates, "
+        "its stored input transform",
     )
     sessions: dict[str, dict[str, Any]] = {}
     manifest: dict[str, Any] | None = None

@@ -4,23 +4,69 @@ Mapping then synthesis is NVIDIA's `G(z, c, truncation_psi=psi, noise_mode='cons
 half runs through its own batcher: mappings of many requests batch together (with their own
 psi per row), and synthesis rows per run are bounded by the memory budget. `/interpolate`
 walks W between the two halves, as NVIDIA's own video tool does.
+
+A StyleGAN3 exported with synthesis' `transform` input is fed each row's input transform:
+the manifest's stored one (`stylegan.transform`, the snapshot's buffer), or, for a request
+that translates or rotates, the matrix NVIDIA's gen_images.py puts in that buffer instead.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import numpy as np
 
+from service.api.errors import ApiError
 from service.api.inference import run
 from service.api.services import Services
 from service.latents import lerp, slerp
 from service.manifest import MAPPING, SYNTHESIS
 from service.repository.model import Model
 from service.resources.memory import give_back_after_burst
+from service.stylegan_transform import input_transforms
 
 Hangup = Callable[[], Awaitable[None]] | None
+TRANSFORM = "transform"  # synthesis' input, carried beside the mapping's feeds until then
+
+
+def transforms(model: Model, rows: int, translate: Any, rotate: Any) -> np.ndarray | None:
+    """Each row's input transform [rows, 3, 3] for a translation (tx, ty), or one per row,
+    and a rotation in degrees, or one per row (either may be None: none of it), or None when
+    the request gives neither. A
+    StyleGAN2 is 400 wrong_kind; a StyleGAN3 whose synthesis takes no `transform` (exported
+    before it did) 400 transform_unavailable."""
+    if translate is None and rotate is None:
+        return None
+    style = model.manifest.stylegan
+    if style.architecture == "stylegan2":
+        raise ApiError(
+            400,
+            "wrong_kind",
+            f"model {model.name!r} is a StyleGAN2: translate and rotate are for StyleGAN3",
+        )
+    if style.transform is None:
+        raise ApiError(
+            400,
+            "transform_unavailable",
+            f"model {model.name!r}'s synthesis.onnx takes no input transform (exported before "
+            "it did): import its snapshot again to translate or rotate",
+        )
+    translate = np.broadcast_to(np.asarray((0, 0) if translate is None else translate), (rows, 2))
+    rotate = np.broadcast_to(np.asarray(0 if rotate is None else rotate), (rows,))
+    return input_transforms(translate, rotate)
+
+
+def synthesis_inputs(model: Model, ws: np.ndarray, transform: np.ndarray | None) -> dict:
+    """The synthesis' feeds: ws, and where it takes one each row's transform (the request's,
+    else the stored one)."""
+    stored = model.manifest.stylegan.transform
+    if stored is None:
+        return {"ws": ws}
+    if transform is None:
+        transform = np.asarray(stored, np.float32)
+    return {"ws": ws, TRANSFORM: np.broadcast_to(transform, (len(ws), 3, 3)).copy()}
 
 
 def mapping_inputs(
@@ -49,10 +95,12 @@ async def images(
     timeout_s: float,
     hangup: Hangup = None,
 ) -> np.ndarray:
-    """The mapping's feeds to images [N, 3, R, R], both halves within `timeout_s`."""
+    """The mapping's feeds (and each row's `transform`, when given) to images [N, 3, R, R],
+    both halves within `timeout_s`."""
     deadline = time.perf_counter() + timeout_s
-    ws = await run(model.batchers[MAPPING], inputs, timeout_s, hangup)
-    return await synthesise(svc, model, ws, deadline, hangup)
+    mapping = {k: v for k, v in inputs.items() if k != TRANSFORM}
+    ws = await run(model.batchers[MAPPING], mapping, timeout_s, hangup)
+    return await synthesise(svc, model, ws, deadline, hangup, inputs.get(TRANSFORM))
 
 
 async def walk(
@@ -63,26 +111,35 @@ async def walk(
     method: str,
     timeout_s: float,
     hangup: Hangup = None,
+    transform: np.ndarray | None = None,
 ) -> np.ndarray:
     """`steps` images along the path between the two ends' ws (`ends`: the mapping's feeds
-    for two rows). slerp treats each end's [num_ws, w_dim] as one vector."""
+    for two rows), each with `transform` [3, 3] when given. slerp treats each end's
+    [num_ws, w_dim] as one vector."""
     deadline = time.perf_counter() + timeout_s
     ws = await run(model.batchers[MAPPING], ends, timeout_s, hangup)
     a, b = ws[0].ravel(), ws[1].ravel()
     mix = slerp if method == "slerp" else lerp
     path = np.stack([mix(a, b, float(t)) for t in np.linspace(0.0, 1.0, steps)])
     path = path.reshape(steps, *ws.shape[1:]).astype(np.float32, copy=False)
-    return await synthesise(svc, model, path, deadline, hangup)
+    return await synthesise(svc, model, path, deadline, hangup, transform)
 
 
 async def synthesise(
-    svc: Services, model: Model, ws: np.ndarray, deadline: float, hangup: Hangup = None
+    svc: Services,
+    model: Model,
+    ws: np.ndarray,
+    deadline: float,
+    hangup: Hangup = None,
+    transform: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Images from ws, by the `deadline` (perf_counter's clock) the mapping began under. The
-    runs' freed activations go back to the OS once the session holds no more work (they are
-    allocated per run: service/engine/runtime.py, holds_large_runs)."""
+    """Images from ws (with each row's `transform`, else the stored one), by the `deadline`
+    (perf_counter's clock) the mapping began under. The runs' freed activations go back to
+    the OS once the session holds no more work (they are allocated per run:
+    service/engine/runtime.py, holds_large_runs)."""
     batcher = model.batchers[SYNTHESIS]
     left = deadline - time.perf_counter()
-    out = await run(batcher, {"ws": ws}, max(left, 0.001), hangup)
+    inputs = synthesis_inputs(model, ws, transform)
+    out = await run(batcher, inputs, max(left, 0.001), hangup)
     await give_back_after_burst(lambda: batcher.idle, svc.in_pool)
     return out

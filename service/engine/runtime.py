@@ -35,13 +35,17 @@ SIGNATURES: dict[str, tuple[Args, Args]] = {
     "translation": ({"image": ("tensor(float)", 4)}, {ANY: ("tensor(float)", 4)}),
     "super-resolution": ({"image": ("tensor(float)", 4)}, {ANY: ("tensor(float)", 4)}),
 }
-# A StyleGAN's two sessions, by role (the mapping takes `c` only when c_dim > 0).
+# A StyleGAN's two sessions, by role (the mapping takes `c` only when c_dim > 0; the
+# synthesis `transform` only when the manifest records a StyleGAN3's stored transform).
 STYLEGAN_SIGNATURES: dict[str, tuple[Args, Args]] = {
     MAPPING: (
         {"z": ("tensor(float)", 2), "c": ("tensor(float)", 2), "psi": ("tensor(float)", 1)},
         {"ws": ("tensor(float)", 3)},
     ),
-    SYNTHESIS: ({"ws": ("tensor(float)", 3)}, {"image": ("tensor(float)", 4)}),
+    SYNTHESIS: (
+        {"ws": ("tensor(float)", 3), "transform": ("tensor(float)", 3)},
+        {"image": ("tensor(float)", 4)},
+    ),
 }
 # The kinds whose sessions take photos of any size (their rows' work is their pixels).
 PHOTO_KINDS = ("translation", "super-resolution")
@@ -160,9 +164,13 @@ def signature(manifest: Manifest, role: str) -> tuple[Args, Args]:
     if manifest.kind != "stylegan":
         return SIGNATURES[manifest.kind]
     inputs, outputs = STYLEGAN_SIGNATURES[role]
-    if manifest.stylegan is not None and manifest.stylegan.c_dim == 0:
-        inputs = {name: arg for name, arg in inputs.items() if name != "c"}
-    return inputs, outputs
+    style = manifest.stylegan
+    absent = set()
+    if style is not None and style.c_dim == 0:
+        absent.add("c")
+    if style is None or style.transform is None:
+        absent.add("transform")
+    return {name: arg for name, arg in inputs.items() if name not in absent}, outputs
 
 
 def check_signature(session: ort.InferenceSession, manifest: Manifest, role: str) -> None:
@@ -199,6 +207,8 @@ def _static_sizes(manifest: Manifest, role: str) -> dict[str, tuple[int, ...]]:
         assert manifest.latent is not None
         return {"z": (manifest.latent.dim,), "image": image}
     ws = (style.num_ws, style.w_dim)
+    if role == SYNTHESIS and style.transform is not None:
+        return {"ws": ws, "transform": (3, 3), "image": image}
     if role == SYNTHESIS:
         return {"ws": ws, "image": image}
     sizes = {"z": (style.z_dim,), "ws": ws}
@@ -224,14 +234,18 @@ def _check_args(what: str, args: list, want: dict[str, tuple[str, int]]) -> None
 
 
 def warmup_inputs(manifest: Manifest, rows: int, role: str) -> dict[str, np.ndarray]:
-    """Zeros of the right shape (a StyleGAN mapping's psi ones): the first run allocates
-    arenas and picks kernels."""
+    """Zeros of the right shape (a StyleGAN mapping's psi ones, a StyleGAN3 synthesis' stored
+    transform): the first run allocates arenas and picks kernels."""
     if manifest.kind in PHOTO_KINDS:
         spec = manifest.image
         return {"image": np.zeros((rows, 3, spec.height, spec.width), np.float32)}
     style = manifest.stylegan
     if style is not None and role == SYNTHESIS:
-        return {"ws": np.zeros((rows, style.num_ws, style.w_dim), np.float32)}
+        inputs = {"ws": np.zeros((rows, style.num_ws, style.w_dim), np.float32)}
+        if style.transform is not None:
+            stored = np.asarray(style.transform, np.float32)
+            inputs["transform"] = np.broadcast_to(stored, (rows, 3, 3)).copy()
+        return inputs
     assert manifest.latent is not None
     inputs = {"z": np.zeros((rows, manifest.latent.dim), np.float32)}
     if manifest.kind == "conditional":

@@ -201,6 +201,7 @@ def run(path: Path, psi: float, classes: list[str] | None, job: Job) -> Manifest
         classes = [str(i) for i in range(net.c_dim)]
     parity = stylegan_export.export(net, job.out, psi, job.tolerance, job.opset)
     _say("parity", "ONNX Runtime matches PyTorch at batches 1 and 2", started)
+    stored = stylegan_export.stored_transform(net)
     spec = StyleGANSpec(
         architecture=arch,
         resolution=net.img_resolution,
@@ -209,6 +210,7 @@ def run(path: Path, psi: float, classes: list[str] | None, job: Job) -> Manifest
         w_dim=net.w_dim,
         num_ws=net.num_ws,
         psi=psi,
+        transform=None if stored is None else stored.tolist(),
     )
     source = provenance.record(
         "an NVIDIA StyleGAN snapshot (pickle), read without running its embedded code",
@@ -243,7 +245,14 @@ def run(path: Path, psi: float, classes: list[str] | None, job: Job) -> Manifest
             + ", so a seed always gives the same image",
             "mapping.onnx then synthesis.onnx computes NVIDIA's G_ema(z, c, "
             "truncation_psi=psi, noise_mode='const')"
-            + ("; c is the one-hot label" if net.c_dim else ""),
+            + ("; c is the one-hot label" if net.c_dim else "")
+            + (
+                "; synthesis' `transform` is each row's input transform buffer: "
+                "stylegan.transform (the snapshot's) reproduces G_ema, and "
+                "inv(make_transform(translate, rotate)) gen_images.py's --translate, --rotate"
+                if stored is not None
+                else ""
+            ),
         ],
     )
     _say("samples", "samples.png, model.json, README.md written", started)

@@ -25,6 +25,7 @@ from torch import nn
 
 from service.latents import default_label, latents
 from service.manifest import Manifest
+from service.stylegan_transform import input_transforms
 from training.export import IR_VERSION, ExportError
 from training.imaging import grid, save_png
 
@@ -55,12 +56,43 @@ class UnconditionalMappingGraph(MappingGraph):
 
 
 class SynthesisGraph(nn.Module):
+    """ws -> image (StyleGAN2); see `TransformedSynthesisGraph`."""
+
     def __init__(self, g: nn.Module) -> None:
         super().__init__()
         self.synthesis = g.synthesis
 
     def forward(self, ws: torch.Tensor) -> torch.Tensor:
         return self.synthesis(ws)
+
+
+class TransformedSynthesisGraph(SynthesisGraph):
+    """(ws, transform) -> image: a StyleGAN3 takes each row's input transform [N, 3, 3] in
+    place of its buffer, so requests translate and rotate their own rows."""
+
+    def forward(self, ws: torch.Tensor, transform: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return self.synthesis(ws, transform)
+
+
+def stored_transform(g: nn.Module) -> np.ndarray | None:
+    """A StyleGAN3's input transform buffer (float32 [3, 3]); None for a StyleGAN2."""
+    synthesis_input = getattr(g.synthesis, "input", None)
+    if synthesis_input is None:
+        return None
+    return synthesis_input.transform.detach().cpu().numpy().astype(np.float32)
+
+
+def synthesis_feeds(ws: np.ndarray, stored: np.ndarray | None) -> dict[str, np.ndarray]:
+    """The synthesis' feeds for ws, a StyleGAN3's rows with the stored transform."""
+    if stored is None:
+        return {"ws": ws}
+    return {"ws": ws, "transform": np.broadcast_to(stored, (len(ws), 3, 3)).copy()}
+
+
+def random_transforms(n: int, rng: np.random.Generator) -> np.ndarray:
+    """n rows of translations within an image width and any rotation, as requests give."""
+    translate = rng.uniform(-1, 1, (n, 2))
+    return input_transforms(translate, rng.uniform(-180, 180, n))
 
 
 def _write(
@@ -120,21 +152,25 @@ def _session(path: Path) -> ort.InferenceSession:
 
 
 class _Chained:
-    """mapping.onnx then synthesis.onnx in ONNX Runtime, as the service will run them."""
+    """mapping.onnx then synthesis.onnx in ONNX Runtime, as the service will run them (a
+    StyleGAN3's rows with the `stored` transform)."""
 
-    def __init__(self, out: Path) -> None:
+    def __init__(self, out: Path, stored: np.ndarray | None) -> None:
         self.mapping = _session(out / "mapping.onnx")
         self.synthesis = _session(out / "synthesis.onnx")
+        self.stored = stored
 
     def run(self, _outputs, feeds: dict) -> list[np.ndarray]:
         ws = self.mapping.run(None, feeds)[0]
-        return self.synthesis.run(None, {"ws": ws})
+        return self.synthesis.run(None, synthesis_feeds(ws, self.stored))
 
 
 def export(
     g: nn.Module, out: Path, psi: float, tolerance: float, opset: int = OPSET
 ) -> dict[str, dict[str, float]]:
-    """Write both files; return max |onnxruntime - torch| per role and batch size."""
+    """Write both files; return max |onnxruntime - torch| per role and batch size. A
+    StyleGAN3's synthesis is checked on random transforms, and mapping then synthesis on
+    its stored one against G(z, c, psi)."""
     if opset < OPSET:
         raise ExportError(f"opset {opset}: the dynamo exporter needs {OPSET} or newer")
     out.mkdir(parents=True, exist_ok=True)
@@ -145,20 +181,36 @@ def export(
     _write(mapping, args, list(traced), "ws", out / "mapping.onnx", opset)
     with torch.no_grad():
         ws = mapping(*args)
-    _write(SynthesisGraph(g), (ws,), ["ws"], "image", out / "synthesis.onnx", opset)
+    stored = stored_transform(g)
+    synthesis = SynthesisGraph(g) if stored is None else TransformedSynthesisGraph(g)
+    traced_synthesis = synthesis_feeds(ws.numpy(), stored)
+    if stored is not None:
+        traced_synthesis["transform"] = random_transforms(TRACE_BATCH, rng)
+    synthesis_args = tuple(torch.from_numpy(v) for v in traced_synthesis.values())
+    _write(
+        synthesis, synthesis_args, list(traced_synthesis), "image", out / "synthesis.onnx", opset
+    )
     print(f"export: mapping.onnx and synthesis.onnx (opset {opset}, batch axis dynamic)")
-    synthesis, generate = SynthesisGraph(g), _Generate(g)
+    generate = _Generate(g)
     parity: dict[str, dict[str, float]] = {"mapping": {}, "synthesis": {}, "generate": {}}
-    chained = _Chained(out)
+    if stored is not None:
+        parity["synthesis, random transforms"] = {}
+    chained = _Chained(out, stored)
     for n in PARITY_BATCHES:
         feeds = feeds_for(g, n, rng, psi)
         key = f"batch {n}"
         ws = chained.mapping.run(None, feeds)[0]
         parity["mapping"][key] = _compare("mapping", ws, mapping, feeds, tolerance)
-        image = chained.synthesis.run(None, {"ws": ws})[0]  # the chain's own output
-        parity["synthesis"][key] = _compare("synthesis", image, synthesis, {"ws": ws}, tolerance)
+        own = synthesis_feeds(ws, stored)
+        image = chained.synthesis.run(None, own)[0]  # the chain's own output
+        parity["synthesis"][key] = _compare("synthesis", image, synthesis, own, tolerance)
         role = "mapping + synthesis vs G(z, c, psi)"
         parity["generate"][key] = _compare(role, image, generate, feeds, tolerance)
+        if stored is not None:
+            moved = {"ws": ws, "transform": random_transforms(n, rng)}
+            image = chained.synthesis.run(None, moved)[0]
+            role = "synthesis, random transforms"
+            parity[role][key] = _compare(role, image, synthesis, moved, tolerance)
     return parity
 
 
@@ -197,7 +249,9 @@ def samples(out: Path, manifest: Manifest) -> None:
         order = np.argsort(labels, kind="stable")  # the classes in rows
         feeds = {"z": feeds["z"][order], "c": np.eye(spec.c_dim, dtype=np.float32)[labels[order]]}
     feeds["psi"] = np.full(count, spec.psi, np.float32)
-    chained = _Chained(out)
+    chained = _Chained(
+        out, None if spec.transform is None else np.array(spec.transform, np.float32)
+    )
     chunk = max(SAMPLE_PIXELS // spec.resolution**2, 1)
     images = [
         _shrink(chained.run(None, {k: v[i : i + chunk] for k, v in feeds.items()})[0])

@@ -151,7 +151,8 @@ def filtered_lrelu(
 class SynthesisInput(nn.Module):
     """Fourier features on a grid of `size` pixels at `sampling_rate`, their frequencies
     rotated and phases shifted per sample by (cos, sin, tx, ty) = affine(w), then mixed by
-    a learned channel matrix. `transform` is a user-set inverse transform of the image."""
+    a learned channel matrix. `transform` is a user-set inverse transform of the image: the
+    buffer (what NVIDIA's gen_images.py overwrites), or per row [N, 3, 3] in its place."""
 
     def __init__(
         self, w_dim: int, channels: int, size: int, sampling_rate: float, bandwidth: float
@@ -171,7 +172,7 @@ class SynthesisInput(nn.Module):
         self.register_buffer("freqs", freqs)
         self.register_buffer("phases", torch.rand(channels) - 0.5)
 
-    def forward(self, w: torch.Tensor) -> torch.Tensor:
+    def forward(self, w: torch.Tensor, transform: torch.Tensor | None = None) -> torch.Tensor:
         t = self.affine(w)
         t = t / t[:, :2].norm(dim=1, keepdim=True)
         cos, sin, tx, ty = t.unbind(dim=1)
@@ -192,7 +193,7 @@ class SynthesisInput(nn.Module):
             ],
             1,
         )
-        m = rotate @ shift @ self.transform
+        m = rotate @ shift @ (self.transform if transform is None else transform)
         phases = self.phases + (self.freqs @ m[:, :2, 2:]).squeeze(2)  # [N, C]
         freqs = self.freqs @ m[:, :2, :2]  # [N, C, 2]
         nyquist = self.sampling_rate / 2
@@ -351,8 +352,9 @@ class SynthesisNetwork(nn.Module):
             setattr(self, name, layer)
             self.layer_names.append(name)
 
-    def forward(self, ws: torch.Tensor) -> torch.Tensor:
-        x = self.input(ws[:, 0])
+    def forward(self, ws: torch.Tensor, transform: torch.Tensor | None = None) -> torch.Tensor:
+        """`transform` [N, 3, 3]: each row's input transform instead of the stored buffer."""
+        x = self.input(ws[:, 0], transform)
         for i, name in enumerate(self.layer_names, start=1):
             x = getattr(self, name)(x, ws[:, i])
         return x * self.output_scale if self.output_scale != 1 else x

@@ -50,14 +50,18 @@ def _generator(
     svc: Services, name: str | None, body: GenerateRequest | InterpolateRequest
 ) -> Model:
     """The named generator, checked against what the request asks of it, or the default of
-    the first kind that can answer it (a label: conditional first; a psi: StyleGAN)."""
+    the first kind that can answer it (a label: conditional first; a psi, translate or
+    rotate: StyleGAN)."""
     wants_label = body.label is not None or getattr(body, "labels", None) is not None
-    if body.truncation_psi is not None:
+    stylegan_only = _stylegan_fields(body)
+    if stylegan_only:
         kinds: tuple[str, ...] = ("stylegan",)
         if name is None and not any(m.kind == "stylegan" for m in svc.repository.models.values()):
             # not a model still to come (503): this service has none to ask for
             raise ApiError(
-                400, "wrong_kind", "truncation_psi is for StyleGAN models, and none is served here"
+                400,
+                "wrong_kind",
+                f"{stylegan_only} is for StyleGAN models, and none is served here",
             )
     elif wants_label:
         kinds = ("conditional", "stylegan")
@@ -67,11 +71,11 @@ def _generator(
     if wants_label and not model.manifest.classes:
         what = "a StyleGAN without classes" if model.kind == "stylegan" else model.kind
         raise ApiError(400, "wrong_kind", f"model {model.name!r} is {what}: it takes no label")
-    if body.truncation_psi is not None and model.kind != "stylegan":
+    if stylegan_only and model.kind != "stylegan":
         raise ApiError(
             400,
             "wrong_kind",
-            f"model {model.name!r} is {model.kind}: truncation_psi is for StyleGAN models "
+            f"model {model.name!r} is {model.kind}: {stylegan_only} is for StyleGAN models "
             "(this one takes truncation)",
         )
     if body.truncation is not None and model.kind == "stylegan":
@@ -81,6 +85,12 @@ def _generator(
             f"model {model.name!r} is a StyleGAN: it truncates in W; give truncation_psi",
         )
     return model
+
+
+def _stylegan_fields(body: GenerateRequest | InterpolateRequest) -> str:
+    """The StyleGAN-only fields the request gives, named for a refusal ('' for none)."""
+    given = ("truncation_psi", "translate", "rotate")
+    return " and ".join(f for f in given if getattr(body, f) is not None)
 
 
 def _label_index(model: Model, label: int | str) -> int:
@@ -189,6 +199,9 @@ async def generate(request: Request) -> Response:
     if model.kind == "stylegan":
         z = latents(seeds, model.manifest.latent.dim)
         inputs = stylegan.mapping_inputs(model, z, labels, body.truncation_psi)
+        transform = stylegan.transforms(model, len(seeds), body.translate, body.rotate)
+        if transform is not None:
+            inputs[stylegan.TRANSFORM] = transform
         hangup = hangup_of(request, model.batchers[SYNTHESIS])
         timeout_s = svc.settings.request_timeout_s
         batch = await stylegan.images(svc, model, inputs, timeout_s, hangup)
@@ -214,9 +227,12 @@ async def interpolate(request: Request) -> Response:
     if model.kind == "stylegan":
         ends = latents([body.seed_a, body.seed_b], model.manifest.latent.dim)
         inputs = stylegan.mapping_inputs(model, ends, labels and labels[:2], body.truncation_psi)
+        transform = stylegan.transforms(model, 1, body.translate, body.rotate)
         hangup = hangup_of(request, model.batchers[SYNTHESIS])
         timeout_s = svc.settings.request_timeout_s
-        batch = await stylegan.walk(svc, model, inputs, body.steps, body.method, timeout_s, hangup)
+        batch = await stylegan.walk(
+            svc, model, inputs, body.steps, body.method, timeout_s, hangup, transform
+        )
         return await _respond(svc, request, model, "/interpolate", batch, seeds, labels)
     dim = model.manifest.latent.dim
     za, zb = latent(body.seed_a, dim, body.truncation), latent(body.seed_b, dim, body.truncation)

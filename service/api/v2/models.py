@@ -1,7 +1,8 @@
 """One V2 model per ONNX session: a generator or an upscaler by its model name, a translation
 direction as `<name>.a2b` or `<name>.b2a` (a dot: model names may hold dashes, never dots). A
 StyleGAN is one V2 model by its name, a generator like the others: its mapping's feeds in
-(`z` or `seed`, `label` with classes, `psi`), its synthesis' image out.
+(`z` or `seed`, `label` with classes, `psi`; a StyleGAN3 whose synthesis takes `transform`
+also `translate` and `rotate`, as /generate takes them, per row), its synthesis' image out.
 
 Each model's version is its manifest's `version`. Inputs are checked against the model as
 strictly as the rest of the API checks its requests; outputs are the session's first output
@@ -17,7 +18,7 @@ import numpy as np
 from service import imaging
 from service.api import stylegan
 from service.api.errors import ApiError
-from service.api.schemas import MAX_PSI
+from service.api.schemas import MAX_PSI, MAX_ROTATE, MAX_TRANSLATE
 from service.api.v2.schemas import ModelMetadata, TensorMetadata
 from service.api.v2.tensors import DATATYPE_OF, refuse
 from service.engine.batcher import Batcher
@@ -146,6 +147,9 @@ def metadata(target: Target) -> ModelMetadata:
         if style.c_dim:
             inputs.append(TensorMetadata(name="label", datatype="INT64", shape=[-1]))
         inputs.append(TensorMetadata(name="psi", datatype="FP32", shape=[-1]))
+        if style.transform is not None:
+            inputs.append(TensorMetadata(name="translate", datatype="FP32", shape=[-1, 2]))
+            inputs.append(TensorMetadata(name="rotate", datatype="FP32", shape=[-1]))
     if target.translation:  # any size (super-resolution: scale times the input's)
         image, pixels = [-1, 3, -1, -1], [-1, -1, -1, 3]
     else:
@@ -182,10 +186,18 @@ def prepare(
         return _image(arrays["image"], target, settings)
     allowed = {"z", "seed"} | ({"label"} if target.manifest.classes else set())
     if target.stylegan:
-        _expect(arrays, set(), allowed | {"psi"}, target.name)
+        moves = {"translate", "rotate"} if target.manifest.stylegan.transform is not None else set()
+        _expect(arrays, set(), allowed | {"psi"} | moves, target.name)
         feeds = _latents(arrays, target, settings.max_n)
-        psi = _psi(arrays, len(feeds["z"]), settings.max_n)
-        return stylegan.mapping_inputs(target.model, feeds["z"], feeds.get("label"), psi), None
+        rows = len(feeds["z"])
+        psi = _psi(arrays, rows, settings.max_n)
+        inputs = stylegan.mapping_inputs(target.model, feeds["z"], feeds.get("label"), psi)
+        translate = _per_row(arrays, "translate", 2, rows, MAX_TRANSLATE, settings.max_n)
+        rotate = _per_row(arrays, "rotate", 1, rows, MAX_ROTATE, settings.max_n)
+        transform = stylegan.transforms(target.model, rows, translate, rotate)
+        if transform is not None:
+            inputs[stylegan.TRANSFORM] = transform
+        return inputs, None
     _expect(arrays, set(), allowed, target.name)
     return _latents(arrays, target, settings.max_n), None
 
@@ -202,6 +214,24 @@ def _psi(arrays: Feeds, rows: int, max_n: int) -> np.ndarray | None:
     if (np.abs(psi) > MAX_PSI).any():
         raise refuse(f"input 'psi' holds values outside [-{MAX_PSI:g}, {MAX_PSI:g}]")
     return psi
+
+
+def _per_row(
+    arrays: Feeds, name: str, rank: int, rows: int, bound: float, max_n: int
+) -> np.ndarray | None:
+    """A StyleGAN3's `translate` (FP32 [N, 2]) or `rotate` (FP32 [N]) within +-bound, as
+    /generate takes them, or None when not given."""
+    if name not in arrays:
+        return None
+    array = arrays[name]
+    if _check(name, array, ("FP32",), rank, max_n) != rows:
+        raise refuse(f"input {name!r} has {len(array)} rows, the latents {rows}")
+    if rank == 2 and array.shape[1] != 2:
+        raise refuse(f"input {name!r} must be [N, 2] (tx, ty), got {list(array.shape)}")
+    _finite(name, array)
+    if (np.abs(array) > bound).any():
+        raise refuse(f"input {name!r} holds values outside [-{bound:g}, {bound:g}]")
+    return array
 
 
 def _expect(arrays: Feeds, required: set[str], allowed: set[str], model: str) -> None:

@@ -199,3 +199,153 @@ async def test_a_stylegan_synthesis_reserves_memory_and_its_rows_per_run_are_bou
             room = svc.repository.memory.budget_bytes
             assert synthesis.max_batch <= max(1, room // 2 // unit)
         assert synthesis.name == "faces:synthesis"
+
+
+# -- a StyleGAN3's input transform (translate, rotate) -----------------------------------------
+
+# `waves`' stored input transform: not the identity, as a snapshot's buffer may be
+STORED = np.array([[0.8, -0.6, 0.1], [0.6, 0.8, -0.2], [0.0, 0.0, 1.0]], np.float32)
+
+
+def _nvidia_buffer(translate: tuple[float, float], degrees: float) -> np.ndarray:
+    """What NVIDIA's gen_images.py writes into the transform buffer for --translate and
+    --rotate: the inverse of its make_transform matrix (written here from its definition)."""
+    a = np.deg2rad(degrees)
+    m = np.array(
+        [
+            [np.cos(a), np.sin(a), translate[0]],
+            [-np.sin(a), np.cos(a), translate[1]],
+            [0.0, 0.0, 1.0],
+        ]
+    )
+    return np.linalg.inv(m).astype(np.float32)
+
+
+@pytest.fixture
+def sg3(models_dir) -> dict[str, np.ndarray]:
+    """`waves`: a StyleGAN3-T whose synthesis takes `transform`, its stored one `STORED`;
+    `old3`: a StyleGAN3-R exported before synthesis took it."""
+    return {
+        "waves": make_stylegan(
+            models_dir / "waves", psi=0.6, architecture="stylegan3-t", transform=STORED
+        ),
+        "old3": make_stylegan(models_dir / "old3", architecture="stylegan3-r", seed=5),
+    }
+
+
+def _expected_moved(weights, seeds: list[int], psi: float, buffers: np.ndarray) -> np.ndarray:
+    z = latents(seeds, 8)
+    transform = np.broadcast_to(buffers, (len(seeds), 3, 3))
+    _, images = stylegan_reference(weights, z, None, np.full(len(seeds), psi), transform)
+    return to_uint8(images.astype(np.float32))
+
+
+async def test_a_stylegan3_is_fed_its_stored_transform_by_default(sg3, client) -> None:
+    r = await client.post("/generate", json={"model": "waves", "n": 3, "seed": 2})
+    assert r.status_code == 200, r.text
+    _close(_pixels(r.json()), _expected_moved(sg3["waves"], [2, 3, 4], 0.6, STORED))
+    info = (await client.get("/models/waves")).json()
+    assert info["stylegan"]["transform"] == STORED.tolist()
+    assert [a["name"] for a in info["sessions"]["synthesis"]["inputs"]] == ["ws", "transform"]
+
+
+@pytest.mark.parametrize(
+    ("translate", "rotate"), [((0.25, -0.5), 30.0), ((0.0, 0.0), None), (None, -90.0)]
+)
+async def test_translate_and_rotate_replace_the_buffer_as_gen_images_does(
+    sg3, client, translate, rotate
+) -> None:
+    """Any of them given: the buffer is inv(make_transform(translate, rotate)), the stored
+    one no more (a [0, 0] translation alone is the identity)."""
+    body = {"model": "waves", "n": 2, "seed": 9, "truncation_psi": 0.5}
+    body |= {"translate": translate} if translate is not None else {}
+    body |= {"rotate": rotate} if rotate is not None else {}
+    r = await client.post("/generate", json=body)
+    assert r.status_code == 200, r.text
+    buffer = _nvidia_buffer(translate or (0.0, 0.0), rotate or 0.0)
+    _close(_pixels(r.json()), _expected_moved(sg3["waves"], [9, 10], 0.5, buffer))
+
+
+async def test_the_walk_moves_every_step_alike(sg3, client) -> None:
+    body = {"model": "waves", "seed_a": 1, "seed_b": 4, "steps": 3, "method": "lerp"}
+    r = await client.post("/interpolate", json={**body, "rotate": 45.0, "translate": [0.1, 0]})
+    assert r.status_code == 200, r.text
+    ws, _ = stylegan_reference(sg3["waves"], latents([1, 4], 8), None, np.full(2, 0.6))
+    path = np.stack([lerp(ws[0], ws[1], t) for t in (0.0, 0.5, 1.0)]).reshape(3, -1)
+    moved = _nvidia_buffer((0.1, 0.0), 45.0).reshape(1, 9)
+    y = path @ sg3["waves"]["B"] + moved @ sg3["waves"]["T"]
+    _close(_pixels(r.json()), to_uint8(np.tanh(y).reshape(3, 3, 8, 8).astype(np.float32)))
+    still = await client.post("/generate", json={"model": "waves", "seed": 4})
+    assert (await client.post("/interpolate", json=body)).json()["images"][-1] == still.json()[
+        "images"
+    ][0]
+
+
+async def test_a_folder_exported_before_the_transform_serves_and_refuses_moves(sg3, client) -> None:
+    r = await client.post("/generate", json={"model": "old3", "seed": 3})
+    assert r.status_code == 200, r.text
+    _close(_pixels(r.json()), _expected(sg3["old3"], [3], None, 1.0))
+    r = await client.post(
+        "/interpolate", json={"model": "old3", "seed_a": 1, "seed_b": 2, "rotate": 5}
+    )
+    assert r.status_code == 400
+    assert r.json()["error"]["code"] == "transform_unavailable"
+    assert "import its snapshot again" in r.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code", "words"),
+    [
+        ({"model": "faces", "rotate": 10}, 400, "wrong_kind", "StyleGAN2"),
+        ({"model": "uncond", "translate": [0.1, 0.1]}, 400, "wrong_kind", "translate is for"),
+        ({"model": "old3", "translate": [0.1, 0.1]}, 400, "transform_unavailable", "old3"),
+        ({"model": "waves", "translate": [2.5, 0]}, 422, "invalid_request", "translate"),
+        ({"model": "waves", "translate": [0.1]}, 422, "invalid_request", "translate"),
+        ({"model": "waves", "rotate": 361}, 422, "invalid_request", "rotate"),
+        ({"model": "waves", "rotate": "90"}, 422, "invalid_request", "rotate"),
+    ],
+)
+async def test_move_refusals(weights, sg3, client, body, status, code, words) -> None:
+    r = await client.post("/generate", json=body)
+    assert r.status_code == status, r.text
+    error = r.json()["error"]
+    assert error["code"] == code
+    assert words in error["message"]
+
+
+async def test_a_move_without_any_stylegan_is_the_wrong_kind(client) -> None:
+    r = await client.post("/generate", json={"rotate": 10})
+    assert r.status_code == 400
+    assert r.json()["error"]["message"].startswith("rotate is for StyleGAN models")
+
+
+def _v2_inputs(arrays: dict[str, np.ndarray]) -> list[dict]:
+    types = {np.dtype(np.float32): "FP32", np.dtype(np.int64): "INT64"}
+    return [
+        {"name": k, "shape": list(v.shape), "datatype": types[v.dtype], "data": v.ravel().tolist()}
+        for k, v in arrays.items()
+    ]
+
+
+async def test_v2_takes_translate_and_rotate_per_row(weights, sg3, client) -> None:
+    meta = (await client.get("/v2/models/waves")).json()
+    assert [i["name"] for i in meta["inputs"]] == ["z", "psi", "translate", "rotate"]
+    moves = {
+        "seed": np.array([5, 6, 7], np.int64),
+        "translate": np.array([[0.0, 0.0], [0.5, 0.0], [0.0, -1.0]], np.float32),
+        "rotate": np.array([0.0, 0.0, 120.0], np.float32),
+    }
+    body = {"inputs": _v2_inputs(moves), "outputs": [{"name": "pixels"}]}
+    r = await client.post("/v2/models/waves/infer", json=body)
+    assert r.status_code == 200, r.text
+    pixels = np.array(r.json()["outputs"][0]["data"], np.uint8).reshape(3, 8, 8, 3)
+    buffers = np.stack(
+        [_nvidia_buffer(t, a) for t, a in zip(moves["translate"], moves["rotate"], strict=True)]
+    )
+    _close(pixels, _expected_moved(sg3["waves"], [5, 6, 7], 0.6, buffers))
+    far = {"seed": np.array([5], np.int64), "rotate": np.array([400.0], np.float32)}
+    r = await client.post("/v2/models/waves/infer", json={"inputs": _v2_inputs(far)})
+    assert r.status_code == 400 and "outside [-360, 360]" in r.text
+    for model in ("faces", "old3"):
+        r = await client.post(f"/v2/models/{model}/infer", json={"inputs": _v2_inputs(far)})
+        assert r.status_code == 400 and "takes no input ['rotate']" in r.text
