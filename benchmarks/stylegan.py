@@ -28,9 +28,11 @@ largest batch that fits). The ratio service/raw, against the faster raw way, is 
     flock /tmp/ganserve-heavy.lock .venv/bin/python benchmarks/stylegan.py \\
         --work /tmp/ganserve-stylegan-bench --out benchmarks/results/stylegan.json
 
-`--models stylegan2-ffhq-1024 stylegan3-r-ffhq-1024` adds the StyleGAN3-R (its export takes
-some 11 minutes and 7 GiB). `--quick` (tests/test_benchmarks.py): a tiny StyleGAN2, every
-part runs, the figures mean nothing.
+`--models stylegan3-r-ffhq-1024 --update` measures the StyleGAN3-R and keeps the other runs
+in `--out` (its import takes some 25 minutes and 12 GiB here, a row over a minute); `--env
+KEY=VALUE` is set for every process (the server, the import, the raw runs), e.g. glibc's
+malloc tunables. `--quick` (tests/test_benchmarks.py): a tiny StyleGAN2, every part runs, the
+figures mean nothing.
 """
 
 from __future__ import annotations
@@ -321,6 +323,7 @@ def metric_plain(text: str, name: str) -> float:
 def raw_child(folder: Path, threads: dict, images: int, rows: int, repeats: int) -> dict:
     """Mapping then synthesis on `images` rows, the synthesis in runs of `rows`, with the
     service's session options; one untimed row first (the service warms up at load)."""
+    from service import imaging
     from service.engine.runtime import ProviderChoice, holds_large_runs, make_session
     from service.latents import latents
     from service.manifest import Manifest
@@ -357,12 +360,17 @@ def raw_child(folder: Path, threads: dict, images: int, rows: int, repeats: int)
         last = generate(images, rows)
         seconds.append(time.perf_counter() - start)
     assert last.shape[1:] == (3, spec.resolution, spec.resolution) and np.isfinite(last).all()
+    peak = status_mib("self", "VmHWM")
+    start = time.perf_counter()  # what the service adds per image: PNG (its encoder), base64
+    encoded = [base64.b64encode(png) for png in imaging.encode_pngs(last)]
+    png_s = (time.perf_counter() - start) / len(encoded)
     return {
         "images": images,
         "rows_per_run": rows,
         "seconds": seconds,
         "images_per_s": images / min(seconds),
-        "peak_mib": status_mib("self", "VmHWM"),
+        "peak_mib": peak,
+        "png_base64_s_per_image": png_s,
     }
 
 
@@ -411,6 +419,7 @@ def rounds_of(raws: list[dict]) -> dict:
         "seconds": seconds,
         "images_per_s": raws[0]["images"] / min(seconds),
         "peak_mib": max(r["peak_mib"] for r in raws),
+        "png_base64_s_per_image": min(r["png_base64_s_per_image"] for r in raws),
     }
 
 
@@ -456,6 +465,12 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=16, help="images per /generate")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="a tiny StyleGAN2: a smoke run")
+    parser.add_argument(
+        "--env", action="append", default=[], metavar="KEY=VALUE", help="for every process"
+    )
+    parser.add_argument(
+        "--update", action="store_true", help="keep --out's runs of the models not run now"
+    )
     parser.add_argument("--raw-child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--raw-spec", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -464,16 +479,24 @@ def main() -> None:
         print(json.dumps(raw_child(args.raw_child, threads, images, rows, repeats)))
         return
     names = args.models or (QUICK if args.quick else DEFAULT)
-    report: dict = {"machine": machine(), "revision": git_revision(), "runs": []}
+    env = dict(item.split("=", 1) for item in args.env)
+    os.environ.update(env)  # the server, the import and the raw processes inherit it
+    report = {"runs": []}
+    if args.update and args.out.is_file():
+        report = json.loads(args.out.read_text())
+    report["runs"] = [r for r in report["runs"] if r["model"] not in names]
     with contextlib.ExitStack() as stack:
         work = args.work
         if work is None:
             work = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         for name in names:
-            report["runs"].append(bench(name, work, args.n, args.repeats))
-    report["machine"]["load_average_at_end"] = os.getloadavg()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+            where = {"machine": machine(), "revision": git_revision(), "env": env}
+            where["argv"] = sys.argv[1:]
+            result = bench(name, work, args.n, args.repeats)
+            where["machine"]["load_average_at_end"] = os.getloadavg()
+            report["runs"].append({**result, **where})
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(report, indent=2) + "\n")
 
 
 if __name__ == "__main__":
