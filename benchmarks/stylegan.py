@@ -267,28 +267,41 @@ def through_service(folder: Path, n: int, repeats: int) -> dict:
         peak_ready = status_mib(worker, "VmHWM")
         key = f"{name}:synthesis"
 
-        def batches() -> tuple[float, float]:
+        def counters() -> dict[str, float]:
             text = httpx.get(f"{url}/metrics").text
-            count = metric(text, "ganserve_batch_size_count", key, 0.0)
-            return count, metric(text, "ganserve_batch_size_sum", key, 0.0)
+            return {
+                f"{series}:{role}": metric(text, f"ganserve_{series}", f"{name}:{role}", 0.0)
+                for series in ("batch_size_count", "batch_size_sum", "inference_seconds_sum")
+                for role in ("mapping", "synthesis")
+            }
 
         def rounds(images: int) -> tuple[dict, list[dict]]:
             seconds, raws, rows = [], [], 0
-            before = batches()
+            before = counters()
             for i in range(repeats):
                 seconds.append(generate(url, name, images, resolution))
                 if i == 0:  # the batcher's split: runs of `rows`, the last one fewer
-                    runs = round(batches()[0] - before[0])
+                    runs = round(
+                        counters()["batch_size_count:synthesis"]
+                        - before["batch_size_count:synthesis"]
+                    )
                     rows = -(-images // runs)
                 raws.append(raw(folder, threads, images, rows, 1))
-            after = batches()
+            after = counters()
+            done = {k: after[k] - before[k] for k in after}
             served = {
                 "n": images,
                 "seconds": seconds,
                 "images_per_s": images / min(seconds),
                 "synthesis_runs": runs,
                 "synthesis_rows_per_run": rows,
-                "synthesis_mean_rows": (after[1] - before[1]) / (after[0] - before[0]),
+                "synthesis_mean_rows": done["batch_size_sum:synthesis"]
+                / done["batch_size_count:synthesis"],
+                # session.run's own seconds per request (the batchers' histograms), on average
+                "session_run_s_per_request": {
+                    role: done[f"inference_seconds_sum:{role}"] / repeats
+                    for role in ("mapping", "synthesis")
+                },
             }
             return served, raws
 
