@@ -255,7 +255,8 @@ def through_service(folder: Path, n: int, repeats: int) -> dict:
         "GANSERVE_GRPC_PORT": "0",  # REST is measured; 8001 is one per machine
     }
     started = time.perf_counter()
-    with server(cmd, env, port, "/readyz") as pid:
+    # a StyleGAN3-R 1024 row takes over a minute: the start-up's timing runs take many
+    with server(cmd, env, port, "/readyz", ready_within_s=3600) as pid:
         ready_s = time.perf_counter() - started
         worker = worker_pids(pid)[0]
         url = f"http://127.0.0.1:{port}"
