@@ -28,8 +28,10 @@ largest batch that fits). The ratio service/raw, against the faster raw way, is 
     flock /tmp/ganserve-heavy.lock .venv/bin/python benchmarks/stylegan.py \\
         --work /tmp/ganserve-stylegan-bench --out benchmarks/results/stylegan.json
 
-`--models stylegan3-r-ffhq-1024 --update` measures the StyleGAN3-R and keeps the other runs
-in `--out` (its import takes some 25 minutes and 12 GiB here, a row over a minute); `--env
+`--models stylegan3-r-ffhq-1024 --update --memory-budget-mb 8192` measures the StyleGAN3-R
+and keeps the other runs in `--out` (its import takes some 25 minutes and 12 GiB here, a row
+over a minute; one row holds some 5.7 GiB, so at the default budget of 2048 MiB the service
+refuses every request, 413 image_too_large); `--env
 KEY=VALUE` is set for every process (the server, the import, the raw runs), e.g. glibc's
 malloc tunables. `--quick` (tests/test_benchmarks.py): a tiny StyleGAN2, every part runs, the
 figures mean nothing.
@@ -241,7 +243,7 @@ def generate(url: str, name: str, n: int, resolution: int) -> float:
     return seconds
 
 
-def through_service(folder: Path, n: int, repeats: int) -> dict:
+def through_service(folder: Path, n: int, repeats: int, budget_mb: int | None) -> dict:
     """The service's figures, and raw ONNX Runtime's taken in turns with its requests (each
     raw round a process of its own, between two requests while the server idles), so that
     the shared machine's slower and faster minutes fall on both."""
@@ -254,6 +256,8 @@ def through_service(folder: Path, n: int, repeats: int) -> dict:
         "GANSERVE_REQUEST_TIMEOUT_S": "3600",
         "GANSERVE_GRPC_PORT": "0",  # REST is measured; 8001 is one per machine
     }
+    if budget_mb is not None:
+        env["GANSERVE_MEMORY_BUDGET_MB"] = str(budget_mb)
     started = time.perf_counter()
     # a StyleGAN3-R 1024 row takes over a minute: the start-up's timing runs take many
     with server(cmd, env, port, "/readyz", ready_within_s=3600) as pid:
@@ -437,9 +441,9 @@ def rounds_of(raws: list[dict]) -> dict:
     }
 
 
-def bench(name: str, work: Path, n: int, repeats: int) -> dict:
+def bench(name: str, work: Path, n: int, repeats: int, budget_mb: int | None) -> dict:
     folder, made = model_folder(name, work)
-    served = through_service(folder, n, repeats)
+    served = through_service(folder, n, repeats, budget_mb)
     threads, rows = served["threads"], served["n"]["synthesis_rows_per_run"]
     one = rounds_of(served["raw_rounds"]["n1"])
     same = rounds_of(served["raw_rounds"]["n"])
@@ -480,6 +484,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="a tiny StyleGAN2: a smoke run")
     parser.add_argument(
+        "--memory-budget-mb", type=int, help="the service's memory_budget_mb (default: its own)"
+    )
+    parser.add_argument(
         "--env", action="append", default=[], metavar="KEY=VALUE", help="for every process"
     )
     parser.add_argument(
@@ -506,7 +513,7 @@ def main() -> None:
         for name in names:
             where = {"machine": machine(), "revision": git_revision(), "env": env}
             where["argv"] = sys.argv[1:]
-            result = bench(name, work, args.n, args.repeats)
+            result = bench(name, work, args.n, args.repeats, args.memory_budget_mb)
             where["machine"]["load_average_at_end"] = os.getloadavg()
             report["runs"].append({**result, **where})
             args.out.parent.mkdir(parents=True, exist_ok=True)
