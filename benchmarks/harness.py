@@ -104,15 +104,21 @@ def rss_mib(pid: int) -> float:
 
 @contextlib.contextmanager
 def server(
-    cmd: list[str], env: dict[str, str], port: int, probe: str, cwd: Path = ROOT
+    cmd: list[str],
+    env: dict[str, str],
+    port: int,
+    probe: str,
+    cwd: Path = ROOT,
+    ready_within_s: float = 300,
 ) -> Iterator[int]:
-    """Start a server process, wait until `probe` answers 200, yield its pid, stop it and
-    every process it started (its own process group: frameworks leave helpers behind)."""
+    """Start a server process, wait until `probe` answers 200 (at most `ready_within_s`),
+    yield its pid, stop it and every process it started (its own process group: frameworks
+    leave helpers behind)."""
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("GANSERVE_")}
     env = {**inherited, **env}  # defaults + `env` only
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, start_new_session=True)
     try:
-        deadline = time.monotonic() + 300
+        deadline = time.monotonic() + ready_within_s
         while True:
             if proc.poll() is not None:
                 raise SystemExit(f"{cmd} exited with {proc.returncode}")
@@ -123,7 +129,7 @@ def server(
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                raise SystemExit(f"{cmd} was not ready in 300 s")
+                raise SystemExit(f"{cmd} was not ready in {ready_within_s:g} s")
             time.sleep(0.2)
         yield proc.pid
     finally:

@@ -183,6 +183,31 @@ def test_upscale_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     assert report["seams"][0]["max_abs_uint8"] <= 1  # its reach is within the overlap
 
 
+def test_stylegan_benchmark_runs_end_to_end(tmp_path: Path) -> None:
+    """A tiny StyleGAN2 exported by `import stylegan`, served, and run raw in processes of
+    their own; a second run finds the exported folder in --work and skips the export."""
+    out, work = tmp_path / "stylegan.json", tmp_path / "work"
+    args = ["--quick", "--repeats", "1", "--n", "4", "--work", str(work), "--out", str(out)]
+    for cached in (False, True):
+        run("stylegan.py", *args)
+        [r] = json.loads(out.read_text())["runs"]
+        assert r["model"] == "stylegan2-tiny" and r["folder"]["cached"] is cached
+        served = r["service"]
+        assert served["resolution"] == 32 and served["n"]["n"] == 4
+        assert served["peak_mib"] < served["memory_budget_mib"] == 2048
+        assert served["n"]["synthesis_rows_per_run"] == 4  # tiny rows: one run holds all
+        assert r["raw_ort"]["service_rows"]["images"] == 4 and r["raw_batch_of_n_fits"]
+        assert r["ratio_n"] > 0 and r["ratio_n1"] > 0
+    folder = work / "stylegan2-tiny" / "models" / "stylegan2-tiny"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "README.md",
+        "mapping.onnx",
+        "model.json",
+        "samples.png",
+        "synthesis.onnx",
+    ]
+
+
 def test_grpc_vs_rest_runs_both_protocols_side_by_side(tmp_path: Path) -> None:
     models = make_models_dir(tmp_path / "models")
     args = ["--quick", "--models", str(models), "--model", "uncond", "--workers", "1"]
