@@ -321,7 +321,7 @@ def through_service(folder: Path, n: int, repeats: int, budget_mb: int | None) -
             "peak_at_ready_mib": peak_ready,
             "peak_mib": status_mib(worker, "VmHWM"),
             "memory_budget_mib": metric_plain(text, "ganserve_memory_budget_bytes") / 2**20,
-            # the service's gauge: one run of settings.max_batch rows (64), not of its batcher's
+            # the service's gauge: the estimated peak of one run of its batcher's rows per run
             "synthesis_run_peak_gauge_mib": metric(text, "ganserve_session_run_peak_bytes", key)
             / 2**20,
             "n1": one,
@@ -361,14 +361,18 @@ def raw_child(folder: Path, threads: dict, images: int, rows: int, repeats: int)
     }
     spec = manifest.stylegan
 
+    def synthesis(ws: np.ndarray) -> np.ndarray:
+        """A StyleGAN3's rows with the snapshot's own transform, as the service feeds them."""
+        feeds = {"ws": ws}
+        if spec.transform is not None:
+            feeds["transform"] = np.tile(np.asarray(spec.transform, np.float32), (len(ws), 1, 1))
+        return sessions["synthesis"].run(None, feeds)[0]
+
     def generate(count: int, per_run: int) -> np.ndarray:
         seeds = list(range(count))
         feeds = {"z": latents(seeds, spec.z_dim), "psi": np.full(count, PSI, np.float32)}
         ws = sessions["mapping"].run(None, feeds)[0]
-        out = [
-            sessions["synthesis"].run(None, {"ws": ws[i : i + per_run]})[0]
-            for i in range(0, count, per_run)
-        ]
+        out = [synthesis(ws[i : i + per_run]) for i in range(0, count, per_run)]
         return out[-1]
 
     generate(1, 1)

@@ -154,12 +154,13 @@ class Repository:
         return self.settings.max_batch
 
     def _full_run(self, model: Model, batcher: Batcher) -> int:
-        """The work of a full run (for its peak-memory gauge): windows, photo pixels, rows."""
+        """The work of a full run (for its peak-memory gauge): windows, photo pixels, rows (a
+        StyleGAN synthesis' as many as the memory budget allows)."""
         if model.kind == "super-resolution" and model.manifest is not None:
             return batcher.max_batch * upscaling.window_side(model.manifest, self.settings) ** 2
         if model.kind in PHOTO_KINDS:
             return self.settings.max_batch_pixels
-        return self.settings.max_batch
+        return batcher.max_batch
 
     def _publish(self, model: Model) -> None:
         version = model.manifest.version if model.manifest else ""
