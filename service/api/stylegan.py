@@ -32,11 +32,10 @@ TRANSFORM = "transform"  # synthesis' input, carried beside the mapping's feeds 
 
 
 def transforms(model: Model, rows: int, translate: Any, rotate: Any) -> np.ndarray | None:
-    """Each row's input transform [rows, 3, 3] for a translation (tx, ty), or one per row,
-    and a rotation in degrees, or one per row (either may be None: none of it), or None when
-    the request gives neither. A
-    StyleGAN2 is 400 wrong_kind; a StyleGAN3 whose synthesis takes no `transform` (exported
-    before it did) 400 transform_unavailable."""
+    """Each row's input transform [rows, 3, 3] for a translation (tx, ty) and a rotation in
+    degrees, each one for all rows or one per row (either may be None: none of it); None
+    when the request gives neither. A StyleGAN2 is 400 wrong_kind; a StyleGAN3 whose
+    synthesis takes no `transform` (exported before it did) 400 transform_unavailable."""
     if translate is None and rotate is None:
         return None
     style = model.manifest.stylegan

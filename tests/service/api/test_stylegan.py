@@ -201,6 +201,32 @@ async def test_a_stylegan_synthesis_reserves_memory_and_its_rows_per_run_are_bou
         assert synthesis.name == "faces:synthesis"
 
 
+async def test_synthesis_rows_per_run_follow_its_measured_peak_and_keep_every_thread(
+    weights, app_client, monkeypatch
+) -> None:
+    """With a measured peak of 64 MiB a row and no room in the budget, a synthesis run holds
+    one row (the mapping its max_batch), the run-peak gauge says one row's peak, and the
+    synthesis keeps intra_op_threads where the thread timing would pick one."""
+    from service.engine.admission import WorkEstimate
+    from service.repository import loading
+
+    def cost(runner, probe, headroom):
+        return WorkEstimate(unit_s=1e-4, unit_bytes=64 << 20, headroom=headroom)
+
+    monkeypatch.setattr(loading, "measured_cost", cost)
+    monkeypatch.setattr(loading, "fewer_threads_if_faster", lambda session, *a, **k: (session, 1))
+    async with app_client(memory_budget_mb=1, intra_op_threads=2) as client:
+        svc = client._transport.app.state.services  # type: ignore[attr-defined]
+        model = svc.repository.models["faces"]
+        assert model.batchers["synthesis"].max_batch == 1
+        assert model.batchers["mapping"].max_batch == 16
+        assert (model.runners["synthesis"].threads, model.runners["mapping"].threads) == (2, 1)
+        text = (await client.get("/metrics")).text
+        gauge = 'ganserve_session_run_peak_bytes{model="faces:synthesis"} '
+        line = next(x for x in text.splitlines() if x.startswith(gauge))
+        assert float(line.removeprefix(gauge)) == 64 << 20
+
+
 # -- a StyleGAN3's input transform (translate, rotate) -----------------------------------------
 
 # `waves`' stored input transform: not the identity, as a snapshot's buffer may be
