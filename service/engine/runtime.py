@@ -207,10 +207,11 @@ def _static_sizes(manifest: Manifest, role: str) -> dict[str, tuple[int, ...]]:
         assert manifest.latent is not None
         return {"z": (manifest.latent.dim,), "image": image}
     ws = (style.num_ws, style.w_dim)
-    if role == SYNTHESIS and style.transform is not None:
-        return {"ws": ws, "transform": (3, 3), "image": image}
     if role == SYNTHESIS:
-        return {"ws": ws, "image": image}
+        sizes = {"ws": ws, "image": image}
+        if style.transform is not None:
+            sizes["transform"] = (3, 3)
+        return sizes
     sizes = {"z": (style.z_dim,), "ws": ws}
     if style.c_dim:
         sizes["c"] = (style.c_dim,)
