@@ -233,6 +233,8 @@ def test_connections_beyond_the_limit_are_refused_with_503(server: LiveServer) -
             answers.append(sock.recv(65536)[:12])
         except TimeoutError:
             answers.append(b"waiting")
+        except ConnectionResetError:  # closed unanswered before its bytes were read: TCP resets
+            answers.append(b"")
         sock.close()
     assert answers.count(b"waiting") <= MAX_CONNECTIONS
     assert answers.count(b"HTTP/1.1 503") + answers.count(b"") >= 3
