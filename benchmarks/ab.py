@@ -5,7 +5,12 @@
 
 Each run starts `python -m service` from one checkout (this checkout's virtual environment,
 the same models folder), drives `/generate` of `dcgan-mnist` with benchmarks/loadgen.py at
-n=1 with 64 clients and with one client (`--workloads`: NxCLIENTS each), and stops it.
+n=1 with 64 clients and with one client (`--workloads`: NxCLIENTS each), and stops it. With
+`--photo`, each request is `/translate` of that photo instead (`--model` a translation model,
+direction a2b, N 1):
+
+    python benchmarks/ab.py ../old . --model cyclegan-horse2zebra --photo horse.jpg \\
+        --workloads 1x1 1x4 --seconds 15
 Alternating runs share the machine's drift (other jobs on the same cores) between the two
 sides. Server CPU per request, from /proc over the measured window, is the steadier figure
 on a busy machine; throughput moves with the other jobs. Prints one line per run and the
@@ -25,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.harness import free_port, http_request, load, server  # noqa: E402
+from benchmarks.harness import free_port, http_request, load, multipart, server  # noqa: E402
 from benchmarks.loadgen import Spec  # noqa: E402
 from benchmarks.sysinfo import git_revision, machine  # noqa: E402
 
@@ -41,6 +46,14 @@ def workloads(specs: list[str]) -> list[tuple[str, int, int]]:
     return found
 
 
+def _request(args: argparse.Namespace, n: int) -> bytes:
+    if args.photo is None:
+        body = f'{{"model": "{args.model}", "n": {n}}}'.encode()
+        return http_request("/generate", body, "application/json")
+    body, content_type = multipart(args.photo.read_bytes(), {"model": args.model})
+    return http_request("/translate", body, content_type)
+
+
 def run_once(checkout: Path, args: argparse.Namespace, work: Path) -> dict[str, dict]:
     port = free_port()
     command = [sys.executable, "-m", "service", "--host", "127.0.0.1", "--port", str(port)]
@@ -48,8 +61,7 @@ def run_once(checkout: Path, args: argparse.Namespace, work: Path) -> dict[str, 
     results = {}
     with server(command, {}, port, "/readyz", cwd=checkout) as pid:
         for name, n, clients in workloads(args.workloads):
-            body = f'{{"model": "{args.model}", "n": {n}}}'.encode()
-            request = http_request("/generate", body, "application/json")
+            request = _request(args, n)
             spec = Spec(port, request, clients, args.warmup_s, args.seconds, n, server_pid=pid)
             r = load(spec, work)
             r["server_us_per_request"] = 1e6 * r["server_cpu_cores"] / max(r["requests_per_s"], 1)
@@ -68,6 +80,7 @@ def main() -> None:
     parser.add_argument("--warmup-s", type=float, default=2.0)
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--workloads", nargs="+", default=DEFAULT_WORKLOADS, help="NxCLIENTS")
+    parser.add_argument("--photo", type=Path, help="/translate this photo, not /generate")
     args = parser.parse_args()
     sides = {
         f"before {git_revision(args.before)}": args.before,

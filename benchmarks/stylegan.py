@@ -345,10 +345,14 @@ def raw_child(folder: Path, threads: dict, images: int, rows: int, repeats: int)
     from service.engine.runtime import ProviderChoice, holds_large_runs, make_session
     from service.latents import latents
     from service.manifest import Manifest
+    from service.resources import memory
     from service.settings import Settings
 
+    settings = Settings(workers=1)
+    if settings.reuse_freed_memory:  # glibc as the service sets it (the same env decides)
+        memory.reuse_freed_memory(settings.memory_budget_mb << 20)
     manifest = Manifest.load(folder)
-    inter = Settings(workers=1).inter_op_threads
+    inter = settings.inter_op_threads
     sessions = {
         role: make_session(
             folder / manifest.files[role].path,

@@ -34,7 +34,7 @@ from service.api.v2 import routes as v2
 from service.api.v2 import statistics as v2_statistics
 from service.metrics import Metrics
 from service.repository.repository import Repository
-from service.resources import priority
+from service.resources import memory, priority
 from service.server import balance, logs, signals, workers
 from service.server.readiness import announce_when_ready, summary
 from service.settings import Settings
@@ -53,6 +53,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         imaging.limit_pixels(settings.max_pixels)
+        if settings.reuse_freed_memory:  # before sessions load and pools start threads
+            memory.reuse_freed_memory(settings.memory_budget_mb << 20)
         inference_pool = ThreadPoolExecutor(16, thread_name_prefix="ganserve-infer")
         # Photos: decoding, encoding and translation runs, below the loop and the generators.
         cpu_pool = priority.bulk_pool(max(2, settings.intra_op_threads), "ganserve-cpu")

@@ -93,6 +93,11 @@ class Settings(BaseSettings):
     memory_budget_mb: int = Field(
         default=2048, ge=1, description="resident memory the process plans its runs within"
     )
+    reuse_freed_memory: bool = Field(
+        default=True,
+        description="glibc keeps freed buffers for the next run until a burst ends; "
+        "false: its defaults (large buffers mapped, and faulted in, afresh each run)",
+    )
     body_timeout_s: float = Field(
         default=10.0, gt=0, description="a request body stalled this long is dropped (408)"
     )

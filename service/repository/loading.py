@@ -156,6 +156,8 @@ def _load_runner(
             runner.estimate = measured_cost(runner, probe(manifest, settings, role), 1.0)
         except Exception as exc:
             raise LoadError(f"{role}: timing run failed: {first_line(exc)}") from exc
+        if not arena:
+            give_back_freed()  # else kept until the first request's burst ends
     return runner
 
 

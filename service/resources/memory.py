@@ -5,10 +5,11 @@ ONNX Runtime's CPU arena keeps the largest run's buffers for the life of the ses
 of 1024x1024 photos left the process at its peak for good. Translation sessions therefore run
 without the arena, and glibc is asked to return the freed pages once a photo's answer is
 written and its session holds no more work (`give_back_after_burst`, called by every route
-that translates: /translate and /v2; docs/reliability.md has the measurements). Not
-after every run, and large buffers not mapped on their own (`M_MMAP_THRESHOLD`): either way
-the next run faults every page of its buffers in again, which made a 256x256 CycleGAN run
-1.4-2x slower on this machine (docs/benchmarks.md).
+that runs such a session; docs/reliability.md has the measurements). Not after every run,
+and large buffers not mapped on their own: either way the next run faults every page of its
+buffers in again, which made a 256x256 CycleGAN run 1.4-2x slower and a 1024x1024 StyleGAN2
+synthesis 1.5x slower on this machine (docs/benchmarks.md). So between the trims glibc keeps
+freed buffers for the next run (`reuse_freed_memory`).
 """
 
 from __future__ import annotations
@@ -65,12 +66,33 @@ def _glibc() -> ctypes.CDLL | None:
     try:
         libc = ctypes.CDLL("libc.so.6")
         libc.malloc_trim.argtypes = [ctypes.c_size_t]
+        libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     except (OSError, AttributeError):  # not glibc: its allocator decides alone
         return None
     return libc
 
 
 _LIBC = _glibc()
+
+# mallopt's parameters (glibc's malloc.h).
+M_TRIM_THRESHOLD = -1
+M_MMAP_MAX = -4
+M_ARENA_MAX = -8
+INT_MAX = 2**31 - 1
+
+
+def reuse_freed_memory(keep_bytes: int) -> bool:
+    """glibc told to serve large buffers from its heap and keep freed ones for the next run
+    (up to `keep_bytes` free at the heap's top) rather than map each afresh: a run's
+    activations are then faulted in once, not every run. One arena for every thread, since a
+    thread's own arena maps any block over its 64 MiB heap whatever it is told. What a burst
+    leaves is still handed back (`give_back_after_burst`). Call it before sessions load and
+    pools start their threads; False where the allocator is not glibc's."""
+    if _LIBC is None:
+        return False
+    keep = min(keep_bytes, INT_MAX)  # mallopt takes an int
+    options = ((M_ARENA_MAX, 1), (M_MMAP_MAX, 0), (M_TRIM_THRESHOLD, keep))
+    return all(_LIBC.mallopt(option, value) == 1 for option, value in options)
 
 
 def give_back_freed() -> None:
