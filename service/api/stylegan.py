@@ -134,11 +134,11 @@ async def synthesise(
 ) -> np.ndarray:
     """Images from ws (with each row's `transform`, else the stored one), by the `deadline`
     (perf_counter's clock) the mapping began under. The runs' freed activations go back to
-    the OS once the session holds no more work (they are allocated per run:
+    the OS once the session's burst is done (they are allocated per run:
     service/engine/runtime.py, holds_large_runs)."""
     batcher = model.batchers[SYNTHESIS]
     left = deadline - time.perf_counter()
     inputs = synthesis_inputs(model, ws, transform)
     out = await run(batcher, inputs, max(left, 0.001), hangup)
-    await give_back_after_burst(lambda: batcher.idle, svc.in_pool)
+    give_back_after_burst(lambda: batcher.idle, svc.in_pool)
     return out

@@ -173,7 +173,7 @@ async def answer(request: Request, svc: Services, model: Model, data: bytes) -> 
     out_h, out_w = output_size(manifest, height, width)
     png = await svc.in_pool(_png, canvas, out_h, out_w, manifest.image.range)
     del canvas  # the canvas freed, and with no more work its memory goes back
-    await give_back_after_burst(lambda: batcher.idle, svc.in_pool)
+    give_back_after_burst(lambda: batcher.idle, svc.in_pool)
     svc.metrics.images.labels(batcher.name, "/translate").inc()
     return Response(
         png,

@@ -2,14 +2,15 @@
 process-wide budget that runs reserve their estimated peak from.
 
 ONNX Runtime's CPU arena keeps the largest run's buffers for the life of the session: a burst
-of 1024x1024 photos left the process at its peak for good. Translation sessions therefore run
-without the arena, and glibc is asked to return the freed pages once a photo's answer is
-written and its session holds no more work (`give_back_after_burst`, called by every route
-that runs such a session; docs/reliability.md has the measurements). Not after every run,
-and large buffers not mapped on their own: either way the next run faults every page of its
-buffers in again, which made a 256x256 CycleGAN run 1.4-2x slower and a 1024x1024 StyleGAN2
-synthesis 1.5x slower on this machine (docs/benchmarks.md). So between the trims glibc keeps
-freed buffers for the next run (`reuse_freed_memory`).
+of 1024x1024 photos left the process at its peak for good. Photo sessions and StyleGAN
+syntheses therefore run without the arena, and glibc is asked to return the freed pages once
+a burst is done: a second after the last request of the session ends with no more work
+(`give_back_after_burst`, called by every route that runs such a session;
+docs/reliability.md has the measurements). Not after every run, and large buffers not mapped
+on their own: either way the next run faults every page of its buffers in again, which made
+a 256x256 CycleGAN run 1.4-2x slower and a 1024x1024 StyleGAN2 synthesis 1.5x slower on this
+machine (docs/benchmarks.md). So until the burst is done glibc keeps freed buffers for the
+next run (`reuse_freed_memory`).
 """
 
 from __future__ import annotations
@@ -101,15 +102,39 @@ def give_back_freed() -> None:
         _LIBC.malloc_trim(0)
 
 
-async def give_back_after_burst(
+# A burst is over once its session has stayed idle this long. Trimmed sooner, a client that
+# sends one request after another would have each run fault its buffers in again (a
+# 1024x1024 StyleGAN2 image took 1.4 s instead of 1.1 s).
+BURST_GAP_S = 1.0
+_pending: asyncio.TimerHandle | None = None
+_trimming: set[asyncio.Future[object]] = set()
+
+
+def give_back_after_burst(
     idle: Callable[[], bool], in_pool: Callable[[Callable[[], None]], Awaitable[object]]
 ) -> None:
-    """After a translation request, its arrays dropped: freed pages back to the OS (in the
-    pool, off the loop) when its session holds no more work (`idle()`, the batcher's word),
-    i.e. once a burst is done. Translation sessions only: generators keep their arena, and a
-    trim per request would cost their hot path."""
-    if idle():
-        await in_pool(give_back_freed)
+    """After a request on a session without ORT's arena, its arrays dropped: freed pages back
+    to the OS (in the pool, off the loop) once its session has held no work (`idle()`, the
+    batcher's word) for `BURST_GAP_S`, i.e. once a burst is done; a later request's end
+    moves the moment on. Not for generators: they keep their arena, and their hot path
+    would pay for the timer."""
+    global _pending
+    if not idle():
+        return
+    if _pending is not None:
+        _pending.cancel()
+    _pending = asyncio.get_running_loop().call_later(BURST_GAP_S, _trim_if_idle, idle, in_pool)
+
+
+def _trim_if_idle(
+    idle: Callable[[], bool], in_pool: Callable[[Callable[[], None]], Awaitable[object]]
+) -> None:
+    global _pending
+    _pending = None
+    if idle():  # else the request under way schedules the trim again when it ends
+        trim = asyncio.ensure_future(in_pool(give_back_freed))
+        _trimming.add(trim)
+        trim.add_done_callback(_trimming.discard)
 
 
 class MemoryBudget:

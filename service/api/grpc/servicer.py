@@ -234,7 +234,7 @@ class InferenceServicer:
         response = await off_loop(svc, out.nbytes, encode, target, out, crop, wanted, write)
         if target.translation:
             del feeds, out  # the photo's arrays freed, and with no more work back to the OS
-            await give_back_after_burst(lambda: target.batcher.idle, svc.in_pool)
+            give_back_after_burst(lambda: target.batcher.idle, svc.in_pool)
         return response
 
     # -- the repository calls tritonclient.grpc makes: REST's answers, in Triton's messages --

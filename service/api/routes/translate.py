@@ -97,7 +97,7 @@ async def translate(
     png = await svc.in_pool(imaging.from_network, out, upload.height, upload.width, upload.size)
     headers = _size_headers(upload)
     del upload, out  # the photo's arrays freed, and with no more work its memory goes back
-    await give_back_after_burst(lambda: batcher.idle, svc.in_pool)
+    give_back_after_burst(lambda: batcher.idle, svc.in_pool)
     svc.metrics.images.labels(batcher.name, "/translate").inc()
     domains = chosen.manifest.domains or {}
     src, dst = (domains.get("a"), domains.get("b"))

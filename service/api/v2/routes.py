@@ -157,5 +157,5 @@ async def _infer(
     )
     if target.translation:
         del parsed, feeds, out  # the photo's arrays freed, and with no more work back to the OS
-        await give_back_after_burst(lambda: target.batcher.idle, svc.in_pool)
+        give_back_after_burst(lambda: target.batcher.idle, svc.in_pool)
     return Response(content, media_type=media_type, headers=headers)

@@ -248,9 +248,11 @@ async def test_photos_on_cpu_run_one_a_run_and_memory_goes_back_once_the_burst_i
 ) -> None:
     """Photos of one size, sent together to either route that translates, are not merged on
     CPU (a photo costs more per pixel in company), and freed memory is handed back once,
-    after the last answer, not between runs (the next run would fault its buffers back in).
-    Generators keep their arena: their requests hand nothing back."""
+    once the session has stayed idle after the last answer, not between runs (the next run
+    would fault its buffers back in), nor between one client's requests. Generators keep
+    their arena: their requests hand nothing back."""
     trims: list[int] = []
+    monkeypatch.setattr(memory, "BURST_GAP_S", 0.3)
     async with app_client() as c:
         batcher = c._transport.app.state.services.repository.models["trans"].batchers["a2b"]
         run = SlowRun(0.2)
@@ -258,12 +260,16 @@ async def test_photos_on_cpu_run_one_a_run_and_memory_goes_back_once_the_burst_i
         trim = SimpleNamespace(malloc_trim=lambda _pad: trims.append(len(run.pixels)))
         monkeypatch.setattr(memory, "_LIBC", trim)  # glibc's malloc_trim, counted
         answers = await asyncio.gather(*(send(c) for _ in range(4)))
+        answers.append(await send(c))  # a next request within the gap: still one burst
         seeds = {"name": "seed", "shape": [2], "datatype": "INT64", "data": [1, 2]}
         generated = await c.post("/v2/models/uncond/infer", json={"inputs": [seeds]})
-    assert [r.status_code for r in answers] == [200] * 4
+        before_the_gap = list(trims)
+        await asyncio.sleep(0.6)
+    assert [r.status_code for r in answers] == [200] * 5
     assert generated.status_code == 200
-    assert run.pixels == [32 * 32] * 4
-    assert trims == [4]
+    assert run.pixels == [32 * 32] * 5
+    assert before_the_gap == []
+    assert trims == [5]
 
 
 async def test_metrics_show_resident_memory_the_budget_and_each_session_estimate(
