@@ -4,7 +4,7 @@ process-wide budget that runs reserve their estimated peak from.
 ONNX Runtime's CPU arena keeps the largest run's buffers for the life of the session: a burst
 of 1024x1024 photos left the process at its peak for good. Photo sessions and StyleGAN
 syntheses therefore run without the arena, and glibc is asked to return the freed pages once
-a burst is done: a second after the last request of the session ends with no more work
+a burst is done: seconds after the last request of the session ends with no more work
 (`give_back_after_burst`, called by every route that runs such a session;
 docs/reliability.md has the measurements). Not after every run, and large buffers not mapped
 on their own: either way the next run faults every page of its buffers in again, which made
@@ -102,10 +102,11 @@ def give_back_freed() -> None:
         _LIBC.malloc_trim(0)
 
 
-# A burst is over once its session has stayed idle this long. Trimmed sooner, a client that
-# sends one request after another would have each run fault its buffers in again (a
-# 1024x1024 StyleGAN2 image took 1.4 s instead of 1.1 s).
-BURST_GAP_S = 1.0
+# A burst is over once its session has stayed idle this long: a script's next request comes
+# at once, a person's next click on the web page within seconds. Trimmed sooner, each of
+# their runs would fault its buffers in again (a 1024x1024 StyleGAN2 image took 1.4 s
+# instead of 1.1 s), and what is kept a few seconds more is memory the budget planned for.
+BURST_GAP_S = 5.0
 _pending: asyncio.TimerHandle | None = None
 _trimming: set[asyncio.Future[object]] = set()
 
@@ -132,9 +133,14 @@ def _trim_if_idle(
     global _pending
     _pending = None
     if idle():  # else the request under way schedules the trim again when it ends
-        trim = asyncio.ensure_future(in_pool(give_back_freed))
+        trim = asyncio.ensure_future(_trim(in_pool))
         _trimming.add(trim)
         trim.add_done_callback(_trimming.discard)
+
+
+async def _trim(in_pool: Callable[[Callable[[], None]], Awaitable[object]]) -> None:
+    with contextlib.suppress(RuntimeError):  # the pool shut down: the process is stopping
+        await in_pool(give_back_freed)
 
 
 class MemoryBudget:
