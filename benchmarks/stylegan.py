@@ -243,7 +243,9 @@ def generate(url: str, name: str, n: int, resolution: int) -> float:
     return seconds
 
 
-def through_service(folder: Path, n: int, repeats: int, budget_mb: int | None) -> dict:
+def through_service(
+    folder: Path, n: int, repeats: int, budget_mb: int | None, settings: dict[str, str]
+) -> dict:
     """The service's figures, and raw ONNX Runtime's taken in turns with its requests (each
     raw round a process of its own, between two requests while the server idles), so that
     the shared machine's slower and faster minutes fall on both."""
@@ -256,6 +258,7 @@ def through_service(folder: Path, n: int, repeats: int, budget_mb: int | None) -
         "GANSERVE_REQUEST_TIMEOUT_S": "3600",
         "GANSERVE_GRPC_PORT": "0",  # REST is measured; 8001 is one per machine
     }
+    env.update(settings)  # the GANSERVE_* of --env: the harness passes no other
     if budget_mb is not None:
         env["GANSERVE_MEMORY_BUDGET_MB"] = str(budget_mb)
     started = time.perf_counter()
@@ -449,9 +452,11 @@ def rounds_of(raws: list[dict]) -> dict:
     }
 
 
-def bench(name: str, work: Path, n: int, repeats: int, budget_mb: int | None) -> dict:
+def bench(
+    name: str, work: Path, n: int, repeats: int, budget_mb: int | None, settings: dict[str, str]
+) -> dict:
     folder, made = model_folder(name, work)
-    served = through_service(folder, n, repeats, budget_mb)
+    served = through_service(folder, n, repeats, budget_mb, settings)
     threads, rows = served["threads"], served["n"]["synthesis_rows_per_run"]
     one = rounds_of(served["raw_rounds"]["n1"])
     same = rounds_of(served["raw_rounds"]["n"])
@@ -521,7 +526,8 @@ def main() -> None:
         for name in names:
             where = {"machine": machine(), "revision": git_revision(), "env": env}
             where["argv"] = sys.argv[1:]
-            result = bench(name, work, args.n, args.repeats, args.memory_budget_mb)
+            settings = {k: v for k, v in env.items() if k.startswith("GANSERVE_")}
+            result = bench(name, work, args.n, args.repeats, args.memory_budget_mb, settings)
             where["machine"]["load_average_at_end"] = os.getloadavg()
             report["runs"].append({**result, **where})
             args.out.parent.mkdir(parents=True, exist_ok=True)
