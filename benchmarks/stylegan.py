@@ -352,7 +352,7 @@ def raw_child(folder: Path, threads: dict, images: int, rows: int, repeats: int)
     from service.settings import Settings
 
     settings = Settings(workers=1)
-    if settings.reuse_freed_memory:  # glibc as the service sets it (the same env decides)
+    if settings.reuse_freed_memory:  # glibc set as the service sets it (--env decides)
         memory.reuse_freed_memory(settings.memory_budget_mb << 20)
     manifest = Manifest.load(folder)
     inter = settings.inter_op_threads

@@ -53,7 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         imaging.limit_pixels(settings.max_pixels)
-        if settings.reuse_freed_memory:  # before sessions load and pools start threads
+        if settings.reuse_freed_memory:  # before sessions load and pools start threads (opt-in)
             memory.reuse_freed_memory(settings.memory_budget_mb << 20)
         inference_pool = ThreadPoolExecutor(16, thread_name_prefix="ganserve-infer")
         # Photos: decoding, encoding and translation runs, below the loop and the generators.

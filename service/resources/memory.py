@@ -9,8 +9,10 @@ a burst is done: seconds after the last request of the session ends with no more
 docs/reliability.md has the measurements). Not after every run, and large buffers not mapped
 on their own: either way the next run faults every page of its buffers in again, which made
 a 256x256 CycleGAN run 1.4-2x slower and a 1024x1024 StyleGAN2 synthesis 1.5x slower on this
-machine (docs/benchmarks.md). So until the burst is done glibc keeps freed buffers for the
-next run (`reuse_freed_memory`).
+machine (docs/benchmarks.md). glibc maps any buffer over 32 MiB on its own all the same: a
+process serving StyleGANs, whose runs repeat one layout, can have it keep those too
+(`reuse_freed_memory`, opt-in: a translation's runs of mixed sizes grew its heap past the
+budget).
 """
 
 from __future__ import annotations
