@@ -110,6 +110,12 @@ class Repository:
             return f"failed: {new.reason}"
         translation = new.kind in PHOTO_KINDS  # its rows' work is their pixels
         assert new.manifest is not None
+        if translation and self.settings.reuse_freed_memory:
+            log.warning(
+                "model %s: reuse_freed_memory is on, and photos of mixed sizes grow the heap "
+                "it keeps, past memory_budget_mb (docs/benchmarks.md)",
+                name,
+            )
         for role, runner in new.runners.items():
             # On CPU photos cost more per pixel in one run than apart (docs/benchmarks.md).
             one_photo = translation and runner.provider != CUDA

@@ -57,6 +57,31 @@ async def test_every_kind_loads_and_reports_itself(repo: Repository) -> None:
     assert repo.default("conditional").name == "cond"
 
 
+@pytest.mark.parametrize("reuse", [False, True])
+async def test_a_photo_model_beside_reuse_freed_memory_is_warned_of(
+    settings: Settings, reuse: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The setting keeps glibc's freed buffers, which photos of mixed sizes grow past the
+    budget: loading a translation model with it on says so (settings only: the allocator of
+    the test process is left alone)."""
+    with ThreadPoolExecutor(2) as pool:
+        repository = Repository(
+            settings.model_copy(update={"reuse_freed_memory": reuse}), Metrics(), pool
+        )
+        with caplog.at_level("WARNING", logger="ganserve.repository"):
+            await repository.reload()
+        await repository.close()
+    warned = [r.getMessage() for r in caplog.records if "reuse_freed_memory" in r.getMessage()]
+    assert warned == (
+        [
+            "model trans: reuse_freed_memory is on, and photos of mixed sizes grow "
+            "the heap it keeps, past memory_budget_mb (docs/benchmarks.md)"
+        ]
+        if reuse
+        else []
+    )
+
+
 BREAKAGES = {
     "bad_json": lambda f: (f / "model.json").write_text("{not json"),
     "invalid_manifest": lambda f: _rewrite(f, kind="sideways"),
