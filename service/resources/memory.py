@@ -6,13 +6,13 @@ of 1024x1024 photos left the process at its peak for good. Photo sessions and St
 syntheses therefore run without the arena, and glibc is asked to return the freed pages once
 a burst is done: seconds after the last request of the session ends with no more work
 (`give_back_after_burst`, called by every route that runs such a session;
-docs/reliability.md has the measurements). Not after every run, and large buffers not mapped
-on their own: either way the next run faults every page of its buffers in again, which made
-a 256x256 CycleGAN run 1.4-2x slower and a 1024x1024 StyleGAN2 synthesis 1.5x slower on this
-machine (docs/benchmarks.md). glibc maps any buffer over 32 MiB on its own all the same: a
-process serving StyleGANs, whose runs repeat one layout, can have it keep those too
-(`reuse_freed_memory`, opt-in: a translation's runs of mixed sizes grew its heap past the
-budget).
+docs/reliability.md has the measurements). Not after every run, nor with a low fixed
+threshold for mapping buffers on their own (`M_MMAP_THRESHOLD`): either way the next run
+faults every page of its buffers in again, which made a 256x256 CycleGAN run 1.4-2x slower
+on this machine (docs/benchmarks.md). glibc maps any buffer over 32 MiB on its own all the
+same, which made a 1024x1024 StyleGAN2 synthesis 1.5x slower: a process serving StyleGANs,
+whose runs repeat one layout, can have glibc keep those too (`reuse_freed_memory`, opt-in:
+a translation's runs of mixed sizes grew its heap past the budget).
 """
 
 from __future__ import annotations
@@ -106,11 +106,11 @@ def give_back_freed() -> None:
 
 # A burst is over once its session has stayed idle this long: a script's next request comes
 # at once, a person's next click on the web page within seconds. Trimmed sooner, each of
-# their runs would fault its buffers in again (a 1024x1024 StyleGAN2 image took 1.4 s
-# instead of 1.1 s), and what is kept a few seconds more is memory the budget planned for.
+# their runs would fault its buffers in again (one client's 256x256 photos took 164 ms
+# each instead of 137), and what is kept a few seconds more is memory the budget planned for.
 BURST_GAP_S = 5.0
 _pending: asyncio.TimerHandle | None = None
-_trimming: set[asyncio.Future[object]] = set()
+_trimming: set[asyncio.Task[None]] = set()
 
 
 def give_back_after_burst(
