@@ -11,6 +11,7 @@ direction a2b, N 1):
 
     python benchmarks/ab.py ../old . --model cyclegan-horse2zebra --photo horse.jpg \\
         --workloads 1x1 1x4 --seconds 15
+
 Alternating runs share the machine's drift (other jobs on the same cores) between the two
 sides. Server CPU per request, from /proc over the measured window, is the steadier figure
 on a busy machine; throughput moves with the other jobs. Prints one line per run and the
