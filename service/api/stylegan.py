@@ -21,6 +21,7 @@ import numpy as np
 from service.api.errors import ApiError
 from service.api.inference import run
 from service.api.services import Services
+from service.engine.runtime import synthesis_feeds
 from service.latents import lerp, slerp
 from service.manifest import MAPPING, SYNTHESIS
 from service.repository.model import Model
@@ -57,17 +58,6 @@ def transforms(model: Model, rows: int, translate: Any, rotate: Any) -> np.ndarr
     return input_transforms(translate, rotate)
 
 
-def synthesis_inputs(model: Model, ws: np.ndarray, transform: np.ndarray | None) -> dict:
-    """The synthesis' feeds: ws, and where it takes one each row's transform (the request's,
-    else the stored one)."""
-    stored = model.manifest.stylegan.transform
-    if stored is None:
-        return {"ws": ws}
-    if transform is None:
-        transform = np.asarray(stored, np.float32)
-    return {"ws": ws, TRANSFORM: np.broadcast_to(transform, (len(ws), 3, 3)).copy()}
-
-
 def mapping_inputs(
     model: Model,
     z: np.ndarray,
@@ -84,6 +74,23 @@ def mapping_inputs(
         inputs["psi"] = np.full(len(z), style.psi if psi is None else psi, np.float32)
     else:
         inputs["psi"] = np.asarray(psi, np.float32)
+    return inputs
+
+
+def request_feeds(
+    model: Model,
+    z: np.ndarray,
+    labels: list[int] | np.ndarray | None,
+    psi: float | np.ndarray | None,
+    translate: Any,
+    rotate: Any,
+) -> dict[str, np.ndarray]:
+    """A request's feeds for `images`: the mapping's, and each row's `transform` when it
+    translates or rotates (`transforms`' refusals)."""
+    inputs = mapping_inputs(model, z, labels, psi)
+    transform = transforms(model, len(z), translate, rotate)
+    if transform is not None:
+        inputs[TRANSFORM] = transform
     return inputs
 
 
@@ -138,7 +145,7 @@ async def synthesise(
     service/engine/runtime.py, holds_large_runs)."""
     batcher = model.batchers[SYNTHESIS]
     left = deadline - time.perf_counter()
-    inputs = synthesis_inputs(model, ws, transform)
+    inputs = synthesis_feeds(model.manifest.stylegan, ws, transform)
     out = await run(batcher, inputs, max(left, 0.001), hangup)
     give_back_after_burst(lambda: batcher.idle, svc.in_pool)
     return out

@@ -13,7 +13,7 @@ import numpy as np
 import onnxruntime as ort
 
 from service.engine.admission import WorkEstimate
-from service.manifest import MAPPING, SYNTHESIS, Manifest
+from service.manifest import MAPPING, SYNTHESIS, Manifest, StyleGANSpec
 from service.resources.accelerator import tries_cuda
 
 log = logging.getLogger("ganserve.runtime")
@@ -234,6 +234,18 @@ def _check_args(what: str, args: list, want: dict[str, tuple[str, int]]) -> None
             )
 
 
+def synthesis_feeds(
+    style: StyleGANSpec, ws: np.ndarray, transform: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """A StyleGAN synthesis' feeds: ws, and where it takes one each row's `transform` (the
+    given one, for all rows or per row, else the snapshot's stored one)."""
+    if style.transform is None:
+        return {"ws": ws}
+    if transform is None:
+        transform = np.asarray(style.transform, np.float32)
+    return {"ws": ws, "transform": np.broadcast_to(transform, (len(ws), 3, 3)).copy()}
+
+
 def warmup_inputs(manifest: Manifest, rows: int, role: str) -> dict[str, np.ndarray]:
     """Zeros of the right shape (a StyleGAN mapping's psi ones, a StyleGAN3 synthesis' stored
     transform): the first run allocates arenas and picks kernels."""
@@ -242,11 +254,7 @@ def warmup_inputs(manifest: Manifest, rows: int, role: str) -> dict[str, np.ndar
         return {"image": np.zeros((rows, 3, spec.height, spec.width), np.float32)}
     style = manifest.stylegan
     if style is not None and role == SYNTHESIS:
-        inputs = {"ws": np.zeros((rows, style.num_ws, style.w_dim), np.float32)}
-        if style.transform is not None:
-            stored = np.asarray(style.transform, np.float32)
-            inputs["transform"] = np.broadcast_to(stored, (rows, 3, 3)).copy()
-        return inputs
+        return synthesis_feeds(style, np.zeros((rows, style.num_ws, style.w_dim), np.float32))
     assert manifest.latent is not None
     inputs = {"z": np.zeros((rows, manifest.latent.dim), np.float32)}
     if manifest.kind == "conditional":

@@ -198,10 +198,8 @@ async def generate(request: Request) -> Response:
     labels = _labels(model, seeds, body.label, body.labels)
     if model.kind == "stylegan":
         z = latents(seeds, model.manifest.latent.dim)
-        inputs = stylegan.mapping_inputs(model, z, labels, body.truncation_psi)
-        transform = stylegan.transforms(model, len(seeds), body.translate, body.rotate)
-        if transform is not None:
-            inputs[stylegan.TRANSFORM] = transform
+        psi, translate, rotate = body.truncation_psi, body.translate, body.rotate
+        inputs = stylegan.request_feeds(model, z, labels, psi, translate, rotate)
         hangup = hangup_of(request, model.batchers[SYNTHESIS])
         timeout_s = svc.settings.request_timeout_s
         batch = await stylegan.images(svc, model, inputs, timeout_s, hangup)

@@ -190,37 +190,22 @@ def prepare(
         _expect(arrays, set(), allowed | {"psi"} | moves, target.name)
         feeds = _latents(arrays, target, settings.max_n)
         rows = len(feeds["z"])
-        psi = _psi(arrays, rows, settings.max_n)
-        inputs = stylegan.mapping_inputs(target.model, feeds["z"], feeds.get("label"), psi)
+        psi = _per_row(arrays, "psi", 1, rows, MAX_PSI, settings.max_n)
         translate = _per_row(arrays, "translate", 2, rows, MAX_TRANSLATE, settings.max_n)
         rotate = _per_row(arrays, "rotate", 1, rows, MAX_ROTATE, settings.max_n)
-        transform = stylegan.transforms(target.model, rows, translate, rotate)
-        if transform is not None:
-            inputs[stylegan.TRANSFORM] = transform
+        label = feeds.get("label")
+        inputs = stylegan.request_feeds(target.model, feeds["z"], label, psi, translate, rotate)
         return inputs, None
     _expect(arrays, set(), allowed, target.name)
     return _latents(arrays, target, settings.max_n), None
 
 
-def _psi(arrays: Feeds, rows: int, max_n: int) -> np.ndarray | None:
-    """A StyleGAN's truncation per row (FP32 [N], -2..2, as /generate takes it), or None: the
-    model's own."""
-    if "psi" not in arrays:
-        return None
-    psi = arrays["psi"]
-    if _check("psi", psi, ("FP32",), 1, max_n) != rows:
-        raise refuse(f"input 'psi' has {len(psi)} rows, the latents {rows}")
-    _finite("psi", psi)
-    if (np.abs(psi) > MAX_PSI).any():
-        raise refuse(f"input 'psi' holds values outside [-{MAX_PSI:g}, {MAX_PSI:g}]")
-    return psi
-
-
 def _per_row(
     arrays: Feeds, name: str, rank: int, rows: int, bound: float, max_n: int
 ) -> np.ndarray | None:
-    """A StyleGAN3's `translate` (FP32 [N, 2]) or `rotate` (FP32 [N]) within +-bound, as
-    /generate takes them, or None when not given."""
+    """A StyleGAN's per-row input within +-bound, as /generate takes it: `psi` (FP32 [N]; None:
+    the model's own), a StyleGAN3's `translate` (FP32 [N, 2]) or `rotate` (FP32 [N]); None
+    when not given."""
     if name not in arrays:
         return None
     array = arrays[name]
