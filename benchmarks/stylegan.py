@@ -345,16 +345,12 @@ def raw_child(folder: Path, threads: dict, images: int, rows: int, repeats: int)
     """Mapping then synthesis on `images` rows, the synthesis in runs of `rows`, with the
     service's session options; one untimed row first (the service warms up at load)."""
     from service import imaging
-    from service.engine.runtime import (
-        ProviderChoice,
-        holds_large_runs,
-        make_session,
-        synthesis_feeds,
-    )
+    from service.engine.runtime import ProviderChoice, holds_large_runs, make_session
     from service.latents import latents
     from service.manifest import Manifest
     from service.resources import memory
     from service.settings import Settings
+    from service.stylegan_transform import synthesis_feeds
 
     settings = Settings(workers=1)
     if settings.reuse_freed_memory:  # glibc set as the service sets it (--env decides)
@@ -375,7 +371,7 @@ def raw_child(folder: Path, threads: dict, images: int, rows: int, repeats: int)
 
     def synthesis(ws: np.ndarray) -> np.ndarray:
         """A StyleGAN3's rows with the snapshot's own transform, as the service feeds them."""
-        return sessions["synthesis"].run(None, synthesis_feeds(spec, ws))[0]
+        return sessions["synthesis"].run(None, synthesis_feeds(ws, spec.transform))[0]
 
     def generate(count: int, per_run: int) -> np.ndarray:
         seeds = list(range(count))

@@ -21,12 +21,11 @@ import numpy as np
 from service.api.errors import ApiError
 from service.api.inference import run
 from service.api.services import Services
-from service.engine.runtime import synthesis_feeds
 from service.latents import lerp, slerp
 from service.manifest import MAPPING, SYNTHESIS
 from service.repository.model import Model
 from service.resources.memory import give_back_after_burst
-from service.stylegan_transform import input_transforms
+from service.stylegan_transform import input_transforms, synthesis_feeds
 
 Hangup = Callable[[], Awaitable[None]] | None
 TRANSFORM = "transform"  # synthesis' input, carried beside the mapping's feeds until then
@@ -145,7 +144,8 @@ async def synthesise(
     service/engine/runtime.py, holds_large_runs)."""
     batcher = model.batchers[SYNTHESIS]
     left = deadline - time.perf_counter()
-    inputs = synthesis_feeds(model.manifest.stylegan, ws, transform)
+    stored = model.manifest.stylegan.transform  # a transform is refused where none is stored
+    inputs = synthesis_feeds(ws, stored if transform is None else transform)
     out = await run(batcher, inputs, max(left, 0.001), hangup)
     give_back_after_burst(lambda: batcher.idle, svc.in_pool)
     return out

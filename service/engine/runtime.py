@@ -13,8 +13,9 @@ import numpy as np
 import onnxruntime as ort
 
 from service.engine.admission import WorkEstimate
-from service.manifest import MAPPING, SYNTHESIS, Manifest, StyleGANSpec
+from service.manifest import MAPPING, SYNTHESIS, Manifest
 from service.resources.accelerator import tries_cuda
+from service.stylegan_transform import synthesis_feeds
 
 log = logging.getLogger("ganserve.runtime")
 
@@ -234,18 +235,6 @@ def _check_args(what: str, args: list, want: dict[str, tuple[str, int]]) -> None
             )
 
 
-def synthesis_feeds(
-    style: StyleGANSpec, ws: np.ndarray, transform: np.ndarray | None = None
-) -> dict[str, np.ndarray]:
-    """A StyleGAN synthesis' feeds: ws, and where it takes one each row's `transform` (the
-    given one, for all rows or per row, else the snapshot's stored one)."""
-    if style.transform is None:
-        return {"ws": ws}
-    if transform is None:
-        transform = np.asarray(style.transform, np.float32)
-    return {"ws": ws, "transform": np.broadcast_to(transform, (len(ws), 3, 3)).copy()}
-
-
 def warmup_inputs(manifest: Manifest, rows: int, role: str) -> dict[str, np.ndarray]:
     """Zeros of the right shape (a StyleGAN mapping's psi ones, a StyleGAN3 synthesis' stored
     transform): the first run allocates arenas and picks kernels."""
@@ -254,7 +243,9 @@ def warmup_inputs(manifest: Manifest, rows: int, role: str) -> dict[str, np.ndar
         return {"image": np.zeros((rows, 3, spec.height, spec.width), np.float32)}
     style = manifest.stylegan
     if style is not None and role == SYNTHESIS:
-        return synthesis_feeds(style, np.zeros((rows, style.num_ws, style.w_dim), np.float32))
+        return synthesis_feeds(
+            np.zeros((rows, style.num_ws, style.w_dim), np.float32), style.transform
+        )
     assert manifest.latent is not None
     inputs = {"z": np.zeros((rows, manifest.latent.dim), np.float32)}
     if manifest.kind == "conditional":

@@ -25,7 +25,7 @@ from torch import nn
 
 from service.latents import default_label, latents
 from service.manifest import Manifest
-from service.stylegan_transform import input_transforms
+from service.stylegan_transform import input_transforms, synthesis_feeds
 from training.export import IR_VERSION, ExportError
 from training.imaging import grid, save_png
 
@@ -80,13 +80,6 @@ def stored_transform(g: nn.Module) -> np.ndarray | None:
     if synthesis_input is None:
         return None
     return synthesis_input.transform.detach().cpu().numpy().astype(np.float32)
-
-
-def synthesis_feeds(ws: np.ndarray, stored: np.ndarray | None) -> dict[str, np.ndarray]:
-    """The synthesis' feeds for ws, a StyleGAN3's rows with the stored transform."""
-    if stored is None:
-        return {"ws": ws}
-    return {"ws": ws, "transform": np.broadcast_to(stored, (len(ws), 3, 3)).copy()}
 
 
 def random_transforms(n: int, rng: np.random.Generator) -> np.ndarray:
